@@ -1,0 +1,160 @@
+// Config: the validated, immutable configuration, as plain data.
+//
+// Produced by config::load() (toml_loader + validate) on the main thread; read-only afterwards.
+// Every path in it is absolute (relative paths were resolved against the directory of the file
+// that named them). Every value keeps the position it came from, so later stages (certificate
+// loading, analyzers) can still report file:line:col.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portcullis::gateway::config {
+
+// Where a value came from. line/col are 1-based; 0 means "the file as a whole".
+struct Pos {
+  std::string file;
+  int line = 0;
+  int col = 0;
+};
+
+// One error or warning. format() gives "file:line:col: error: message (accepted: ...)".
+struct Diagnostic {
+  enum class Severity : std::uint8_t { error, warning };
+  Severity severity = Severity::error;
+  Pos pos;
+  std::string message;
+  std::string accepted;  // what would have been accepted; may be empty
+  std::string format() const;
+};
+
+using Millis = std::chrono::milliseconds;
+
+// Every limit the gateway enforces. Defaults documented here and in README ([limits] table).
+struct Limits {
+  std::uint32_t h2_max_concurrent_streams = 100;      // h2_max_concurrent_streams
+  std::uint32_t h2_stream_window = 64 * 1024;         // h2_stream_window
+  std::uint32_t h2_connection_window = 1024 * 1024;   // h2_connection_window
+  std::size_t max_request_headers = 64 * 1024;        // max_request_headers ("64KiB")
+  std::uint32_t max_header_count = 100;               // max_header_count
+  Millis header_timeout{10'000};                      // header_timeout ("10s")
+  Millis tls_handshake_timeout{10'000};               // tls_handshake_timeout
+  Millis idle_timeout{60'000};                        // idle_timeout
+  std::uint32_t max_requests_per_connection = 1000;   // max_requests_per_connection
+  std::size_t buffer_per_direction = 64 * 1024;       // buffer_per_direction
+  std::uint32_t max_connections_per_listener = 100'000;  // max_connections_per_listener
+};
+
+struct GatewaySection {
+  std::uint32_t workers = 0;  // 0 = one per CPU core
+  std::string tenants_dir;    // absolute
+  Millis drain_timeout{15'000};
+  std::string ticket_keys;    // optional absolute path
+  std::string resolver;       // optional "ip:port"
+};
+
+struct AdminSection {
+  std::string listen = "127.0.0.1:9901";  // "" disables the admin server
+};
+
+struct LogSection {
+  std::string access = "-";  // "-" = stdout, "" = off, else absolute path
+  std::string audit;         // absolute path; "-" = stderr
+};
+
+struct MeshSection {
+  std::string trust_domain;
+  std::string ca, cert, key;  // absolute paths
+  Pos pos_ca, pos_cert, pos_key;
+};
+
+struct ListenerConfig {
+  enum class Kind : std::uint8_t { ingress, egress };
+  enum class ProxyProtocol : std::uint8_t { off, v1, v2, any };
+  enum class ClientAuth : std::uint8_t { mesh, none };
+  std::string name;
+  Kind kind = Kind::ingress;
+  std::string address;  // "host:port" or "[v6]:port"
+  ProxyProtocol proxy_protocol = ProxyProtocol::off;
+  std::vector<std::string> trusted_proxies;  // CIDRs
+  std::string unknown_sni = "reject";        // "reject" or a tenant name
+  ClientAuth client_auth = ClientAuth::mesh;  // egress only
+  Pos pos;
+};
+
+struct EgressConfig {
+  std::string host;  // exact or "*.suffix"
+  std::uint16_t port = 443;
+  std::string ca = "system";  // "system" or absolute path
+  std::vector<std::string> pins;   // "sha256/BASE64"
+  std::vector<std::string> allow;  // SPIFFE IDs or "*"
+  std::string min_tls = "1.2";     // "1.2" | "1.3"
+  std::string mode = "originate";  // "originate" | "tunnel"
+  bool allow_private = false;
+  Pos pos;
+};
+
+struct RouteConfig {
+  std::string path;         // exact path, when !prefix
+  std::string path_prefix;  // prefix, when prefix
+  bool prefix = false;
+  std::string cluster;          // empty when direct_response is set
+  // A response the gateway writes itself (no upstream). "{client_identity}" in the body is
+  // replaced by the verified client certificate identity (SPIFFE ID, else subject CN), "{tenant}"
+  // by the tenant name. Used by the demo's mesh service and for health/maintenance pages.
+  std::optional<std::string> direct_response;
+  int status = 200;
+  Pos pos;
+};
+
+struct ClusterConfig {
+  enum class Protocol : std::uint8_t { h2, http1 };
+  std::string name;
+  std::vector<std::string> endpoints;  // "host:port"
+  std::string identity;                // expected SPIFFE URI SAN, may be empty
+  std::string server_name;             // SNI + DNS SAN when no identity
+  Protocol protocol = Protocol::http1;
+  bool plaintext = false;
+  Millis connect_timeout{5'000};
+  Millis request_timeout{30'000};
+  Pos pos;
+};
+
+struct TenantConfig {
+  std::string name;
+  std::string file;  // absolute path of the tenant file
+  std::vector<std::string> hosts;
+  std::string cert, key, client_ca;  // absolute; client_ca may be empty
+  std::string min_tls = "1.2";
+  std::vector<RouteConfig> routes;
+  std::vector<ClusterConfig> clusters;
+  Pos pos_cert, pos_key, pos_client_ca;
+};
+
+struct Config {
+  std::string file;  // absolute path of gateway.toml
+  GatewaySection gateway;
+  Limits limits;
+  AdminSection admin;
+  LogSection log;
+  MeshSection mesh;
+  std::vector<ListenerConfig> listeners;
+  std::vector<EgressConfig> egress;
+  std::vector<TenantConfig> tenants;  // sorted by name
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set when there are no errors
+  std::vector<Diagnostic> diagnostics;
+  bool ok() const noexcept { return config.has_value(); }
+};
+
+// Parses gateway.toml and every tenants_dir/*.toml, and validates structure and policy (names,
+// tenant isolation, unique hosts, enum values, addresses, durations). Does not read certificates.
+// Never throws.
+LoadResult load(const std::string& gateway_toml_path);
+
+}  // namespace portcullis::gateway::config

@@ -1,0 +1,51 @@
+// Protocol-neutral HTTP message heads, shared by the HTTP/1.1 and HTTP/2 sessions and clients.
+//
+// Header names are lower case. Heads never carry framing or connection-specific fields
+// (Content-Length/Transfer-Encoding live in content_length/has_body; Connection, Keep-Alive,
+// Proxy-Connection, TE, Upgrade, Transfer-Encoding and Host are removed by the parser): each
+// serializer writes its own framing, so what goes upstream is always cleanly framed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::gateway::http {
+
+struct Header {
+  std::string name;   // lower case
+  std::string value;
+};
+
+using Headers = std::vector<Header>;
+
+struct RequestHead {
+  std::string method;     // "GET"
+  std::string scheme;     // "https" or "http"
+  std::string authority;  // Host / :authority as sent (may be empty for HTTP/1.0 without Host)
+  std::string path;       // origin-form path with query ("/a?b"); "*" for OPTIONS *
+  Headers headers;
+  std::optional<std::uint64_t> content_length;  // when the body length is known
+  bool has_body = false;  // false: the request ended with its head
+};
+
+struct ResponseHead {
+  int status = 0;
+  Headers headers;
+  std::optional<std::uint64_t> content_length;
+  bool has_body = true;  // false for 1xx/204/304 and responses to HEAD
+};
+
+// First value of `name` (lower case), or nullptr.
+const std::string* find_header(const Headers& h, std::string_view name) noexcept;
+// Removes every field named `name` (lower case).
+void remove_header(Headers& h, std::string_view name);
+
+// True for the fields that must never be forwarded across a hop (RFC 9110 7.6.1 plus the
+// well-known extras): connection, keep-alive, proxy-connection, transfer-encoding, te, upgrade,
+// proxy-authenticate, proxy-authorization, trailer.
+bool is_hop_by_hop(std::string_view lower_name) noexcept;
+
+}  // namespace portcullis::gateway::http

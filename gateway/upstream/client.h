@@ -1,0 +1,53 @@
+// ClientSession: an upstream HTTP protocol engine (Http1Client or Http2Client), sans-I/O.
+//
+// Thread:   one worker loop.
+// Owner:    the UpstreamConnection (TCP + TLS client), which feeds it plaintext from the upstream
+//           and pulls the plaintext to send. Exchanges are owned by downstream sessions: the
+//           client only points at them, and lets go in UpstreamSide::on_downstream_abort or once
+//           the response is complete (Exchange::detach_upstream).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/http/exchange.h"
+
+namespace portcullis::gateway::upstream {
+
+class ClientOwner {
+ public:
+  virtual ~ClientOwner() = default;
+  // New output to send; the owner calls pull_output() soon.
+  virtual void client_output_ready() noexcept = 0;
+  // The client can take another exchange (a request finished, or H2 SETTINGS raised the limit).
+  virtual void client_capacity_available() noexcept = 0;
+};
+
+class ClientSession {
+ public:
+  virtual ~ClientSession() = default;
+  // Plaintext from the upstream. False: protocol error; the owner closes the connection (the
+  // client has already failed its exchanges with 502 / aborts).
+  virtual bool feed(std::string_view bytes) noexcept = 0;
+  virtual void pull_output(std::string& out, std::size_t max) noexcept = 0;
+  virtual bool want_read() const noexcept = 0;
+  // Room for another exchange now (H1: no request in flight and reusable; H2: below the peer's
+  // max concurrent streams and no GOAWAY).
+  virtual bool can_take() const noexcept = 0;
+  // Starts sending ex.request() (and its body as it arrives). Precondition: can_take().
+  // The client calls ex.attach_upstream(*its side*) itself.
+  virtual void attach(http::Exchange& ex) noexcept = 0;
+  // Exchanges in flight.
+  virtual std::size_t active() const noexcept = 0;
+  // False once the connection cannot carry more requests (Connection: close, GOAWAY, error).
+  virtual bool reusable() const noexcept = 0;
+  // The transport closed or failed: fail every in-flight exchange with `status`/`why`.
+  virtual void abort(int status, Reason why) noexcept = 0;
+};
+
+std::unique_ptr<ClientSession> make_http1_client(ClientOwner& owner);
+std::unique_ptr<ClientSession> make_http2_client(ClientOwner& owner);
+
+}  // namespace portcullis::gateway::upstream
