@@ -1,1 +1,151 @@
-// stub: not written yet
+#include "tls/context.h"
+
+#include <openssl/err.h>
+
+#include "tls/error.h"
+
+namespace portcullis::tls {
+namespace {
+
+constexpr const char* kCipherList12 =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+ContextResult failure(std::string what) {
+  std::string detail = drain_error_queue();
+  if (!detail.empty()) {
+    what += " (" + detail + ")";
+  }
+  return ContextResult{nullptr, std::move(what)};
+}
+
+void common_settings(SSL_CTX* ctx, int min_version) {
+  SSL_CTX_set_min_proto_version(ctx, min_version != 0 ? min_version : TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx, kCipherList12);
+  SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+}
+
+int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned inlen, void* arg) noexcept {
+  const bool offer_h2 = arg != nullptr;
+  static const unsigned char kBoth[] = "\x02h2\x08http/1.1";
+  static const unsigned char kH1[] = "\x08http/1.1";
+  const unsigned char* ours = offer_h2 ? kBoth : kH1;
+  const unsigned ours_len = offer_h2 ? sizeof kBoth - 1 : sizeof kH1 - 1;
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, ours, ours_len, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    // No overlap: continue without ALPN (HTTP/1.1) rather than fail the handshake.
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+int parse_min_version(const std::string& v) noexcept {
+  if (v.empty() || v == "1.2") {
+    return TLS1_2_VERSION;
+  }
+  if (v == "1.3") {
+    return TLS1_3_VERSION;
+  }
+  return 0;
+}
+
+ContextResult make_server_context(const ServerContextSpec& spec) {
+  ERR_clear_error();
+  SslCtxPtr ctx{SSL_CTX_new(TLS_server_method())};
+  if (!ctx) {
+    return failure("SSL_CTX_new failed");
+  }
+  common_settings(ctx.get(), spec.min_version);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), spec.cert_chain.c_str()) != 1) {
+    return failure("cannot load certificate chain " + spec.cert_chain);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), spec.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return failure("cannot load private key " + spec.key);
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return failure("private key " + spec.key + " does not match certificate " + spec.cert_chain);
+  }
+  if (!spec.client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx.get(), spec.client_ca.c_str(), nullptr) != 1) {
+      return failure("cannot load client CA bundle " + spec.client_ca);
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(spec.client_ca.c_str());
+    if (names == nullptr) {
+      return failure("no CA names in client CA bundle " + spec.client_ca);
+    }
+    SSL_CTX_set_client_CA_list(ctx.get(), names);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_verify_depth(ctx.get(), 4);
+  }
+  const std::string& sid = spec.session_id_context;
+  SSL_CTX_set_session_id_context(ctx.get(), reinterpret_cast<const unsigned char*>(sid.data()),
+                                 static_cast<unsigned>(std::min<std::size_t>(sid.size(),
+                                                                             SSL_MAX_SID_CTX_LENGTH)));
+  return ContextResult{std::move(ctx), {}};
+}
+
+ContextResult make_front_context(bool offer_h2) {
+  ERR_clear_error();
+  SslCtxPtr ctx{SSL_CTX_new(TLS_server_method())};
+  if (!ctx) {
+    return failure("SSL_CTX_new failed");
+  }
+  common_settings(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_alpn_select_cb(ctx.get(), alpn_select, offer_h2 ? ctx.get() : nullptr);
+  // Stateless tickets only: no server-side session cache to share or lock between workers.
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx.get(), 1);
+  return ContextResult{std::move(ctx), {}};
+}
+
+ContextResult make_client_context(const ClientContextSpec& spec) {
+  ERR_clear_error();
+  SslCtxPtr ctx{SSL_CTX_new(TLS_client_method())};
+  if (!ctx) {
+    return failure("SSL_CTX_new failed");
+  }
+  common_settings(ctx.get(), spec.min_version);
+  if (!spec.cert_chain.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), spec.cert_chain.c_str()) != 1) {
+      return failure("cannot load certificate chain " + spec.cert_chain);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), spec.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return failure("cannot load private key " + spec.key);
+    }
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+      return failure("private key " + spec.key + " does not match " + spec.cert_chain);
+    }
+  }
+  if (spec.ca_bundle == "system") {
+    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+      return failure("cannot load the system trust store");
+    }
+  } else if (SSL_CTX_load_verify_locations(ctx.get(), spec.ca_bundle.c_str(), nullptr) != 1) {
+    return failure("cannot load CA bundle " + spec.ca_bundle);
+  }
+  // Verification is never optional on the client side; identity checks follow in verify.h.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_verify_depth(ctx.get(), 4);
+  if (!spec.alpn.empty()) {
+    std::string wire;
+    for (const auto& p : spec.alpn) {
+      wire.push_back(static_cast<char>(p.size()));
+      wire += p;
+    }
+    SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()));
+  }
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT);
+  return ContextResult{std::move(ctx), {}};
+}
+
+}  // namespace portcullis::tls

@@ -1,1 +1,129 @@
-// stub: not written yet
+#include "tls/sni.h"
+
+#include "tls/stream.h"
+
+namespace portcullis::tls {
+namespace {
+
+int selector_index() noexcept {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// Stores tenant + 1 so that 0 (the default ex_data value) means "none selected".
+int selected_index() noexcept {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
+  const auto* sel = static_cast<const SniSelector*>(SSL_get_ex_data(ssl, selector_index()));
+  if (sel == nullptr || sel->table == nullptr) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  const unsigned char* ext = nullptr;
+  std::size_t len = 0;
+  std::string name;
+  SniParse parsed = SniParse::absent;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1) {
+    parsed = parse_server_name(ext, len, name);
+  }
+  if (parsed == SniParse::malformed) {
+    if (TlsStream* s = stream_of(ssl)) {
+      s->set_failure_hint(Failure::handshake_failed);
+    }
+    *alert = SSL_AD_ILLEGAL_PARAMETER;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  const TenantTls* t = parsed == SniParse::ok ? sel->table->find(name) : nullptr;
+  if (t == nullptr && sel->fallback) {
+    t = sel->table->tenant(*sel->fallback);
+  }
+  if (t == nullptr) {
+    if (TlsStream* s = stream_of(ssl)) {
+      s->set_failure_hint(Failure::unknown_sni);
+    }
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  SSL_set_SSL_CTX(ssl, t->ctx);
+  // SSL_set_SSL_CTX swaps certificate and key only; copy the rest of the tenant's policy.
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(t->ctx), SSL_CTX_get_verify_callback(t->ctx));
+  if (STACK_OF(X509_NAME)* cas = SSL_CTX_get_client_CA_list(t->ctx)) {
+    SSL_set_client_CA_list(ssl, SSL_dup_CA_list(cas));
+  }
+  SSL_set_min_proto_version(ssl, t->min_version);
+  SSL_set_ex_data(ssl, selected_index(),
+                  reinterpret_cast<void*>(static_cast<std::uintptr_t>(t->tenant) + 1));
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+}  // namespace
+
+const TenantTls* SniTable::find(std::string_view name) const noexcept {
+  const auto i = hosts_.find(name);
+  return i ? &entries_[*i] : nullptr;
+}
+
+const TenantTls* SniTable::tenant(std::uint32_t index) const noexcept {
+  return index < entries_.size() ? &entries_[index] : nullptr;
+}
+
+SniParse parse_server_name(const unsigned char* ext, std::size_t len, std::string& out) {
+  // ServerNameList: uint16 length, then entries {uint8 type, uint16 len, bytes}.
+  if (len < 2) {
+    return SniParse::malformed;
+  }
+  const std::size_t list_len = (std::size_t{ext[0]} << 8) | ext[1];
+  if (list_len != len - 2 || list_len == 0) {
+    return SniParse::malformed;
+  }
+  std::size_t pos = 2;
+  bool seen = false;
+  while (pos < len) {
+    if (len - pos < 3) {
+      return SniParse::malformed;
+    }
+    const unsigned type = ext[pos];
+    const std::size_t n = (std::size_t{ext[pos + 1]} << 8) | ext[pos + 2];
+    pos += 3;
+    if (n > len - pos) {
+      return SniParse::malformed;
+    }
+    if (type == 0) {  // host_name: only one allowed (RFC 6066 3)
+      if (seen || n == 0 || n > 255) {
+        return SniParse::malformed;
+      }
+      seen = true;
+      out.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        const unsigned char c = ext[pos + i];
+        if (c <= 0x20 || c >= 0x7f) {
+          return SniParse::malformed;
+        }
+        out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+      }
+    }
+    pos += n;
+  }
+  return seen ? SniParse::ok : SniParse::malformed;
+}
+
+void install_client_hello_callback(SSL_CTX* front) {
+  SSL_CTX_set_client_hello_cb(front, on_client_hello, nullptr);
+}
+
+void bind_selector(SSL* ssl, const SniSelector* selector) noexcept {
+  SSL_set_ex_data(ssl, selector_index(), const_cast<SniSelector*>(selector));
+}
+
+std::optional<std::uint32_t> selected_tenant(SSL* ssl) noexcept {
+  const auto v = reinterpret_cast<std::uintptr_t>(SSL_get_ex_data(ssl, selected_index()));
+  if (v == 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(v - 1);
+}
+
+}  // namespace portcullis::tls

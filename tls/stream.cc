@@ -1,1 +1,160 @@
-// stub: not written yet
+#include "tls/stream.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "certs/pem.h"
+#include "tls/verify.h"
+
+namespace portcullis::tls {
+
+int stream_ex_index() noexcept {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+TlsStream* stream_of(SSL* ssl) noexcept {
+  return static_cast<TlsStream*>(SSL_get_ex_data(ssl, stream_ex_index()));
+}
+
+TlsStream::TlsStream(SslPtr ssl, Role role) : ssl_(std::move(ssl)), role_(role) {
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  // An empty read BIO must report "retry", not EOF, so the handshake waits for more input.
+  BIO_set_mem_eof_return(rbio_, -1);
+  SSL_set_bio(ssl_.get(), rbio_, wbio_);
+  SSL_set_ex_data(ssl_.get(), stream_ex_index(), this);
+  if (role_ == Role::server) {
+    SSL_set_accept_state(ssl_.get());
+  } else {
+    SSL_set_connect_state(ssl_.get());
+  }
+}
+
+Progress TlsStream::fail(Failure f) {
+  if (failure_ == Failure::none) {
+    failure_ = hint_ != Failure::none ? hint_ : f;
+    failure_detail_ = drain_error_queue();
+  }
+  return Progress::failed;
+}
+
+Progress TlsStream::start() {
+  if (role_ == Role::client && !established_) {
+    return do_handshake();
+  }
+  return Progress::want_input;
+}
+
+Progress TlsStream::feed(std::string_view ciphertext) {
+  if (failure_ != Failure::none) {
+    return Progress::failed;
+  }
+  if (!ciphertext.empty()) {
+    BIO_write(rbio_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+  }
+  if (!established_) {
+    return do_handshake();
+  }
+  return Progress::ok;
+}
+
+Progress TlsStream::do_handshake() {
+  ERR_clear_error();
+  const int rc = SSL_do_handshake(ssl_.get());
+  if (rc == 1) {
+    established_ = true;
+    capture_summary();
+    return Progress::handshake_done;
+  }
+  const int err = SSL_get_error(ssl_.get(), rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    return Progress::want_input;
+  }
+  if (SSL_get_verify_result(ssl_.get()) != X509_V_OK) {
+    return fail(Failure::peer_cert_untrusted);
+  }
+  return fail(Failure::handshake_failed);
+}
+
+void TlsStream::capture_summary() {
+  SSL* s = ssl_.get();
+  if (const char* name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name)) {
+    summary_.sni = name;
+  }
+  summary_.version = SSL_get_version(s);
+  summary_.cipher = SSL_get_cipher_name(s);
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(s, &alpn, &alpn_len);
+  if (alpn != nullptr) {
+    summary_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  }
+  summary_.resumed = SSL_session_reused(s) == 1;
+  X509* peer = SSL_get0_peer_certificate(s);
+  if (peer != nullptr) {
+    summary_.peer_cert = true;
+    summary_.peer_identity = peer_identity(peer);
+    summary_.peer_subject = certs::subject_string(peer);
+    summary_.peer_cert_sha256 = certs::fingerprint_sha256(peer);
+  }
+}
+
+Progress TlsStream::read(std::string& out) {
+  if (failure_ != Failure::none) {
+    return Progress::failed;
+  }
+  char buf[16 * 1024];
+  for (;;) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl_.get(), buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    const int err = SSL_get_error(ssl_.get(), n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      return Progress::ok;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      return Progress::peer_closed;
+    }
+    return fail(Failure::handshake_failed);
+  }
+}
+
+bool TlsStream::write(std::string_view plaintext) {
+  if (failure_ != Failure::none) {
+    return false;
+  }
+  while (!plaintext.empty()) {
+    ERR_clear_error();
+    const int n = SSL_write(ssl_.get(), plaintext.data(), static_cast<int>(plaintext.size()));
+    if (n <= 0) {
+      fail(Failure::handshake_failed);
+      return false;
+    }
+    plaintext.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void TlsStream::take_output(std::string& out) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(wbio_, &data);
+  if (n > 0) {
+    out.append(data, static_cast<std::size_t>(n));
+    (void)BIO_reset(wbio_);
+  }
+}
+
+bool TlsStream::has_output() const noexcept { return BIO_ctrl_pending(wbio_) > 0; }
+
+void TlsStream::shutdown() noexcept {
+  if (established_ && failure_ == Failure::none) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+  }
+}
+
+}  // namespace portcullis::tls

@@ -58,6 +58,7 @@ struct GatewaySection {
 
 struct AdminSection {
   std::string listen = "127.0.0.1:9901";  // "" disables the admin server
+  Pos pos;                                 // of the listen value (added by config)
 };
 
 struct LogSection {
@@ -132,6 +133,7 @@ struct TenantConfig {
   std::vector<RouteConfig> routes;
   std::vector<ClusterConfig> clusters;
   Pos pos_cert, pos_key, pos_client_ca;
+  std::vector<Pos> pos_hosts;  // parallel to hosts (added by config)
 };
 
 struct Config {

@@ -1,1 +1,120 @@
-// stub: not written yet
+// Exchange and BodyBuffer (see exchange.h).
+#include "gateway/http/exchange.h"
+
+#include <utility>
+
+namespace portcullis::gateway::http {
+
+void BodyBuffer::append(std::string_view bytes) {
+  if (bytes.empty()) {
+    return;
+  }
+  if (head_ == data_.size()) {
+    // Everything was consumed: start over without copying.
+    data_.clear();
+    head_ = 0;
+  }
+  data_.append(bytes);
+}
+
+void BodyBuffer::consume(std::size_t n) noexcept {
+  if (n >= size()) {
+    data_.clear();
+    head_ = 0;
+    return;
+  }
+  head_ += n;
+  // Compact only once the dead prefix is more than half of the string: amortized O(1) per byte,
+  // no memmove on every consume.
+  if (head_ > data_.size() / 2) {
+    data_.erase(0, head_);
+    head_ = 0;
+  }
+}
+
+Exchange::~Exchange() {
+  if (up_ != nullptr) {
+    UpstreamSide* up = std::exchange(up_, nullptr);
+    up->on_downstream_abort(*this);
+  }
+}
+
+void Exchange::request_body_added() noexcept {
+  if (up_ != nullptr) {
+    up_->on_request_body(*this);
+  }
+}
+
+void Exchange::response_body_consumed(std::size_t n) noexcept {
+  if (up_ != nullptr) {
+    up_->on_response_body_consumed(*this, n);
+  }
+}
+
+void Exchange::response_head_ready() noexcept {
+  response_started_ = true;
+  down_->on_response_head(*this);
+}
+
+void Exchange::response_body_added() noexcept { down_->on_response_body(*this); }
+
+void Exchange::request_body_consumed(std::size_t n) noexcept {
+  down_->on_request_body_consumed(*this, n);
+}
+
+namespace {
+
+std::string_view fail_line(Reason why) noexcept {
+  switch (why) {
+    case Reason::upstream_connect_failed: return "upstream connect failed";
+    case Reason::upstream_tls_failed: return "upstream TLS or identity check failed";
+    case Reason::upstream_identity_mismatch: return "upstream TLS or identity check failed";
+    case Reason::upstream_protocol_error: return "upstream protocol error";
+    case Reason::upstream_reset: return "upstream connection reset";
+    case Reason::no_healthy_endpoint: return "no healthy upstream";
+    case Reason::upstream_timeout: return "upstream timeout";
+    case Reason::no_route: return "no route";
+    case Reason::misdirected_host: return "misdirected request";
+    case Reason::egress_denied: return "egress denied";
+    case Reason::draining: return "server draining";
+    default: return "gateway error";
+  }
+}
+
+}  // namespace
+
+void Exchange::fail(int status, Reason why) noexcept {
+  up_ = nullptr;
+  info_.reason = why;
+  if (!response_started_) {
+    local_reply(status, why, fail_line(why));
+  } else {
+    down_->on_upstream_abort(*this);
+  }
+}
+
+void Exchange::local_reply(int status, Reason why, std::string_view body_line) noexcept {
+  try {
+    response_ = ResponseHead{};
+    response_.status = status;
+    response_.headers.push_back(Header{"content-type", "text/plain"});
+    std::string body(body_line);
+    body.push_back('\n');
+    response_.content_length = body.size();
+    response_.has_body = true;
+    response_body_ = BodyBuffer{};
+    response_body_.append(body);
+    response_body_.set_eof();
+  } catch (...) {
+    // Out of memory: send an empty body rather than throw through a noexcept path.
+    response_.content_length = 0;
+    response_body_ = BodyBuffer{};
+    response_body_.set_eof();
+  }
+  info_.local = true;
+  info_.reason = why;
+  response_head_ready();
+  response_body_added();
+}
+
+}  // namespace portcullis::gateway::http

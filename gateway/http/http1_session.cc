@@ -1,1 +1,891 @@
-// stub: not written yet
+// Http1Session: the downstream HTTP/1.1 engine, sans-I/O, on llhttp (strict: no lenient flags).
+//
+// Thread:    one worker loop.
+// Ownership: owned by the DownstreamConnection; owns the Exchange of the request in flight.
+// Model:     one request at a time. llhttp is paused (HPE_PAUSED) at every message end; the bytes
+//            after it (pipelined requests) wait in in_ until the response is fully pulled, then
+//            parsing resumes (nghttpx's model). llhttp callbacks never throw and never destroy
+//            the Exchange; a callback that finds an error records it and returns HPE_USER.
+#include "gateway/http/http1_session.h"
+
+#include <llhttp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "gateway/http/exchange.h"
+#include "gateway/http/message.h"
+#include "gateway/http/session.h"
+
+namespace portcullis::gateway::http {
+
+std::string_view status_reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+bool is_token_char(char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+    return true;
+  }
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string to_lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') {
+      x = static_cast<char>(x - 'A' + 'a');
+    }
+    if (y >= 'A' && y <= 'Z') {
+      y = static_cast<char>(y - 'A' + 'a');
+    }
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+std::string_view trim_ows(std::string_view v) noexcept {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+// Field value bytes: VCHAR, obs-text, SP and HTAB. No CR, LF, NUL or other controls.
+bool valid_field_value(std::string_view v) noexcept {
+  for (char ch : v) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// request-target bytes: visible ASCII, no fragment.
+bool valid_target(std::string_view t) noexcept {
+  if (t.empty()) {
+    return false;
+  }
+  for (char ch : t) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7F || c == '#') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// uri-host [":" port]: reg-name / IPv4 / IP-literal characters only.
+bool valid_authority(std::string_view a) noexcept {
+  if (a.empty()) {
+    return false;
+  }
+  for (char c : a) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!ok) {
+      switch (c) {
+        case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
+        case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
+        case '%': case '[': case ']':
+          ok = true;
+          break;
+        default:
+          break;
+      }
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+class Http1Session final : public Session, private DownstreamSide {
+ public:
+  Http1Session(SessionOwner& owner, const ConnFacts& facts, const SessionLimits& limits)
+      : owner_(owner), facts_(facts), limits_(limits) {
+    llhttp_settings_init(&settings_);
+    settings_.on_message_begin = &Http1Session::cb_message_begin;
+    settings_.on_method = &Http1Session::cb_method;
+    settings_.on_url = &Http1Session::cb_url;
+    settings_.on_version = &Http1Session::cb_version;
+    settings_.on_header_field = &Http1Session::cb_header_field;
+    settings_.on_header_value = &Http1Session::cb_header_value;
+    settings_.on_header_field_complete = &Http1Session::cb_header_field_complete;
+    settings_.on_header_value_complete = &Http1Session::cb_header_value_complete;
+    settings_.on_headers_complete = &Http1Session::cb_headers_complete;
+    settings_.on_body = &Http1Session::cb_body;
+    settings_.on_message_complete = &Http1Session::cb_message_complete;
+    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+    parser_.data = this;
+  }
+
+  ~Http1Session() override { ex_.reset(); }
+
+  bool feed(std::string_view bytes) noexcept override {
+    if (closing_ || aborted_) {
+      return false;
+    }
+    try {
+      in_.append(bytes);
+    } catch (...) {
+      reject(400, Reason::internal_error, "internal error");
+      return false;
+    }
+    if (!paused_) {
+      parse();
+    }
+    return !closing_ && !aborted_;
+  }
+
+  void pull_output(std::string& out, std::size_t max) noexcept override {
+    if (in_pull_) {
+      return;  // reentrant call from a callback: the outer call picks the output up
+    }
+    in_pull_ = true;
+    try {
+      pull_loop(out, max);
+    } catch (...) {
+      aborted_ = true;  // out of memory while serializing: give up on the connection
+    }
+    in_pull_ = false;
+  }
+
+  bool want_read() const noexcept override {
+    if (closing_ || aborted_) {
+      return false;
+    }
+    if (paused_) {
+      // Pipelined requests wait in in_ until the current response is done; bound them.
+      return in_.size() < limits_.max_request_headers;
+    }
+    if (ex_ && ex_->request_body().over_high()) {
+      return false;
+    }
+    return true;
+  }
+
+  bool should_close() const noexcept override {
+    if (aborted_) {
+      return true;
+    }
+    return closing_ && out_.empty() && !ex_;
+  }
+
+  bool idle() const noexcept override { return !ex_ && !in_head_ && out_.empty() && in_.empty(); }
+
+  void start_drain() noexcept override {
+    draining_ = true;
+    if (!ex_ && !in_head_ && in_.empty()) {
+      closing_ = true;
+      owner_.output_ready();
+    }
+  }
+
+  void abort() noexcept override {
+    aborted_ = true;
+    if (ex_) {
+      if (ex_->info().reason == Reason::none) {
+        ex_->info().reason = Reason::peer_closed;
+      }
+      owner_.exchange_done(*ex_);
+      ex_.reset();  // tells an attached upstream side on_downstream_abort()
+    }
+    in_.clear();
+    out_.clear();
+  }
+
+ private:
+  // ---- DownstreamSide ----
+  void on_response_head(Exchange&) noexcept override { owner_.output_ready(); }
+  void on_response_body(Exchange&) noexcept override { owner_.output_ready(); }
+  void on_request_body_consumed(Exchange&, std::size_t) noexcept override {
+    owner_.output_ready();
+  }
+  void on_upstream_abort(Exchange&) noexcept override {
+    // The head already went out: the client must see a truncated message, so close without
+    // completing it. The owner tears the connection down and calls abort().
+    aborted_ = true;
+    owner_.output_ready();
+  }
+
+  // ---- parsing ----
+  void parse() noexcept {
+    in_parse_ = true;
+    while (!in_.empty() && !paused_ && !closing_ && !aborted_) {
+      const char* data = in_.data();
+      if (in_head_ || in_trailers_) {
+        head_mark_ = data;
+      }
+      llhttp_errno_t err = llhttp_execute(&parser_, data, in_.size());
+      if (err == HPE_OK) {
+        if ((in_head_ || in_trailers_) && head_mark_ != nullptr) {
+          head_bytes_ += static_cast<std::size_t>(data + in_.size() - head_mark_);
+          head_mark_ = nullptr;
+          if (head_bytes_ > limits_.max_request_headers) {
+            fail_parse(431, Reason::headers_too_large, "request headers too large");
+            break;
+          }
+        }
+        in_.clear();
+      } else if (err == HPE_PAUSED) {
+        const char* pos = llhttp_get_error_pos(&parser_);
+        std::size_t used = pos != nullptr ? static_cast<std::size_t>(pos - data) : in_.size();
+        in_.erase(0, std::min(used, in_.size()));
+        paused_ = true;
+      } else {
+        if (err_status_ == 0) {
+          err_status_ = 400;
+          err_reason_ = Reason::http_malformed;
+          err_line_ = "malformed request";
+        }
+        fail_parse(err_status_, err_reason_, err_line_);
+      }
+    }
+    in_parse_ = false;
+    if (ex_ && resp_complete_) {
+      owner_.output_ready();  // let pull_output() finish the exchange now that parsing stopped
+    }
+  }
+
+  // A parse error: abandon the message in progress and answer with one line (when the client
+  // has not seen a response head for it yet), then close.
+  void fail_parse(int status, Reason why, std::string_view line) noexcept {
+    in_.clear();
+    if (ex_) {
+      bool head_out = resp_head_written_;
+      if (ex_->info().reason == Reason::none) {
+        ex_->info().reason = why;
+      }
+      owner_.exchange_done(*ex_);
+      ex_.reset();
+      reset_response_state();
+      if (head_out) {
+        aborted_ = true;
+        owner_.request_rejected(status, why);
+        owner_.output_ready();
+        return;
+      }
+    }
+    reject(status, why, line);
+  }
+
+  void reject(int status, Reason why, std::string_view line) noexcept {
+    closing_ = true;
+    in_.clear();
+    try {
+      std::string body(line);
+      body.push_back('\n');
+      out_ += "HTTP/1.1 " + std::to_string(status) + " " +
+              std::string(status_reason_phrase(status)) +
+              "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+              "\r\nconnection: close\r\n\r\n" + body;
+    } catch (...) {
+      aborted_ = true;
+    }
+    owner_.request_rejected(status, why);
+    owner_.output_ready();
+  }
+
+  int set_error(int status, Reason why, const char* line) noexcept {
+    if (err_status_ == 0) {
+      err_status_ = status;
+      err_reason_ = why;
+      err_line_ = line;
+    }
+    return HPE_USER;
+  }
+
+  int malformed(const char* line) noexcept {
+    return set_error(400, Reason::http_malformed, line);
+  }
+
+  // Counts head bytes up to `end` (inside the current chunk) and enforces the limit.
+  int check_head_size(const char* at, const char* end) noexcept {
+    if (head_mark_ == nullptr) {
+      head_mark_ = at;
+    }
+    if (head_bytes_ + static_cast<std::size_t>(end - head_mark_) > limits_.max_request_headers) {
+      return set_error(431, Reason::headers_too_large, "request headers too large");
+    }
+    return 0;
+  }
+
+  static Http1Session& self(llhttp_t* p) noexcept { return *static_cast<Http1Session*>(p->data); }
+
+  static int cb_message_begin(llhttp_t* p) noexcept {
+    Http1Session& s = self(p);
+    s.in_head_ = true;
+    s.in_trailers_ = false;
+    s.head_bytes_ = 0;
+    s.head_mark_ = nullptr;
+    s.method_.clear();
+    s.url_.clear();
+    s.fields_.clear();
+    s.field_count_ = 0;
+    s.last_was_value_ = false;
+    s.err_status_ = 0;
+    return 0;
+  }
+
+  static int append_piece(llhttp_t* p, std::string& dst, const char* at, std::size_t len) noexcept {
+    Http1Session& s = self(p);
+    if (s.in_head_ || s.in_trailers_) {
+      if (int r = s.check_head_size(at, at + len); r != 0) {
+        return r;
+      }
+    }
+    try {
+      dst.append(at, len);
+    } catch (...) {
+      return s.set_error(431, Reason::headers_too_large, "request headers too large");
+    }
+    return 0;
+  }
+
+  static int cb_method(llhttp_t* p, const char* at, std::size_t len) noexcept {
+    return append_piece(p, self(p).method_, at, len);
+  }
+  static int cb_url(llhttp_t* p, const char* at, std::size_t len) noexcept {
+    return append_piece(p, self(p).url_, at, len);
+  }
+  static int cb_version(llhttp_t* p, const char* at, std::size_t len) noexcept {
+    Http1Session& s = self(p);
+    return s.check_head_size(at, at + len);
+  }
+  static int cb_header_field(llhttp_t* p, const char* at, std::size_t len) noexcept {
+    Http1Session& s = self(p);
+    if (!s.in_head_ && !s.in_trailers_) {
+      // Trailer section of a chunked body: parsed, bounded by the same limits, then dropped.
+      s.in_trailers_ = true;
+      s.head_mark_ = nullptr;
+      s.fields_.clear();
+      s.last_was_value_ = true;
+    }
+    if (s.fields_.empty() || s.last_was_value_) {
+      if (++s.field_count_ > s.limits_.max_header_count) {
+        return s.set_error(431, Reason::headers_too_large, "too many request header fields");
+      }
+      try {
+        s.fields_.emplace_back();
+      } catch (...) {
+        return s.set_error(431, Reason::headers_too_large, "request headers too large");
+      }
+      s.last_was_value_ = false;
+    }
+    return append_piece(p, s.fields_.back().name, at, len);
+  }
+  static int cb_header_value(llhttp_t* p, const char* at, std::size_t len) noexcept {
+    Http1Session& s = self(p);
+    if (s.fields_.empty()) {
+      return s.malformed("malformed header field");
+    }
+    s.last_was_value_ = true;
+    return append_piece(p, s.fields_.back().value, at, len);
+  }
+  static int cb_header_field_complete(llhttp_t* p) noexcept {
+    Http1Session& s = self(p);
+    if (s.fields_.empty()) {
+      return s.malformed("malformed header field");
+    }
+    s.last_was_value_ = true;  // an empty value gets no on_header_value call
+    return 0;
+  }
+  static int cb_header_value_complete(llhttp_t* p) noexcept {
+    Http1Session& s = self(p);
+    s.last_was_value_ = true;
+    return 0;
+  }
+
+  static int cb_headers_complete(llhttp_t* p) noexcept {
+    Http1Session& s = self(p);
+    if (s.in_trailers_) {
+      return 0;
+    }
+    try {
+      return s.on_head_complete();
+    } catch (...) {
+      return s.set_error(431, Reason::headers_too_large, "request headers too large");
+    }
+  }
+
+  // Validates the head, builds the RequestHead and starts the Exchange.
+  int on_head_complete() {
+    if (parser_.http_major != 1 || parser_.http_minor > 1) {
+      return malformed("unsupported HTTP version");
+    }
+    const bool http11 = parser_.http_minor == 1;
+    if (method_.empty() || !std::all_of(method_.begin(), method_.end(), is_token_char)) {
+      return malformed("invalid method");
+    }
+    if (parser_.method == HTTP_CONNECT) {
+      return malformed("CONNECT is not supported");
+    }
+    if (!valid_target(url_)) {
+      return malformed("invalid request target");
+    }
+
+    RequestHead head;
+    head.method = method_;
+    head.scheme = facts_.scheme;
+
+    // Request target.
+    std::string abs_authority;
+    bool absolute = false;
+    if (url_.front() == '/') {
+      head.path = url_;
+    } else if (url_ == "*") {
+      if (method_ != "OPTIONS") {
+        return malformed("invalid request target");
+      }
+      head.path = "*";
+    } else {
+      std::size_t colon = url_.find("://");
+      if (colon == std::string::npos) {
+        return malformed("invalid request target");
+      }
+      std::string scheme = to_lower_ascii(std::string_view(url_).substr(0, colon));
+      if (scheme != "http" && scheme != "https") {
+        return malformed("invalid request target");
+      }
+      std::string_view rest = std::string_view(url_).substr(colon + 3);
+      std::size_t end = rest.find_first_of("/?");
+      std::string_view auth = rest.substr(0, end);
+      if (!valid_authority(auth) || auth.find('@') != std::string_view::npos) {
+        return malformed("invalid request target");
+      }
+      abs_authority = std::string(auth);
+      absolute = true;
+      std::string_view path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+      if (path.empty()) {
+        head.path = "/";
+      } else if (path.front() == '?') {
+        head.path = "/" + std::string(path);
+      } else {
+        head.path = std::string(path);
+      }
+    }
+
+    // Fields.
+    int host_count = 0;
+    int te_count = 0;
+    std::string host;
+    std::string te;
+    std::vector<std::string> connection_tokens;
+    bool expect_continue = false;
+    for (Header& f : fields_) {
+      if (f.name.empty() || !std::all_of(f.name.begin(), f.name.end(), is_token_char)) {
+        return malformed("invalid header field name");
+      }
+      if (!valid_field_value(f.value)) {
+        return malformed("invalid header field value");
+      }
+      f.name = to_lower_ascii(f.name);
+      std::string_view v = trim_ows(f.value);
+      if (v.size() != f.value.size()) {
+        f.value = std::string(v);
+      }
+      if (f.name == "host") {
+        ++host_count;
+        host = f.value;
+      } else if (f.name == "transfer-encoding") {
+        ++te_count;
+        te = f.value;
+      } else if (f.name == "connection") {
+        std::string_view list = f.value;
+        while (!list.empty()) {
+          std::size_t comma = list.find(',');
+          std::string_view tok = trim_ows(list.substr(0, comma));
+          if (!tok.empty()) {
+            connection_tokens.push_back(to_lower_ascii(tok));
+          }
+          if (comma == std::string_view::npos) {
+            break;
+          }
+          list.remove_prefix(comma + 1);
+        }
+      } else if (f.name == "expect") {
+        if (iequals_ascii(f.value, "100-continue")) {
+          expect_continue = true;
+        }
+      }
+    }
+    if (host_count > 1) {
+      return malformed("several Host fields");
+    }
+    if (host_count == 0 && http11) {
+      return malformed("missing Host");
+    }
+    if (host_count == 1 && !host.empty() && !valid_authority(host)) {
+      return malformed("invalid Host");
+    }
+    const bool has_cl = (parser_.flags & F_CONTENT_LENGTH) != 0;
+    if (te_count > 0) {
+      if (te_count > 1 || !iequals_ascii(te, "chunked") || has_cl) {
+        return malformed("invalid Transfer-Encoding");
+      }
+      if (!http11) {
+        return malformed("Transfer-Encoding in HTTP/1.0");
+      }
+    }
+    const bool chunked = te_count == 1;
+    head.authority = absolute ? abs_authority : host;
+
+    for (Header& f : fields_) {
+      if (is_hop_by_hop(f.name) || f.name == "host" || f.name == "content-length") {
+        continue;
+      }
+      if (expect_continue && f.name == "expect") {
+        continue;
+      }
+      if (std::find(connection_tokens.begin(), connection_tokens.end(), f.name) !=
+          connection_tokens.end()) {
+        continue;
+      }
+      head.headers.push_back(Header{std::move(f.name), std::move(f.value)});
+    }
+    fields_.clear();
+
+    if (chunked) {
+      head.has_body = true;
+    } else if (has_cl) {
+      head.content_length = parser_.content_length;
+      head.has_body = parser_.content_length > 0;
+    }
+
+    // Upgrade is not supported: the field was stripped (hop-by-hop); parse on as plain HTTP.
+    parser_.upgrade = 0;
+
+    in_head_ = false;
+    head_mark_ = nullptr;
+    ++requests_;
+    keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+    http10_ = !http11;
+    if (requests_ >= limits_.max_requests_per_connection || draining_ || !keep_alive_) {
+      close_after_ = true;
+    }
+    head_is_head_ = head.method == "HEAD";
+
+    if (expect_continue && head.has_body && http11) {
+      out_.append(kContinue);
+      owner_.output_ready();
+    }
+
+    request_complete_ = false;
+    reset_response_state();
+    ex_ = std::make_unique<Exchange>(static_cast<DownstreamSide&>(*this));
+    ex_->request() = std::move(head);
+    if (!ex_->request().has_body) {
+      ex_->request_body().set_eof();
+    }
+    owner_.start_exchange(*ex_);
+    return 0;
+  }
+
+  static int cb_body(llhttp_t* p, const char* at, std::size_t len) noexcept {
+    Http1Session& s = self(p);
+    if (!s.ex_) {
+      return 0;
+    }
+    try {
+      s.ex_->request_body().append(std::string_view(at, len));
+    } catch (...) {
+      return s.set_error(400, Reason::internal_error, "internal error");
+    }
+    s.ex_->info().bytes_in += len;
+    s.ex_->request_body_added();
+    return 0;
+  }
+
+  static int cb_message_complete(llhttp_t* p) noexcept {
+    Http1Session& s = self(p);
+    s.in_trailers_ = false;
+    s.request_complete_ = true;
+    if (s.ex_ && !s.ex_->request_body().eof()) {
+      s.ex_->request_body().set_eof();
+      s.ex_->request_body_added();
+    }
+    // Wait here until the response is out; the rest of in_ is the next pipelined request.
+    return HPE_PAUSED;
+  }
+
+  // ---- output ----
+  void reset_response_state() noexcept {
+    resp_head_written_ = false;
+    resp_chunked_ = false;
+    resp_body_allowed_ = false;
+    resp_close_delimited_ = false;
+    resp_complete_ = false;
+  }
+
+  void write_head(std::string& out) {
+    const ResponseHead& r = ex_->response();
+    const int status = r.status;
+    const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
+    resp_body_allowed_ = !head_is_head_ && !bodyless_status && r.has_body;
+    if (!request_complete_) {
+      close_after_ = true;  // the rest of the request body is not worth reading
+    }
+    out += "HTTP/1.1 ";
+    out += std::to_string(status);
+    out += ' ';
+    out += status_reason_phrase(status);
+    out += "\r\n";
+    for (const Header& h : r.headers) {
+      if (is_hop_by_hop(h.name) || h.name == "content-length") {
+        continue;
+      }
+      out += h.name;
+      out += ": ";
+      out += h.value;
+      out += "\r\n";
+    }
+    if (!bodyless_status) {
+      if (r.content_length) {
+        out += "content-length: ";
+        out += std::to_string(*r.content_length);
+        out += "\r\n";
+      } else if (resp_body_allowed_) {
+        if (http10_) {
+          resp_close_delimited_ = true;
+          close_after_ = true;
+        } else {
+          resp_chunked_ = true;
+          out += "transfer-encoding: chunked\r\n";
+        }
+      }
+    }
+    if (close_after_ || draining_) {
+      close_after_ = true;
+      out += "connection: close\r\n";
+    } else if (http10_) {
+      out += "connection: keep-alive\r\n";
+    }
+    out += "\r\n";
+    resp_head_written_ = true;
+  }
+
+  // Moves body bytes; returns true once the whole response was serialized.
+  bool write_body(std::string& out, std::size_t max) {
+    BodyBuffer& body = ex_->response_body();
+    if (!resp_body_allowed_) {
+      std::size_t n = body.size();
+      if (n > 0) {
+        body.consume(n);
+        ex_->response_body_consumed(n);
+      }
+      return body.eof();
+    }
+    while (!body.empty() && out.size() < max) {
+      std::size_t room = max - out.size();
+      std::size_t n = std::min(room, body.size());
+      std::string_view bytes = body.peek().substr(0, n);
+      if (resp_chunked_) {
+        char size_line[32];
+        int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+        out.append(size_line, static_cast<std::size_t>(len));
+        out.append(bytes);
+        out += "\r\n";
+      } else {
+        out.append(bytes);
+      }
+      body.consume(n);
+      ex_->info().bytes_out += n;
+      ex_->response_body_consumed(n);
+    }
+    if (body.finished()) {
+      if (resp_chunked_) {
+        out += "0\r\n\r\n";
+      }
+      return true;
+    }
+    return false;
+  }
+
+  void pull_loop(std::string& out, std::size_t max) {
+    for (;;) {
+      if (aborted_) {
+        if (ex_) {
+          owner_.exchange_done(*ex_);
+          ex_.reset();
+        }
+        return;
+      }
+      if (!out_.empty()) {
+        out += out_;
+        out_.clear();
+      }
+      if (!ex_ || !ex_->response_started()) {
+        return;
+      }
+      if (!resp_complete_) {
+        if (!resp_head_written_) {
+          write_head(out);
+        }
+        resp_complete_ = write_body(out, max);
+      }
+      if (!resp_complete_ || in_parse_) {
+        return;
+      }
+      finish_exchange();
+      if (closing_ || paused_ || out.size() >= max) {
+        if (out.size() >= max && !closing_ && !paused_) {
+          owner_.output_ready();
+        }
+        return;
+      }
+    }
+  }
+
+  // The response went out completely: log, destroy, then continue with pipelined input.
+  void finish_exchange() {
+    owner_.exchange_done(*ex_);
+    ex_.reset();
+    reset_response_state();
+    if (!request_complete_ || close_after_) {
+      closing_ = true;
+      in_.clear();
+      return;
+    }
+    if (paused_) {
+      paused_ = false;
+      llhttp_resume(&parser_);
+      parse();
+    }
+    owner_.output_ready();  // want_read() may have changed
+  }
+
+  SessionOwner& owner_;
+  ConnFacts facts_;
+  SessionLimits limits_;
+  llhttp_settings_t settings_{};
+  llhttp_t parser_{};
+
+  std::string in_;   // bytes not parsed yet (pipelined requests while paused_)
+  std::string out_;  // serialized bytes not pulled yet (100 Continue, error replies)
+  std::unique_ptr<Exchange> ex_;
+
+  // Head being parsed.
+  std::string method_;
+  std::string url_;
+  Headers fields_;  // raw: names as sent
+  std::uint32_t field_count_ = 0;
+  bool last_was_value_ = false;
+  bool in_head_ = false;
+  bool in_trailers_ = false;
+  std::size_t head_bytes_ = 0;
+  const char* head_mark_ = nullptr;
+  int err_status_ = 0;
+  Reason err_reason_ = Reason::none;
+  const char* err_line_ = "";
+
+  // Request / response state.
+  std::uint32_t requests_ = 0;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  bool head_is_head_ = false;
+  bool request_complete_ = false;
+  bool resp_head_written_ = false;
+  bool resp_chunked_ = false;
+  bool resp_body_allowed_ = false;
+  bool resp_close_delimited_ = false;
+  bool resp_complete_ = false;
+  bool close_after_ = false;
+
+  bool paused_ = false;
+  bool in_parse_ = false;
+  bool in_pull_ = false;
+  bool closing_ = false;
+  bool draining_ = false;
+  bool aborted_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Session> make_http1_session(SessionOwner& owner, const ConnFacts& facts,
+                                            const SessionLimits& limits) {
+  return std::make_unique<Http1Session>(owner, facts, limits);
+}
+
+}  // namespace portcullis::gateway::http

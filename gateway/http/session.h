@@ -47,7 +47,9 @@ class SessionOwner {
   virtual void start_exchange(Exchange& ex) noexcept = 0;
   // An exchange finished (response fully written or stream closed): write the access log line.
   virtual void exchange_done(Exchange& ex) noexcept = 0;
-  // The session has new output; the owner calls pull_output() soon (maybe later in this turn).
+  // The session has new output, or its want_read()/should_close()/idle() may have changed; the
+  // owner calls pull_output() and re-checks them soon (maybe later in this turn). The owner also
+  // re-checks them after every feed().
   virtual void output_ready() noexcept = 0;
   // A request was refused before it became an exchange (malformed, too large...). For metrics
   // and logs; the session already queued the error response or reset.

@@ -1,1 +1,86 @@
-// stub: not written yet
+#include "gateway/io/uv.h"
+
+#include <arpa/inet.h>
+#include <cstring>
+
+namespace portcullis::gateway::io {
+
+std::optional<HostPort> split_host_port(std::string_view s) {
+  HostPort hp;
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return std::nullopt;
+    }
+    hp.host = std::string(s.substr(1, close - 1));
+    port = s.substr(close + 2);
+  } else {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos || s.find(':') != colon) {
+      return std::nullopt;
+    }
+    hp.host = std::string(s.substr(0, colon));
+    port = s.substr(colon + 1);
+  }
+  if (hp.host.empty() || port.empty() || port.size() > 5) {
+    return std::nullopt;
+  }
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 65535) {
+    return std::nullopt;
+  }
+  hp.port = static_cast<std::uint16_t>(value);
+  return hp;
+}
+
+bool parse_ip(const std::string& host, std::uint16_t port, sockaddr_storage& out) noexcept {
+  std::memset(&out, 0, sizeof out);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    return true;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    return true;
+  }
+  return false;
+}
+
+std::string ip_of(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  } else if (sa->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+std::uint16_t port_of(const sockaddr* sa) noexcept {
+  if (sa->sa_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+  }
+  if (sa->sa_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+  }
+  return 0;
+}
+
+std::string to_string(const sockaddr* sa) {
+  const std::string ip = ip_of(sa);
+  const std::string port = std::to_string(port_of(sa));
+  return sa->sa_family == AF_INET6 ? "[" + ip + "]:" + port : ip + ":" + port;
+}
+
+}  // namespace portcullis::gateway::io

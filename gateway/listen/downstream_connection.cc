@@ -1,1 +1,337 @@
-// stub: not written yet
+#include "gateway/listen/downstream_connection.h"
+
+#include <algorithm>
+
+#include "gateway/http/forwarded.h"
+#include "gateway/runtime/server.h"
+#include "gateway/runtime/worker.h"
+#include "gateway/upstream/pool.h"
+#include "tls/sni.h"
+
+namespace portcullis::gateway::listen {
+namespace {
+
+http::SessionLimits session_limits(const config::Limits& l) {
+  http::SessionLimits s;
+  s.max_request_headers = l.max_request_headers;
+  s.max_header_count = l.max_header_count;
+  s.max_requests_per_connection = l.max_requests_per_connection;
+  s.h2_max_concurrent_streams = l.h2_max_concurrent_streams;
+  s.h2_stream_window = l.h2_stream_window;
+  s.h2_connection_window = l.h2_connection_window;
+  return s;
+}
+
+// "Host:port" / "[v6]:port" -> lower-case host without port.
+std::string host_of(std::string_view authority) {
+  std::string_view h = authority;
+  if (!h.empty() && h.front() == '[') {
+    const auto close = h.find(']');
+    h = close == std::string_view::npos ? h : h.substr(0, close + 1);
+  } else if (const auto colon = h.rfind(':'); colon != std::string_view::npos) {
+    h = h.substr(0, colon);
+  }
+  std::string out(h);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!out.empty() && out.back() == '.') {
+    out.pop_back();
+  }
+  return out;
+}
+
+std::string substitute(std::string text, std::string_view key, std::string_view value) {
+  for (auto pos = text.find(key); pos != std::string::npos;
+       pos = text.find(key, pos + value.size())) {
+    text.replace(pos, key.size(), value);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string_view to_string(DownstreamState s) noexcept {
+  switch (s) {
+    case DownstreamState::tls_handshake: return "tls_handshake";
+    case DownstreamState::serving: return "serving";
+    case DownstreamState::draining: return "draining";
+    case DownstreamState::closing: return "closing";
+  }
+  return "unknown";
+}
+
+DownstreamConnection::DownstreamConnection(runtime::Worker& worker, runtime::SnapshotPtr snapshot,
+                                           const runtime::ListenerRuntime& listener)
+    : worker_(worker),
+      snapshot_(std::move(snapshot)),
+      listener_(listener),
+      socket_(worker.loop(), *this) {
+  facts_.listener = listener_.cfg->name;
+}
+
+DownstreamConnection::~DownstreamConnection() { worker_.remove(this); }
+
+void DownstreamConnection::start() noexcept {
+  worker_.add(this);
+  uv_tcp_nodelay(socket_.tcp(), 1);
+  const std::string peer = socket_.peer_address();
+  if (auto hp = io::split_host_port(peer)) {
+    facts_.client_ip = hp->host;
+    facts_.client_port = hp->port;
+  }
+  tls::SslPtr ssl{SSL_new(listener_.front_ctx.get())};
+  if (!ssl) {
+    close(Reason::internal_error);
+    return;
+  }
+  tls::bind_selector(ssl.get(), &listener_.selector);
+  socket_.set_tls(std::move(ssl), tls::Role::server);
+  socket_.set_timer(static_cast<std::uint64_t>(
+      snapshot_->config.limits.tls_handshake_timeout.count()));
+  socket_.read(true);
+  worker_.server().metrics_connection_opened(listener_.cfg->name);
+}
+
+void DownstreamConnection::on_handshake_done() noexcept {
+  SSL* ssl = socket_.tls()->ssl();
+  const auto t = tls::selected_tenant(ssl);
+  if (!t || *t >= snapshot_->tenants.size()) {
+    close(Reason::tls_unknown_sni);
+    return;
+  }
+  tenant_ = &snapshot_->tenants[*t];
+  const tls::TlsSummary& sum = socket_.tls()->summary();
+  tenant_by_fallback_ = sum.sni.empty() || snapshot_->sni.find(sum.sni) == nullptr;
+  facts_.sni = sum.sni;
+  facts_.tls_version = sum.version;
+  facts_.alpn = sum.alpn.empty() ? "http/1.1" : sum.alpn;
+  const auto limits = session_limits(snapshot_->config.limits);
+  session_ = sum.alpn == "h2" ? http::make_http2_session(*this, facts_, limits)
+                              : http::make_http1_session(*this, facts_, limits);
+  state_ = DownstreamState::serving;
+  worker_.server().tls_handshake_done(*this, sum, tenant_->cfg->name);
+  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+  if (worker_.draining()) {
+    drain();
+  }
+  flush();
+}
+
+void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
+  if (!session_ || state_ == DownstreamState::closing) {
+    return;
+  }
+  busy_ = true;
+  const bool ok = session_->feed(bytes);
+  busy_ = false;
+  if (!ok) {
+    close_reason_ = Reason::http_malformed;
+  }
+  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+  flush();
+}
+
+void DownstreamConnection::output_ready() noexcept {
+  if (busy_) {
+    flush_again_ = true;
+    return;
+  }
+  flush();
+}
+
+void DownstreamConnection::flush() noexcept {
+  if (state_ == DownstreamState::closing || !session_) {
+    return;
+  }
+  if (busy_) {
+    flush_again_ = true;
+    return;
+  }
+  busy_ = true;
+  std::string out;
+  do {
+    flush_again_ = false;
+    while (socket_.writable()) {
+      out.clear();
+      session_->pull_output(out, 16 * 1024);
+      if (out.empty()) {
+        break;
+      }
+      socket_.send(out);
+    }
+  } while (flush_again_);
+  busy_ = false;
+  if (state_ == DownstreamState::closing) {
+    return;
+  }
+  if (session_->should_close() || close_reason_ != Reason::none) {
+    if (socket_.backlog() == 0) {
+      close(close_reason_ != Reason::none ? close_reason_ : Reason::none);
+    } else {
+      socket_.read(false);  // finish writing, then close in on_writable
+    }
+    return;
+  }
+  socket_.read(session_->want_read() && socket_.writable());
+}
+
+void DownstreamConnection::on_writable() noexcept {
+  if (!session_) {
+    // A rejected handshake waits here for its alert to leave.
+    if (close_reason_ != Reason::none && socket_.backlog() == 0) {
+      close(close_reason_);
+    }
+    return;
+  }
+  flush();
+}
+
+void DownstreamConnection::on_peer_eof() noexcept {
+  if (state_ == DownstreamState::tls_handshake) {
+    close(Reason::tls_handshake_failed);
+    return;
+  }
+  close(Reason::peer_closed);
+}
+
+void DownstreamConnection::on_transport_error(int) noexcept {
+  if (state_ == DownstreamState::tls_handshake) {
+    handshake_failed();
+    return;
+  }
+  close(Reason::peer_closed);
+}
+
+void DownstreamConnection::handshake_failed() noexcept {
+  const tls::TlsStream* t = socket_.tls();
+  Reason why = Reason::tls_handshake_failed;
+  if (t != nullptr) {
+    switch (t->failure()) {
+      case tls::Failure::unknown_sni: why = Reason::tls_unknown_sni; break;
+      case tls::Failure::peer_cert_untrusted: why = Reason::tls_client_cert_rejected; break;
+      case tls::Failure::peer_cert_missing: why = Reason::tls_client_cert_required; break;
+      default: break;
+    }
+  }
+  worker_.server().tls_rejected(*this, why, t != nullptr ? t->failure_detail() : std::string{});
+  // The alert is already queued; give it a moment to leave before the socket closes.
+  socket_.read(false);
+  if (socket_.backlog() == 0) {
+    close(why);
+  } else {
+    close_reason_ = why;
+    state_ = DownstreamState::draining;
+  }
+}
+
+void DownstreamConnection::on_timeout() noexcept {
+  if (state_ == DownstreamState::tls_handshake) {
+    worker_.server().tls_rejected(*this, Reason::tls_handshake_timeout, {});
+    close(Reason::tls_handshake_timeout);
+    return;
+  }
+  if (session_ && session_->idle()) {
+    close(Reason::idle_timeout);
+    return;
+  }
+  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+}
+
+void DownstreamConnection::drain() noexcept {
+  if (state_ == DownstreamState::tls_handshake) {
+    return;  // finishes its handshake first, then drains (on_handshake_done)
+  }
+  if (state_ != DownstreamState::serving || !session_) {
+    return;
+  }
+  state_ = DownstreamState::draining;
+  session_->start_drain();
+  flush();
+}
+
+void DownstreamConnection::close(Reason why) noexcept {
+  if (state_ == DownstreamState::closing) {
+    return;
+  }
+  state_ = DownstreamState::closing;
+  close_reason_ = why;
+  socket_.close();
+}
+
+void DownstreamConnection::on_closed() noexcept {
+  // The session goes first: aborting exchanges tells their upstream sides to let go.
+  if (session_) {
+    session_->abort();
+    session_.reset();
+  }
+  worker_.server().metrics_connection_closed(listener_.cfg->name);
+  delete this;
+}
+
+void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
+  route(ex);
+}
+
+void DownstreamConnection::route(http::Exchange& ex) {
+  auto& info = ex.info();
+  info.tenant = tenant_->cfg->name;
+  const std::string host = host_of(ex.request().authority);
+  const tls::TenantTls* owner = host.empty() ? nullptr : snapshot_->sni.find(host);
+  const auto tenant_index = static_cast<std::uint32_t>(tenant_ - snapshot_->tenants.data());
+  if ((owner != nullptr && owner->tenant != tenant_index) ||
+      (owner == nullptr && !tenant_by_fallback_)) {
+    ex.local_reply(421, Reason::misdirected_host, "misdirected request: host is not served on "
+                                                  "this connection");
+    return;
+  }
+  const auto route_index = tenant_->routes.match(ex.request().path);
+  if (!route_index) {
+    ex.local_reply(404, Reason::no_route, "no route for this path");
+    return;
+  }
+  const config::RouteConfig& rc = tenant_->cfg->routes[*route_index];
+  info.route = rc.prefix ? rc.path_prefix : rc.path;
+  const tls::TlsSummary& sum = socket_.tls()->summary();
+  if (rc.direct_response) {
+    std::string identity = sum.peer_identity.empty() ? sum.peer_subject : sum.peer_identity;
+    if (identity.empty()) {
+      identity = "anonymous";
+    }
+    std::string body = substitute(*rc.direct_response, "{client_identity}", identity);
+    body = substitute(std::move(body), "{tenant}", tenant_->cfg->name);
+    if (!body.empty() && body.back() == '\n') {
+      body.pop_back();
+    }
+    ex.local_reply(rc.status, Reason::none, body);
+    ex.info().local = false;
+    return;
+  }
+  const int ci = tenant_->route_cluster[*route_index];
+  if (ci < 0) {
+    ex.local_reply(404, Reason::no_route, "no route for this path");
+    return;
+  }
+  const runtime::ClusterRuntime& cluster = tenant_->clusters[static_cast<std::size_t>(ci)];
+  info.cluster = cluster.cfg->name;
+  http::ForwardingInput fwd;
+  fwd.conn = &facts_;
+  if (sum.peer_cert) {
+    fwd.client_cert_uri = sum.peer_identity.rfind("spiffe://", 0) == 0 ? sum.peer_identity : "";
+    fwd.client_cert_subject = sum.peer_subject;
+    fwd.client_cert_hash = sum.peer_cert_sha256;
+  }
+  fwd.by = snapshot_->gateway_identity;
+  info.request_id = http::apply_forwarding(ex.request(), fwd);
+  worker_.pool().acquire(snapshot_, cluster, ex);
+}
+
+void DownstreamConnection::exchange_done(http::Exchange& ex) noexcept {
+  worker_.server().exchange_done(facts_, ex);
+}
+
+void DownstreamConnection::request_rejected(int status, Reason why) noexcept {
+  worker_.server().request_rejected(facts_, tenant_ != nullptr ? tenant_->cfg->name : "", status,
+                                    why);
+}
+
+}  // namespace portcullis::gateway::listen

@@ -1,1 +1,167 @@
-// stub: not written yet
+#include "gateway/runtime/snapshot.h"
+
+#include "certs/pem.h"
+#include "tls/context.h"
+
+namespace portcullis::gateway::runtime {
+namespace {
+
+config::Diagnostic error_at(const config::Pos& pos, std::string message) {
+  config::Diagnostic d;
+  d.pos = pos;
+  d.message = std::move(message);
+  return d;
+}
+
+}  // namespace
+
+const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcept {
+  for (const auto& l : listeners) {
+    if (l.cfg->name == name) {
+      return &l;
+    }
+  }
+  return nullptr;
+}
+
+BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->generation = generation;
+  snap->config = std::move(cfg);
+  const config::Config& c = snap->config;
+  BuildResult result;
+  auto& errors = result.errors;
+
+  // The mesh client contexts: our workload certificate, the mesh bundle as the only roots.
+  bool need_mesh = false;
+  for (const auto& t : c.tenants) {
+    for (const auto& cl : t.clusters) {
+      need_mesh = need_mesh || !cl.plaintext;
+    }
+  }
+  if (need_mesh || !c.mesh.cert.empty()) {
+    for (const bool h2 : {true, false}) {
+      tls::ClientContextSpec spec;
+      spec.cert_chain = c.mesh.cert;
+      spec.key = c.mesh.key;
+      spec.ca_bundle = c.mesh.ca;
+      spec.alpn = {h2 ? "h2" : "http/1.1"};
+      auto r = tls::make_client_context(spec);
+      if (!r.ctx) {
+        errors.push_back(error_at(c.mesh.pos_cert, "[mesh]: " + r.error));
+        break;
+      }
+      (h2 ? snap->mesh_h2 : snap->mesh_h1) = std::move(r.ctx);
+    }
+    certs::Chain chain;
+    certs::LoadError err;
+    if (!c.mesh.cert.empty() && certs::load_chain(c.mesh.cert, chain, err) &&
+        !chain.certs.empty()) {
+      const auto uris = certs::uri_sans(chain.certs.front().get());
+      if (!uris.empty()) {
+        snap->gateway_identity = uris.front();
+      }
+    }
+  }
+
+  snap->tenants.reserve(c.tenants.size());
+  for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
+    const config::TenantConfig& t = c.tenants[ti];
+    TenantRuntime& rt = snap->tenants.emplace_back();
+    rt.cfg = &t;
+    tls::ServerContextSpec spec;
+    spec.cert_chain = t.cert;
+    spec.key = t.key;
+    spec.client_ca = t.client_ca;
+    spec.min_version = tls::parse_min_version(t.min_tls);
+    // Distinct per tenant and per client-auth policy: a session never resumes across them.
+    spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
+    auto r = tls::make_server_context(spec);
+    if (!r.ctx) {
+      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + r.error));
+      continue;
+    }
+    rt.server_ctx = std::move(r.ctx);
+    snap->sni.add_tenant(tls::TenantTls{rt.server_ctx.get(), spec.min_version, ti});
+    for (const auto& h : t.hosts) {
+      if (!snap->sni.add_host(h, ti)) {
+        errors.push_back(error_at(t.pos_cert, "host " + h + " of tenant " + t.name +
+                                                  " is already used by another tenant"));
+      }
+    }
+    for (const auto& cl : t.clusters) {
+      ClusterRuntime& crt = rt.clusters.emplace_back();
+      crt.cfg = &cl;
+      for (const auto& e : cl.endpoints) {
+        if (auto hp = io::split_host_port(e)) {
+          crt.endpoints.push_back(*hp);
+        } else {
+          errors.push_back(error_at(cl.pos, "cluster " + cl.name + ": bad endpoint " + e));
+        }
+      }
+      crt.client_ctx = cl.protocol == config::ClusterConfig::Protocol::h2 ? snap->mesh_h2.get()
+                                                                          : snap->mesh_h1.get();
+    }
+    for (std::uint32_t ri = 0; ri < t.routes.size(); ++ri) {
+      const config::RouteConfig& route = t.routes[ri];
+      if (route.prefix) {
+        rt.routes.add_prefix(route.path_prefix, ri);
+      } else {
+        rt.routes.add_exact(route.path, ri);
+      }
+      int cluster = -1;
+      for (std::size_t ci = 0; ci < t.clusters.size(); ++ci) {
+        if (t.clusters[ci].name == route.cluster) {
+          cluster = static_cast<int>(ci);
+        }
+      }
+      rt.route_cluster.push_back(cluster);
+    }
+  }
+
+  for (const auto& l : c.listeners) {
+    ListenerRuntime& lr = snap->listeners.emplace_back();
+    lr.cfg = &l;
+    auto hp = io::split_host_port(l.address);
+    if (!hp || !io::parse_ip(hp->host, hp->port, lr.addr)) {
+      errors.push_back(error_at(l.pos, "listener " + l.name + ": address must be ip:port"));
+      continue;
+    }
+    auto r = tls::make_front_context(true);
+    if (!r.ctx) {
+      errors.push_back(error_at(l.pos, "listener " + l.name + ": " + r.error));
+      continue;
+    }
+    lr.front_ctx = std::move(r.ctx);
+    tls::install_client_hello_callback(lr.front_ctx.get());
+    lr.selector.table = &snap->sni;
+    if (l.unknown_sni != "reject") {
+      for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
+        if (c.tenants[ti].name == l.unknown_sni) {
+          lr.selector.fallback = ti;
+        }
+      }
+    }
+  }
+
+  if (errors.empty()) {
+    result.snapshot = std::move(snap);
+  }
+  return result;
+}
+
+BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation) {
+  config::LoadResult loaded = config::load(config_path);
+  if (!loaded.ok()) {
+    BuildResult r;
+    for (auto& d : loaded.diagnostics) {
+      if (d.severity == config::Diagnostic::Severity::error) {
+        r.errors.push_back(std::move(d));
+      }
+    }
+    return r;
+  }
+  return build_snapshot(std::move(*loaded.config), generation);
+}
+
+}  // namespace portcullis::gateway::runtime

@@ -1,1 +1,137 @@
-// stub: not written yet
+#include "gateway/runtime/worker.h"
+
+#include <unistd.h>
+
+#include "gateway/io/uv.h"
+#include "gateway/listen/downstream_connection.h"
+#include "gateway/listen/listener.h"
+#include "gateway/runtime/server.h"
+#include "gateway/upstream/pool.h"
+
+namespace portcullis::gateway::runtime {
+
+Worker::Worker(Server& server, unsigned id, SnapshotPtr snapshot, std::vector<int> fds)
+    : server_(server), id_(id), snapshot_(std::move(snapshot)), fds_(std::move(fds)) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, &Worker::on_async);
+  async_.data = this;
+  pool_ = std::make_unique<upstream::Pool>(*this);
+  for (std::size_t i = 0; i < fds_.size(); ++i) {
+    listeners_.push_back(
+        std::make_unique<listen::Listener>(*this, snapshot_->listeners[i].cfg->name, fds_[i]));
+  }
+}
+
+Worker::~Worker() {
+  join();
+  // Every handle is closed by now; a leak would make this fail loudly in tests.
+  const int rc = uv_loop_close(&loop_);
+  if (rc != 0) {
+    uv_walk(&loop_, [](uv_handle_t* h, void*) {
+      if (!uv_is_closing(h)) {
+        uv_close(h, nullptr);
+      }
+    }, nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+  }
+}
+
+void Worker::start() {
+  for (auto& l : listeners_) {
+    l->start();
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Worker::post(Task t) {
+  {
+    std::lock_guard lock{mu_};
+    if (mailbox_closed_) {
+      return;  // the loop is ending; nothing left to tell it
+    }
+    tasks_.push_back(std::move(t));
+    uv_async_send(&async_);
+  }
+}
+
+void Worker::on_async(uv_async_t* h) noexcept {
+  auto& self = io::owner_of<Worker>(h);
+  std::vector<Task> batch;
+  {
+    std::lock_guard lock{self.mu_};
+    batch.swap(self.tasks_);  // uv_async_send coalesces: take everything
+  }
+  for (auto& task : batch) {
+    task(self);
+  }
+}
+
+void Worker::publish(SnapshotPtr next) {
+  post([next = std::move(next)](Worker& w) {
+    w.snapshot_ = next;
+    w.pool_->retire_before(next->generation);
+  });
+}
+
+void Worker::drain() {
+  post([](Worker& w) {
+    if (w.draining_) {
+      return;
+    }
+    w.draining_ = true;
+    for (auto& l : w.listeners_) {
+      l->close();
+    }
+    std::vector<listen::DownstreamConnection*> all(w.connections_.begin(), w.connections_.end());
+    for (auto* c : all) {
+      c->drain();
+    }
+    w.maybe_finish();
+  });
+}
+
+void Worker::stop() {
+  post([](Worker& w) {
+    w.draining_ = true;
+    w.stopping_ = true;
+    for (auto& l : w.listeners_) {
+      l->close();
+    }
+    std::vector<listen::DownstreamConnection*> all(w.connections_.begin(), w.connections_.end());
+    for (auto* c : all) {
+      c->socket().close();
+    }
+    w.maybe_finish();
+  });
+}
+
+void Worker::remove(listen::DownstreamConnection* c) {
+  connections_.erase(c);
+  if (draining_) {
+    maybe_finish();
+  }
+}
+
+void Worker::maybe_finish() {
+  if (!connections_.empty()) {
+    return;
+  }
+  // The last client is gone: close pooled upstreams and the mailbox so the loop can end.
+  pool_->close_all();
+  std::lock_guard lock{mu_};
+  if (!mailbox_closed_) {
+    mailbox_closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+}
+
+}  // namespace portcullis::gateway::runtime

@@ -43,6 +43,9 @@ class ClientSession {
   virtual std::size_t active() const noexcept = 0;
   // False once the connection cannot carry more requests (Connection: close, GOAWAY, error).
   virtual bool reusable() const noexcept = 0;
+  // The upstream closed its sending side (TCP FIN or close_notify): complete a close-delimited
+  // HTTP/1 response, or fail in-flight exchanges with 502 upstream_reset.
+  virtual void peer_closed() noexcept = 0;
   // The transport closed or failed: fail every in-flight exchange with `status`/`why`.
   virtual void abort(int status, Reason why) noexcept = 0;
 };

@@ -1,1 +1,83 @@
-// stub: not written yet
+#include "gateway/upstream/pool.h"
+
+#include <algorithm>
+
+#include "gateway/runtime/worker.h"
+#include "gateway/upstream/upstream_connection.h"
+
+namespace portcullis::gateway::upstream {
+
+Pool::Pool(runtime::Worker& worker) : worker_(worker) {}
+
+Pool::~Pool() = default;
+
+void Pool::acquire(const runtime::SnapshotPtr& snap, const runtime::ClusterRuntime& cluster,
+                   http::Exchange& ex) {
+  const std::size_t n = cluster.endpoints.size();
+  if (n == 0) {
+    ex.fail(503, Reason::no_healthy_endpoint);
+    return;
+  }
+  std::size_t& next = next_endpoint_[&cluster];
+  const std::size_t endpoint = next++ % n;
+  const PoolKey key{snap->generation, &cluster, endpoint};
+  auto& list = conns_[key];
+  for (UpstreamConnection* c : list) {
+    if (c->has_room()) {
+      c->add(ex);
+      return;
+    }
+  }
+  auto* c = new UpstreamConnection(worker_, *this, key, snap, cluster, cluster.endpoints[endpoint]);
+  list.push_back(c);
+  c->add(ex);
+  c->start();
+}
+
+void Pool::connection_closed(UpstreamConnection* c) noexcept {
+  auto it = conns_.find(c->key());
+  if (it == conns_.end()) {
+    return;
+  }
+  auto& list = it->second;
+  list.erase(std::remove(list.begin(), list.end(), c), list.end());
+  if (list.empty()) {
+    conns_.erase(it);
+  }
+}
+
+void Pool::retire_before(std::uint64_t generation) noexcept {
+  std::vector<UpstreamConnection*> idle;
+  for (auto& [key, list] : conns_) {
+    if (key.generation < generation) {
+      for (UpstreamConnection* c : list) {
+        if (c->idle()) {
+          idle.push_back(c);
+        }
+      }
+    }
+  }
+  for (UpstreamConnection* c : idle) {
+    c->close();
+  }
+}
+
+void Pool::close_all() noexcept {
+  std::vector<UpstreamConnection*> all;
+  for (auto& [key, list] : conns_) {
+    all.insert(all.end(), list.begin(), list.end());
+  }
+  for (UpstreamConnection* c : all) {
+    c->close();
+  }
+}
+
+std::size_t Pool::size() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [key, list] : conns_) {
+    n += list.size();
+  }
+  return n;
+}
+
+}  // namespace portcullis::gateway::upstream

@@ -1,0 +1,16 @@
+// `portcullis check -c gateway.toml`: load + analyze, print every diagnostic, then a summary.
+//
+// Output: one Diagnostic::format() line per diagnostic, then
+//   "ok: N tenants, N listeners, N warnings"   (exit status 0), or
+//   "N errors, N warnings"                     (exit status 1).
+// Thread: main thread of the CLI. Never throws on bad configuration.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace portcullis::gateway::config {
+
+int run_check(const std::string& config_path, std::ostream& out);
+
+}  // namespace portcullis::gateway::config

@@ -1,0 +1,279 @@
+#include "gateway/io/socket.h"
+
+#include <cstdlib>
+
+#include "gateway/io/uv.h"
+
+namespace portcullis::gateway::io {
+namespace {
+
+struct WriteReq {
+  uv_write_t req;
+  TlsSocket* socket;
+  std::string data;
+};
+
+struct ShutdownReq {
+  uv_shutdown_t req;
+};
+
+// One read buffer per loop thread: on_read consumes it before returning.
+thread_local char t_read_buffer[kReadChunk];
+
+}  // namespace
+
+TlsSocket::TlsSocket(uv_loop_t* loop, SocketOwner& owner) : owner_(owner) {
+  uv_tcp_init(loop, &tcp_);
+  uv_timer_init(loop, &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  connect_req_.data = this;
+}
+
+int TlsSocket::connect(const sockaddr* addr) noexcept {
+  uv_tcp_nodelay(&tcp_, 1);
+  return uv_tcp_connect(&connect_req_, &tcp_, addr, &TlsSocket::on_connect);
+}
+
+void TlsSocket::on_connect(uv_connect_t* req, int status) noexcept {
+  auto* self = static_cast<TlsSocket*>(req->data);
+  if (self->closing_) {
+    return;
+  }
+  self->owner_.on_connected(status);
+}
+
+void TlsSocket::set_tls(tls::SslPtr ssl, tls::Role role) {
+  tls_.emplace(std::move(ssl), role);
+  if (role == tls::Role::client) {
+    tls_->start();
+    flush_tls();
+  }
+}
+
+void TlsSocket::read(bool on) noexcept {
+  if (closing_ || eof_seen_ || on == reading_) {
+    return;
+  }
+  reading_ = on;
+  if (on) {
+    uv_read_start(stream(), &TlsSocket::on_alloc, &TlsSocket::on_read);
+  } else {
+    uv_read_stop(stream());
+  }
+}
+
+void TlsSocket::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcept {
+  *buf = uv_buf_init(t_read_buffer, sizeof t_read_buffer);
+}
+
+void TlsSocket::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto& self = owner_of<TlsSocket>(s);
+  if (self.closing_ || nread == 0) {
+    return;
+  }
+  if (nread == UV_EOF) {
+    self.eof_seen_ = true;
+    self.reading_ = false;
+    uv_read_stop(s);
+    self.owner_.on_peer_eof();
+    return;
+  }
+  if (nread < 0) {
+    self.owner_.on_transport_error(static_cast<int>(nread));
+    return;
+  }
+  const std::string_view bytes(buf->base, static_cast<std::size_t>(nread));
+  if (!self.tls_) {
+    self.owner_.on_plaintext(bytes);
+    return;
+  }
+  self.handle_ciphertext(bytes);
+}
+
+void TlsSocket::handle_ciphertext(std::string_view bytes) noexcept {
+  tls::TlsStream& t = *tls_;
+  const bool was_established = t.established();
+  tls::Progress p = t.feed(bytes);
+  flush_tls();  // handshake records, alerts
+  if (p == tls::Progress::failed) {
+    owner_.on_transport_error(UV_EPROTO);
+    return;
+  }
+  if (!t.established()) {
+    return;
+  }
+  if (!was_established) {
+    owner_.on_handshake_done();
+    if (closing_) {
+      return;
+    }
+  }
+  plain_.clear();
+  p = t.read(plain_);
+  flush_tls();  // TLS 1.3 key updates, tickets
+  if (!plain_.empty()) {
+    std::string chunk;
+    chunk.swap(plain_);
+    owner_.on_plaintext(chunk);
+    if (closing_) {
+      return;
+    }
+  }
+  if (p == tls::Progress::peer_closed) {
+    eof_seen_ = true;
+    read(false);
+    owner_.on_peer_eof();
+  } else if (p == tls::Progress::failed) {
+    owner_.on_transport_error(UV_EPROTO);
+  }
+}
+
+bool TlsSocket::send(std::string_view plaintext) noexcept {
+  if (closing_) {
+    return false;
+  }
+  if (plaintext.empty()) {
+    return true;
+  }
+  if (!tls_) {
+    queue_write(std::string(plaintext));
+    return true;
+  }
+  if (!tls_->write(plaintext)) {
+    return false;
+  }
+  flush_tls();
+  return true;
+}
+
+void TlsSocket::flush_tls() noexcept {
+  if (!tls_ || !tls_->has_output()) {
+    return;
+  }
+  std::string out;
+  tls_->take_output(out);
+  queue_write(std::move(out));
+}
+
+void TlsSocket::queue_write(std::string data) noexcept {
+  if (closing_ || data.empty()) {
+    return;
+  }
+  auto* w = new WriteReq{};
+  w->socket = this;
+  w->data = std::move(data);
+  w->req.data = w;
+  const uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  backlog_ += w->data.size();
+  ++writes_in_flight_;
+  const int rc = uv_write(&w->req, stream(), &buf, 1, &TlsSocket::on_write);
+  if (rc != 0) {
+    --writes_in_flight_;
+    backlog_ -= w->data.size();
+    delete w;
+    owner_.on_transport_error(rc);
+  }
+}
+
+void TlsSocket::on_write(uv_write_t* req, int status) noexcept {
+  auto* w = static_cast<WriteReq*>(req->data);
+  TlsSocket& self = *w->socket;
+  const std::size_t n = w->data.size();
+  delete w;
+  --self.writes_in_flight_;
+  const bool was_high = self.backlog_ >= kWriteHighWatermark;
+  self.backlog_ -= n;
+  if (self.closing_) {
+    self.maybe_done();
+    return;
+  }
+  if (status < 0) {
+    self.owner_.on_transport_error(status);
+    return;
+  }
+  if (self.shutdown_pending_ && self.writes_in_flight_ == 0) {
+    self.shutdown_pending_ = false;
+    auto* sr = new ShutdownReq{};
+    if (uv_shutdown(&sr->req, self.stream(), [](uv_shutdown_t* r, int) {
+          delete reinterpret_cast<ShutdownReq*>(r);
+        }) != 0) {
+      delete sr;
+    }
+  }
+  if (was_high ? self.backlog_ < kWriteHighWatermark / 2 : self.backlog_ == 0) {
+    self.owner_.on_writable();
+  }
+}
+
+void TlsSocket::shutdown_write() noexcept {
+  if (closing_) {
+    return;
+  }
+  if (tls_) {
+    tls_->shutdown();
+    flush_tls();
+  }
+  shutdown_pending_ = true;
+  if (writes_in_flight_ == 0) {
+    shutdown_pending_ = false;
+    auto* sr = new ShutdownReq{};
+    if (uv_shutdown(&sr->req, stream(), [](uv_shutdown_t* r, int) {
+          delete reinterpret_cast<ShutdownReq*>(r);
+        }) != 0) {
+      delete sr;
+    }
+  }
+}
+
+void TlsSocket::set_timer(std::uint64_t ms) noexcept {
+  if (closing_) {
+    return;
+  }
+  if (ms == 0) {
+    uv_timer_stop(&timer_);
+  } else {
+    uv_timer_start(&timer_, &TlsSocket::on_timer, ms, 0);
+  }
+}
+
+void TlsSocket::on_timer(uv_timer_t* t) noexcept {
+  auto& self = owner_of<TlsSocket>(t);
+  if (!self.closing_) {
+    self.owner_.on_timeout();
+  }
+}
+
+void TlsSocket::close() noexcept {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  reading_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &TlsSocket::on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &TlsSocket::on_handle_closed);
+}
+
+void TlsSocket::on_handle_closed(uv_handle_t* h) noexcept {
+  auto& self = owner_of<TlsSocket>(h);
+  --self.open_handles_;
+  self.maybe_done();
+}
+
+void TlsSocket::maybe_done() noexcept {
+  // Pending writes complete (UV_ECANCELED) before the close callback, but count anyway.
+  if (open_handles_ == 0 && writes_in_flight_ == 0) {
+    owner_.on_closed();
+  }
+}
+
+std::string TlsSocket::peer_address() const {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return "";
+  }
+  return to_string(reinterpret_cast<const sockaddr*>(&ss));
+}
+
+}  // namespace portcullis::gateway::io

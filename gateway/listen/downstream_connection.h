@@ -1,0 +1,82 @@
+// DownstreamConnection: one accepted client socket, from accept to close.
+//
+// Thread:   the owning Worker's loop thread only.
+// Owns:     socket_ (TCP + TLS), session_ (HTTP/1.1 or HTTP/2, chosen by ALPN), and a pin on the
+//           Snapshot it was accepted under: a reload never changes what this connection sees.
+// Lifetime: created by Listener on accept; deletes itself in on_closed(), after every libuv
+//           handle and write callback has run. Nothing else deletes it.
+// Order:    session_ is declared after socket_ so it is destroyed first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/http/session.h"
+#include "gateway/io/socket.h"
+#include "gateway/runtime/snapshot.h"
+
+namespace portcullis::gateway::runtime {
+class Worker;
+}
+
+namespace portcullis::gateway::listen {
+
+enum class DownstreamState : std::uint8_t {
+  tls_handshake,
+  serving,   // session attached; requests flow
+  draining,  // GOAWAY / Connection: close sent
+  closing,   // close issued; waiting for handle callbacks
+};
+std::string_view to_string(DownstreamState s) noexcept;
+
+class DownstreamConnection final : public io::SocketOwner, public http::SessionOwner {
+ public:
+  DownstreamConnection(runtime::Worker& worker, runtime::SnapshotPtr snapshot,
+                       const runtime::ListenerRuntime& listener);
+  ~DownstreamConnection() override;
+
+  io::TlsSocket& socket() noexcept { return socket_; }
+  const http::ConnFacts& facts() const noexcept { return facts_; }
+  // Called once the TCP accept succeeded.
+  void start() noexcept;
+  // Graceful: finish in-flight requests, then close.
+  void drain() noexcept;
+
+  // SocketOwner
+  void on_handshake_done() noexcept override;
+  void on_plaintext(std::string_view bytes) noexcept override;
+  void on_peer_eof() noexcept override;
+  void on_transport_error(int uv_status) noexcept override;
+  void on_writable() noexcept override;
+  void on_timeout() noexcept override;
+  void on_closed() noexcept override;
+
+  // SessionOwner
+  void start_exchange(http::Exchange& ex) noexcept override;
+  void exchange_done(http::Exchange& ex) noexcept override;
+  void output_ready() noexcept override;
+  void request_rejected(int status, Reason why) noexcept override;
+
+ private:
+  void flush() noexcept;
+  void close(Reason why) noexcept;
+  void handshake_failed() noexcept;
+  void route(http::Exchange& ex);
+
+  runtime::Worker& worker_;
+  runtime::SnapshotPtr snapshot_;
+  const runtime::ListenerRuntime& listener_;
+  const runtime::TenantRuntime* tenant_ = nullptr;
+  bool tenant_by_fallback_ = false;
+  DownstreamState state_ = DownstreamState::tls_handshake;
+  Reason close_reason_ = Reason::none;
+  http::ConnFacts facts_;
+  io::TlsSocket socket_;
+  std::unique_ptr<http::Session> session_;
+  bool busy_ = false;        // inside a session call: defer flushes
+  bool flush_again_ = false;
+};
+
+}  // namespace portcullis::gateway::listen

@@ -1,0 +1,95 @@
+// Server: the main thread. Loads the first snapshot, binds the listening sockets, starts the
+// workers, and then handles signals (SIGHUP reload, SIGTERM/SIGINT drain, SIGUSR1 log reopen)
+// and the admin endpoint on its own loop.
+//
+// Thread:   run() on the main thread. The event methods (tls_*, exchange_done, mtls_failed...)
+//           are called from worker threads: they only touch atomics and the log files, whose
+//           writes are whole lines under their own lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+#include "gateway/http/exchange.h"
+#include "gateway/http/session.h"
+#include "gateway/observe/access_log.h"
+#include "gateway/observe/audit_log.h"
+#include "gateway/observe/metrics.h"
+#include "gateway/runtime/snapshot.h"
+#include "tls/stream.h"
+
+namespace portcullis::gateway::admin {
+class AdminServer;
+}
+
+namespace portcullis::gateway::listen {
+class DownstreamConnection;
+}
+
+namespace portcullis::gateway::runtime {
+
+class Worker;
+
+class Server {
+ public:
+  explicit Server(std::string config_path);
+  ~Server();
+
+  // Serves until SIGTERM/SIGINT and the drain that follows. Returns the exit code.
+  int run();
+
+  // --- events from workers (any thread) ---
+  void tls_handshake_done(const listen::DownstreamConnection& c, const tls::TlsSummary& s,
+                          const std::string& tenant);
+  void tls_rejected(const listen::DownstreamConnection& c, Reason why,
+                    const std::string& detail);
+  void exchange_done(const http::ConnFacts& facts, http::Exchange& ex);
+  void request_rejected(const http::ConnFacts& facts, const std::string& tenant, int status,
+                        Reason why);
+  void mtls_failed(const ClusterRuntime& cluster, const std::string& address,
+                   const std::string& reason, const std::string& seen);
+  void upstream_event(const ClusterRuntime& cluster, const std::string& address,
+                      const std::string& event, const std::string& detail);
+  void metrics_connection_opened(const std::string& listener);
+  void metrics_connection_closed(const std::string& listener);
+
+  // --- for the admin server (main thread) ---
+  bool ready() const noexcept { return ready_.load() && !draining_.load(); }
+  SnapshotPtr snapshot() const;
+  std::string render_metrics() const;
+  std::string render_config() const;
+
+ private:
+  static void on_signal(uv_signal_t* h, int signum) noexcept;
+  static void on_drain_timer(uv_timer_t* h) noexcept;
+  void reload();
+  void start_drain();
+  void finish();
+  bool bind_sockets(const Snapshot& snap, unsigned workers, std::vector<std::vector<int>>& fds);
+
+  std::string config_path_;
+  uv_loop_t loop_{};
+  uv_signal_t sig_hup_{}, sig_term_{}, sig_int_{}, sig_usr1_{};
+  uv_timer_t drain_timer_{};
+  uv_async_t workers_done_{};
+  mutable std::mutex snap_mu_;
+  SnapshotPtr current_;
+  std::uint64_t generation_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<unsigned> workers_running_{0};
+  observe::LogFile access_;
+  observe::LogFile audit_;
+  observe::Metrics metrics_;
+  friend class Worker;
+};
+
+}  // namespace portcullis::gateway::runtime

@@ -1,0 +1,72 @@
+// Snapshot: one immutable generation of configuration plus everything derived from it (SNI
+// table, route tables, SSL_CTXs, resolved listener addresses).
+//
+// Thread:   built on the main thread, then read by every worker; never changed after publish.
+// Lifetime: shared: SnapshotPtr is the one shared type on the request path. A worker holds the
+//           newest; each connection pins the one it was accepted under until it closes, so a
+//           reload never changes what an open connection sees.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/socket.h>
+
+#include "gateway/config/config.h"
+#include "gateway/io/uv.h"
+#include "routing/route_table.h"
+#include "tls/ptr.h"
+#include "tls/sni.h"
+
+namespace portcullis::gateway::runtime {
+
+struct ClusterRuntime {
+  const config::ClusterConfig* cfg = nullptr;
+  std::vector<io::HostPort> endpoints;
+  SSL_CTX* client_ctx = nullptr;  // owned by the Snapshot (mesh h2 or http/1.1 context)
+};
+
+struct TenantRuntime {
+  const config::TenantConfig* cfg = nullptr;
+  tls::SslCtxPtr server_ctx;
+  routing::RouteTable routes;            // -> index into cfg->routes
+  std::vector<int> route_cluster;        // per route: index into clusters, -1 for direct
+  std::vector<ClusterRuntime> clusters;
+};
+
+struct ListenerRuntime {
+  const config::ListenerConfig* cfg = nullptr;
+  tls::SslCtxPtr front_ctx;
+  tls::SniSelector selector;
+  sockaddr_storage addr{};
+};
+
+struct Snapshot {
+  std::uint64_t generation = 0;
+  config::Config config;
+  std::vector<TenantRuntime> tenants;
+  tls::SniTable sni;  // host -> tenant; also the Host/:authority check
+  std::vector<ListenerRuntime> listeners;
+  tls::SslCtxPtr mesh_h2;
+  tls::SslCtxPtr mesh_h1;
+  std::string gateway_identity;  // the URI SAN of [mesh].cert
+
+  const ListenerRuntime* listener(const std::string& name) const noexcept;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+struct BuildResult {
+  SnapshotPtr snapshot;
+  std::vector<config::Diagnostic> errors;
+};
+
+// Loads every certificate and key, builds every SSL_CTX. Never throws.
+BuildResult build_snapshot(config::Config cfg, std::uint64_t generation);
+
+// load + build, the whole path `run`, `check` and reload share.
+BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation);
+
+}  // namespace portcullis::gateway::runtime

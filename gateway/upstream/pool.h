@@ -1,0 +1,60 @@
+// Pool: one worker's upstream connections, grouped by PoolKey.
+//
+// Reusing a connection reuses its verified identity, so the key names everything that affected
+// verification: the snapshot generation (trust bundle, client certificate), the cluster (expected
+// SPIFFE ID or server name, protocol) and the endpoint.
+// Thread:   the owning worker's loop. Owns every UpstreamConnection it opened.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include <uv.h>
+
+#include "gateway/http/exchange.h"
+#include "gateway/runtime/snapshot.h"
+
+namespace portcullis::gateway::runtime {
+class Worker;
+}
+
+namespace portcullis::gateway::upstream {
+
+class UpstreamConnection;
+
+struct PoolKey {
+  std::uint64_t generation = 0;
+  const void* cluster = nullptr;  // the ClusterRuntime inside that generation's snapshot
+  std::size_t endpoint = 0;
+  friend auto operator<=>(const PoolKey&, const PoolKey&) = default;
+};
+
+class Pool {
+ public:
+  explicit Pool(runtime::Worker& worker);
+  ~Pool();
+
+  // Picks an endpoint (round robin), reuses a connection with room or opens one, and attaches
+  // `ex` to it. On failure the exchange gets its 502/503 through Exchange::fail().
+  void acquire(const runtime::SnapshotPtr& snap, const runtime::ClusterRuntime& cluster,
+               http::Exchange& ex);
+
+  // Called by a connection that can take more exchanges / is gone.
+  void connection_closed(UpstreamConnection* c) noexcept;
+  // Drops idle connections of generations older than `generation`.
+  void retire_before(std::uint64_t generation) noexcept;
+  void close_all() noexcept;
+  std::size_t size() const noexcept;
+
+ private:
+  runtime::Worker& worker_;
+  std::map<PoolKey, std::vector<UpstreamConnection*>> conns_;
+  std::unordered_map<const void*, std::size_t> next_endpoint_;  // round robin per cluster
+};
+
+}  // namespace portcullis::gateway::upstream

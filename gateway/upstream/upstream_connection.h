@@ -1,0 +1,80 @@
+// UpstreamConnection: one connection to a cluster endpoint: resolve, TCP connect, mutual TLS
+// (the gateway's mesh certificate; the peer must chain to [mesh].ca and carry the cluster's
+// identity), then an HTTP/1.1 or HTTP/2 client session.
+//
+// Thread:   the owning worker's loop.
+// Owner:    the Pool. Exchanges that arrive before the connection is ready wait in pending_;
+//           each waits as an UpstreamSide so a client that goes away is forgotten at once.
+// Lifetime: deletes itself after close, once every handle callback ran (on_closed), after
+//           telling the pool.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <uv.h>
+
+#include "gateway/io/socket.h"
+#include "gateway/runtime/snapshot.h"
+#include "gateway/upstream/client.h"
+#include "gateway/upstream/pool.h"
+
+namespace portcullis::gateway::upstream {
+
+class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
+ public:
+  UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key,
+                     runtime::SnapshotPtr snap, const runtime::ClusterRuntime& cluster,
+                     const io::HostPort& endpoint);
+  ~UpstreamConnection() override;
+
+  void start() noexcept;
+  // True when it can take one more exchange now or once connected.
+  bool has_room() const noexcept;
+  void add(http::Exchange& ex) noexcept;
+  bool idle() const noexcept { return ready_ && client_ && client_->active() == 0; }
+  const PoolKey& key() const noexcept { return key_; }
+  void close() noexcept;
+
+  // SocketOwner
+  void on_connected(int status) noexcept override;
+  void on_handshake_done() noexcept override;
+  void on_plaintext(std::string_view bytes) noexcept override;
+  void on_peer_eof() noexcept override;
+  void on_transport_error(int uv_status) noexcept override;
+  void on_writable() noexcept override;
+  void on_timeout() noexcept override;
+  void on_closed() noexcept override;
+
+  // ClientOwner
+  void client_output_ready() noexcept override;
+  void client_capacity_available() noexcept override;
+
+ private:
+  struct Waiting;
+  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
+  void connect_to(const sockaddr* addr) noexcept;
+  void fail_all(int status, Reason why) noexcept;
+  void attach_waiting() noexcept;
+  void flush() noexcept;
+  bool http2() const noexcept;
+
+  runtime::Worker& worker_;
+  Pool& pool_;
+  PoolKey key_;
+  runtime::SnapshotPtr snap_;  // keeps the cluster and its SSL_CTX alive
+  const runtime::ClusterRuntime& cluster_;
+  io::HostPort endpoint_;
+  std::string address_;  // "ip:port" once resolved
+  io::TlsSocket socket_;
+  std::unique_ptr<ClientSession> client_;
+  std::deque<std::unique_ptr<Waiting>> pending_;
+  uv_getaddrinfo_t* resolving_ = nullptr;
+  bool ready_ = false;
+  bool closing_ = false;
+  bool busy_ = false;
+  bool flush_again_ = false;
+};
+
+}  // namespace portcullis::gateway::upstream

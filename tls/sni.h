@@ -1,0 +1,61 @@
+// SNI: the client-hello callback that picks the tenant's SSL_CTX for a downstream handshake.
+//
+// The client-hello callback (not the servername callback) runs before version negotiation, so
+// the tenant's minimum version, client-certificate requirement and CA list can still be applied
+// to the SSL; SSL_set_SSL_CTX copies none of those, so they are set by hand.
+// Thread:  a SniTable is immutable once built (it belongs to a config snapshot) and is read
+//          by every worker; the selection is stored on the SSL.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include "routing/host_table.h"
+
+namespace portcullis::tls {
+
+struct TenantTls {
+  SSL_CTX* ctx = nullptr;  // owned by the snapshot
+  int min_version = 0;
+  std::uint32_t tenant = 0;  // index into the snapshot's tenants
+};
+
+class SniTable {
+ public:
+  // Tenants are added in index order (t.tenant == number of tenants added before).
+  void add_tenant(const TenantTls& t) { entries_.push_back(t); }
+  // `pattern`: exact or "*.suffix", for an added tenant. False if the pattern is taken.
+  bool add_host(std::string_view pattern, std::uint32_t tenant) {
+    return hosts_.add(pattern, tenant);
+  }
+  const TenantTls* find(std::string_view name) const noexcept;
+  const TenantTls* tenant(std::uint32_t index) const noexcept;
+
+ private:
+  routing::HostTable hosts_;
+  std::vector<TenantTls> entries_;
+};
+
+// What one listener needs in its callback: the table and its unknown_sni fallback.
+struct SniSelector {
+  const SniTable* table = nullptr;
+  std::optional<std::uint32_t> fallback;  // tenant index, when unknown_sni names a tenant
+};
+
+enum class SniParse : std::uint8_t { absent, ok, malformed };
+// Parses the body of a server_name extension (RFC 6066 3). Strict: exactly one host_name, not
+// empty, no bytes outside printable ASCII, at most 255 bytes; lower-cased into `out`.
+SniParse parse_server_name(const unsigned char* ext, std::size_t len, std::string& out);
+
+// Installs the callback on a front context; `selector` is bound per SSL with bind_selector().
+void install_client_hello_callback(SSL_CTX* front);
+void bind_selector(SSL* ssl, const SniSelector* selector) noexcept;
+// The tenant the callback chose, or nullopt before/without a choice.
+std::optional<std::uint32_t> selected_tenant(SSL* ssl) noexcept;
+
+}  // namespace portcullis::tls

@@ -1,0 +1,93 @@
+// TlsStream: one TLS endpoint over two memory BIOs. Sans-I/O: ciphertext in, plaintext out, and
+// the other way round. It never sees a socket or a loop, so it is unit-testable and fuzzable.
+//
+// Thread:   whoever owns it; single-threaded.
+// Owns:     the SSL* (and through it both BIOs).
+// Usage:    feed(ciphertext) -> progress; read(plaintext) after the handshake; write(plaintext);
+//           take_output(ciphertext) whenever has_output(), including after a failure (alerts).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tls/error.h"
+#include "tls/ptr.h"
+
+namespace portcullis::tls {
+
+enum class Role : std::uint8_t { client, server };
+
+enum class Progress : std::uint8_t {
+  want_input,      // need more ciphertext
+  handshake_done,  // reported once, by the feed() that completed the handshake
+  ok,              // established; plaintext may be readable
+  peer_closed,     // close_notify received
+  failed,          // failure() says why
+};
+
+// Facts captured once after the handshake; nobody queries the SSL* again for them.
+struct TlsSummary {
+  std::string sni;
+  std::string version;  // "TLSv1.3"
+  std::string cipher;
+  std::string alpn;     // empty when none was negotiated
+  bool resumed = false;
+  bool peer_cert = false;       // the peer presented a certificate (verified, or we'd have failed)
+  std::string peer_identity;    // SPIFFE URI SAN, else first DNS SAN
+  std::string peer_subject;     // one-line subject
+  std::string peer_cert_sha256; // hex of the DER
+};
+
+class TlsStream {
+ public:
+  TlsStream(SslPtr ssl, Role role);
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  // Ciphertext from the socket. Drives the handshake; after it, plaintext becomes readable.
+  Progress feed(std::string_view ciphertext);
+  // Starts a client handshake (ClientHello goes to the output). No-op for servers.
+  Progress start();
+  // Appends all decrypted plaintext to `out`; returns peer_closed/failed/ok.
+  Progress read(std::string& out);
+  // Encrypts `plaintext` (memory BIOs never block: all of it is taken). False after failure.
+  bool write(std::string_view plaintext);
+  // Moves pending ciphertext to `out`.
+  void take_output(std::string& out);
+  bool has_output() const noexcept;
+  // Queues a close_notify.
+  void shutdown() noexcept;
+
+  bool established() const noexcept { return established_; }
+  const TlsSummary& summary() const noexcept { return summary_; }
+  Failure failure() const noexcept { return failure_; }
+  const std::string& failure_detail() const noexcept { return failure_detail_; }
+  SSL* ssl() const noexcept { return ssl_.get(); }
+
+  // Set by a verify callback or the SNI callback to explain a failure more precisely than
+  // OpenSSL's error queue does.
+  void set_failure_hint(Failure f) noexcept { hint_ = f; }
+
+ private:
+  Progress do_handshake();
+  void capture_summary();
+  Progress fail(Failure f);
+
+  SslPtr ssl_;
+  BIO* rbio_ = nullptr;  // owned by ssl_
+  BIO* wbio_ = nullptr;  // owned by ssl_
+  Role role_;
+  bool established_ = false;
+  Failure failure_ = Failure::none;
+  Failure hint_ = Failure::none;
+  std::string failure_detail_;
+  TlsSummary summary_;
+};
+
+// Index for SSL ex_data pointing back at the owning TlsStream (for callbacks).
+int stream_ex_index() noexcept;
+TlsStream* stream_of(SSL* ssl) noexcept;
+
+}  // namespace portcullis::tls
