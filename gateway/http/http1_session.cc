@@ -11,6 +11,7 @@
 #include <llhttp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -225,7 +226,8 @@ class Http1Session final : public Session, private DownstreamSide {
     }
     in_pull_ = true;
     try {
-      pull_loop(out, max);
+      // `max` counts the bytes appended by this call, whatever `out` already held.
+      pull_loop(out, out.size() + max);
     } catch (...) {
       aborted_ = true;  // out of memory while serializing: give up on the connection
     }
@@ -298,6 +300,10 @@ class Http1Session final : public Session, private DownstreamSide {
       if (in_head_ || in_trailers_) {
         head_mark_ = data;
       }
+      ++exec_id_;
+      prev_exec_end_ = exec_end_;
+      exec_begin_ = reinterpret_cast<std::uintptr_t>(data);
+      exec_end_ = exec_begin_ + in_.size();
       llhttp_errno_t err = llhttp_execute(&parser_, data, in_.size());
       if (err == HPE_OK) {
         if ((in_head_ || in_trailers_) && head_mark_ != nullptr) {
@@ -453,6 +459,7 @@ class Http1Session final : public Session, private DownstreamSide {
         return s.set_error(431, Reason::headers_too_large, "request headers too large");
       }
       s.last_was_value_ = false;
+      s.value_pieces_ = 0;
     }
     return append_piece(p, s.fields_.back().name, at, len);
   }
@@ -462,6 +469,21 @@ class Http1Session final : public Session, private DownstreamSide {
       return s.malformed("malformed header field");
     }
     s.last_was_value_ = true;
+    // llhttp 8 accepts obs-fold and reports the continuation line as a further value piece.
+    // Pieces of one value are contiguous, or split exactly at an input chunk boundary; any
+    // gap means a CRLF + whitespace was skipped: obs-fold, which we refuse (RFC 9112 5.2).
+    const auto begin = reinterpret_cast<std::uintptr_t>(at);
+    if (s.value_pieces_ > 0) {
+      const bool same_chunk = s.value_exec_id_ == s.exec_id_ && begin == s.value_end_;
+      const bool next_chunk = s.value_exec_id_ + 1 == s.exec_id_ &&
+                              s.value_end_ == s.prev_exec_end_ && begin == s.exec_begin_;
+      if (!same_chunk && !next_chunk) {
+        return s.malformed("obs-fold is not allowed");
+      }
+    }
+    ++s.value_pieces_;
+    s.value_exec_id_ = s.exec_id_;
+    s.value_end_ = begin + len;
     return append_piece(p, s.fields_.back().value, at, len);
   }
   static int cb_header_field_complete(llhttp_t* p) noexcept {
@@ -704,8 +726,11 @@ class Http1Session final : public Session, private DownstreamSide {
     const int status = r.status;
     const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
     resp_body_allowed_ = !head_is_head_ && !bodyless_status && r.has_body;
-    if (!request_complete_) {
-      close_after_ = true;  // the rest of the request body is not worth reading
+    if (!request_complete_ && !ex_->has_upstream()) {
+      // A local reply while the request body is still coming: nobody will read the rest, so
+      // the connection ends with this response. (With an upstream attached the body usually
+      // completes first; if not, finish_exchange() closes without having announced it.)
+      close_after_ = true;
     }
     out += "HTTP/1.1 ";
     out += std::to_string(status);
@@ -747,7 +772,7 @@ class Http1Session final : public Session, private DownstreamSide {
   }
 
   // Moves body bytes; returns true once the whole response was serialized.
-  bool write_body(std::string& out, std::size_t max) {
+  bool write_body(std::string& out, std::size_t limit) {
     BodyBuffer& body = ex_->response_body();
     if (!resp_body_allowed_) {
       std::size_t n = body.size();
@@ -757,8 +782,8 @@ class Http1Session final : public Session, private DownstreamSide {
       }
       return body.eof();
     }
-    while (!body.empty() && out.size() < max) {
-      std::size_t room = max - out.size();
+    while (!body.empty() && out.size() < limit) {
+      std::size_t room = limit - out.size();
       std::size_t n = std::min(room, body.size());
       std::string_view bytes = body.peek().substr(0, n);
       if (resp_chunked_) {
@@ -783,7 +808,7 @@ class Http1Session final : public Session, private DownstreamSide {
     return false;
   }
 
-  void pull_loop(std::string& out, std::size_t max) {
+  void pull_loop(std::string& out, std::size_t limit) {
     for (;;) {
       if (aborted_) {
         if (ex_) {
@@ -803,14 +828,14 @@ class Http1Session final : public Session, private DownstreamSide {
         if (!resp_head_written_) {
           write_head(out);
         }
-        resp_complete_ = write_body(out, max);
+        resp_complete_ = write_body(out, limit);
       }
       if (!resp_complete_ || in_parse_) {
         return;
       }
       finish_exchange();
-      if (closing_ || paused_ || out.size() >= max) {
-        if (out.size() >= max && !closing_ && !paused_) {
+      if (closing_ || paused_ || out.size() >= limit) {
+        if (out.size() >= limit && !closing_ && !paused_) {
           owner_.output_ready();
         }
         return;
@@ -856,6 +881,14 @@ class Http1Session final : public Session, private DownstreamSide {
   bool in_trailers_ = false;
   std::size_t head_bytes_ = 0;
   const char* head_mark_ = nullptr;
+  // obs-fold detection: where each llhttp_execute() call's input lies, and the last value piece.
+  std::uint64_t exec_id_ = 0;
+  std::uintptr_t exec_begin_ = 0;
+  std::uintptr_t exec_end_ = 0;
+  std::uintptr_t prev_exec_end_ = 0;
+  std::uint64_t value_exec_id_ = 0;
+  std::uintptr_t value_end_ = 0;
+  std::uint32_t value_pieces_ = 0;
   int err_status_ = 0;
   Reason err_reason_ = Reason::none;
   const char* err_line_ = "";

@@ -1,1 +1,752 @@
-// stub: not written yet
+// Http2Session: the downstream HTTP/2 engine (nghttp2 server session), sans-I/O.
+//
+// Thread:   one worker loop.
+// Owner:    the DownstreamConnection owns the Session; the session owns one Stream per HTTP/2
+//           stream, and each Stream owns its Exchange (the Stream is the DownstreamSide).
+// Flow:     feed() -> nghttp2_session_mem_recv -> callbacks build RequestHeads and start
+//           exchanges; pull_output() -> nghttp2_session_mem_send. Automatic WINDOW_UPDATE is off:
+//           request body window opens only when the upstream consumes (backpressure).
+// Lifetime: a closed Stream is moved to a graveyard and destroyed at the next feed() (or abort()
+//           / destruction), never from inside a callback chain that may involve its Exchange.
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "gateway/http/exchange.h"
+#include "gateway/http/message.h"
+#include "gateway/http/session.h"
+
+namespace portcullis::gateway::http {
+namespace {
+
+// Flood guard for queued SETTINGS ACK / PING ACK frames (as in Envoy).
+constexpr std::size_t kMaxOutboundAck = 1000;
+// Maximum number of SETTINGS entries accepted in one frame.
+constexpr std::size_t kMaxSettings = 32;
+constexpr std::uint32_t kHeaderTableSize = 4096;
+// RFC 9113 6.5.2: the size of a field is name + value + 32.
+constexpr std::size_t kFieldOverhead = 32;
+
+std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
+  return std::string_view(reinterpret_cast<const char*>(p), n);
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') {
+      x = static_cast<char>(x - 'A' + 'a');
+    }
+    if (y >= 'A' && y <= 'Z') {
+      y = static_cast<char>(y - 'A' + 'a');
+    }
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool has_forbidden_octet(std::string_view v) noexcept {
+  return v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) noexcept {
+  // nghttp2_submit_* copies name/value pairs, so pointing into temporaries is safe.
+  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                    name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+class Http2Session;
+
+// One HTTP/2 stream. Collects the request head, then owns the Exchange and serves as its
+// DownstreamSide. Owned by Http2Session (streams_ while open, graveyard_ after close).
+class Stream final : public DownstreamSide {
+ public:
+  Stream(Http2Session& session, std::int32_t id) noexcept : session_(session), id_(id) {}
+
+  void on_response_head(Exchange& ex) noexcept override;
+  void on_response_body(Exchange& ex) noexcept override;
+  void on_request_body_consumed(Exchange& ex, std::size_t n) noexcept override;
+  void on_upstream_abort(Exchange& ex) noexcept override;
+
+  Http2Session& session_;
+  const std::int32_t id_;
+  RequestHead head_;
+  std::string host_;
+  bool has_host_ = false;
+  std::string cookie_;
+  bool has_cookie_ = false;
+  std::uint32_t header_count_ = 0;
+  std::size_t header_bytes_ = 0;
+  // Set when the request was refused before becoming an exchange (status/reason for metrics).
+  bool rejected_ = false;
+  int reject_status_ = 400;
+  Reason reject_reason_ = Reason::h2_protocol_error;
+  bool reject_reported_ = false;
+
+  std::unique_ptr<Exchange> ex_;
+  bool started_ = false;            // owner.start_exchange() was called
+  bool response_submitted_ = false;
+  bool deferred_ = false;           // the response data provider returned DEFERRED
+  bool closed_ = false;
+  std::size_t unconsumed_ = 0;      // request body bytes received but not yet consumed
+};
+
+class Http2Session final : public Session {
+ public:
+  Http2Session(SessionOwner& owner, const ConnFacts& facts, const SessionLimits& limits) noexcept;
+  ~Http2Session() override;
+  Http2Session(const Http2Session&) = delete;
+  Http2Session& operator=(const Http2Session&) = delete;
+
+  bool feed(std::string_view bytes) noexcept override;
+  void pull_output(std::string& out, std::size_t max) noexcept override;
+  bool want_read() const noexcept override;
+  bool should_close() const noexcept override;
+  bool idle() const noexcept override { return streams_.empty(); }
+  void start_drain() noexcept override;
+  void abort() noexcept override;
+
+  // --- used by Stream ---
+  void submit_response(Stream& s) noexcept;
+  void resume(Stream& s) noexcept;
+  void consume(Stream& s, std::size_t n) noexcept;
+  void reset_stream(Stream& s, std::uint32_t error_code) noexcept;
+  void notify_output() noexcept { owner_.output_ready(); }
+
+ private:
+  // nghttp2 trampolines (no exception may leave them: they are noexcept).
+  static int on_begin_headers(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
+  static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                       std::uint8_t flags, void* ud) noexcept;
+  static int on_invalid_header(nghttp2_session* s, const nghttp2_frame* frame,
+                               const std::uint8_t* name, std::size_t namelen,
+                               const std::uint8_t* value, std::size_t valuelen,
+                               std::uint8_t flags, void* ud) noexcept;
+  static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
+  static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
+                           const std::uint8_t* data, std::size_t len, void* ud) noexcept;
+  static int on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
+  static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
+                             void* ud) noexcept;
+  static ssize_t read_response(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
+                               std::size_t length, std::uint32_t* data_flags,
+                               nghttp2_data_source* source, void* ud) noexcept;
+
+  Stream* stream_of(std::int32_t id) const noexcept;
+  void header(Stream& st, std::string_view name, std::string_view value) noexcept;
+  void reject(Stream& st, int status, Reason why) noexcept;
+  void request_headers_done(Stream& st, bool end_stream) noexcept;
+  void request_end(Stream& st) noexcept;
+  void stream_closed(std::int32_t id, std::uint32_t code) noexcept;
+  void fatal(std::uint32_t goaway_code) noexcept;
+  void reap() noexcept;
+
+  SessionOwner& owner_;
+  ConnFacts facts_;
+  SessionLimits limits_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+  std::vector<std::unique_ptr<Stream>> graveyard_;
+  std::uint32_t streams_begun_ = 0;
+  bool fatal_ = false;
+  bool aborted_ = false;
+  bool draining_ = false;
+  std::uint64_t resets_sent_ = 0;
+  std::uint64_t rejected_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Stream (DownstreamSide)
+
+void Stream::on_response_head(Exchange&) noexcept {
+  if (closed_ || response_submitted_) {
+    return;
+  }
+  session_.submit_response(*this);
+}
+
+void Stream::on_response_body(Exchange&) noexcept {
+  if (closed_ || !response_submitted_) {
+    return;
+  }
+  session_.resume(*this);
+}
+
+void Stream::on_request_body_consumed(Exchange&, std::size_t n) noexcept {
+  if (closed_) {
+    return;
+  }
+  session_.consume(*this, n);
+}
+
+void Stream::on_upstream_abort(Exchange&) noexcept {
+  if (closed_) {
+    return;
+  }
+  session_.reset_stream(*this, NGHTTP2_INTERNAL_ERROR);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Http2Session
+
+Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
+                           const SessionLimits& limits) noexcept
+    : owner_(owner), facts_(facts), limits_(limits) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cbs);
+    fatal_ = true;
+    return;
+  }
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Http2Session::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Session::on_header);
+  nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, &Http2Session::on_invalid_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Http2Session::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Session::on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Http2Session::on_frame_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Session::on_stream_close);
+
+  // The window opens only as the upstream consumes request body: this is the backpressure.
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  nghttp2_option_set_max_settings(opt, kMaxSettings);
+  // HTTP messaging validation stays on (the default): uppercase names, connection-specific
+  // fields and bad pseudo-headers are rejected by nghttp2 itself.
+
+  int rv = nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_session_callbacks_del(cbs);
+  nghttp2_option_del(opt);
+  if (rv != 0) {
+    session_ = nullptr;
+    fatal_ = true;
+    return;
+  }
+
+  const nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.h2_max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.h2_stream_window},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, kHeaderTableSize},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+       static_cast<std::uint32_t>(
+           std::min<std::size_t>(limits_.max_request_headers, 0x7fffffffu))},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0},
+  };
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
+    fatal_ = true;
+    return;
+  }
+  if (limits_.h2_connection_window > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) {
+    nghttp2_session_set_local_window_size(
+        session_, NGHTTP2_FLAG_NONE, 0,
+        static_cast<std::int32_t>(std::min<std::uint32_t>(limits_.h2_connection_window,
+                                                          NGHTTP2_MAX_WINDOW_SIZE)));
+  }
+}
+
+Http2Session::~Http2Session() {
+  // Exchanges first: their destructors tell attached upstream sides to let go.
+  auto streams = std::move(streams_);
+  streams.clear();
+  graveyard_.clear();
+  if (session_ != nullptr) {
+    nghttp2_session_del(session_);
+  }
+}
+
+Stream* Http2Session::stream_of(std::int32_t id) const noexcept {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+bool Http2Session::feed(std::string_view bytes) noexcept {
+  reap();
+  if (fatal_ || aborted_ || session_ == nullptr) {
+    return false;
+  }
+  ssize_t rv = nghttp2_session_mem_recv(
+      session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (rv < 0) {
+    fatal(rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+  }
+  // Safe point: no Exchange callback is on the stack. Streams reset by the client die here, so
+  // their upstream side hears on_downstream_abort right away.
+  reap();
+  return !fatal_;
+}
+
+void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
+  if (session_ == nullptr || aborted_) {
+    return;
+  }
+  const std::size_t start = out.size();
+  while (out.size() - start < max) {
+    const std::uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      fatal_ = true;
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+}
+
+bool Http2Session::want_read() const noexcept {
+  return session_ != nullptr && !fatal_ && !aborted_ && nghttp2_session_want_read(session_) != 0;
+}
+
+bool Http2Session::should_close() const noexcept {
+  if (session_ == nullptr || aborted_) {
+    return true;
+  }
+  if (fatal_) {
+    // After a fatal error only the queued GOAWAY is left to flush.
+    return nghttp2_session_want_write(session_) == 0;
+  }
+  return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+}
+
+void Http2Session::start_drain() noexcept {
+  if (draining_ || session_ == nullptr || fatal_ || aborted_) {
+    return;
+  }
+  draining_ = true;
+  // A single GOAWAY naming the last stream we processed: streams up to it complete, later ones
+  // are refused by nghttp2 and the client retries them elsewhere.
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  owner_.output_ready();
+}
+
+void Http2Session::abort() noexcept {
+  if (aborted_) {
+    return;
+  }
+  aborted_ = true;
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, st] : streams) {
+    st->closed_ = true;
+    if (st->ex_ && st->started_) {
+      if (st->ex_->info().reason == Reason::none) {
+        st->ex_->info().reason = Reason::peer_closed;
+      }
+      owner_.exchange_done(*st->ex_);
+    }
+  }
+  streams.clear();
+  graveyard_.clear();
+}
+
+void Http2Session::fatal(std::uint32_t goaway_code) noexcept {
+  if (fatal_) {
+    return;
+  }
+  fatal_ = true;
+  // Queue a GOAWAY if nghttp2 has not done so; pull_output() may still flush it.
+  nghttp2_session_terminate_session(session_, goaway_code);
+  owner_.output_ready();
+}
+
+void Http2Session::reap() noexcept { graveyard_.clear(); }
+
+void Http2Session::reject(Stream& st, int status, Reason why) noexcept {
+  if (st.rejected_) {
+    return;
+  }
+  st.rejected_ = true;
+  st.reject_status_ = status;
+  st.reject_reason_ = why;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_PROTOCOL_ERROR);
+  owner_.output_ready();
+}
+
+void Http2Session::header(Stream& st, std::string_view name, std::string_view value) noexcept {
+  if (st.rejected_) {
+    return;
+  }
+  ++st.header_count_;
+  st.header_bytes_ += name.size() + value.size() + kFieldOverhead;
+  if (st.header_count_ > limits_.max_header_count ||
+      st.header_bytes_ > limits_.max_request_headers) {
+    reject(st, 431, Reason::headers_too_large);
+    return;
+  }
+  if (has_forbidden_octet(value)) {
+    reject(st, 400, Reason::http_malformed);
+    return;
+  }
+  RequestHead& h = st.head_;
+  if (!name.empty() && name[0] == ':') {
+    // nghttp2 has already checked pseudo-header names, order and duplicates.
+    if (name == ":method") {
+      h.method.assign(value);
+    } else if (name == ":scheme") {
+      h.scheme.assign(value);
+    } else if (name == ":authority") {
+      h.authority.assign(value);
+    } else if (name == ":path") {
+      h.path.assign(value);
+    }
+    return;
+  }
+  if (name == "host") {
+    if (st.has_host_) {
+      reject(st, 400, Reason::http_malformed);
+      return;
+    }
+    st.has_host_ = true;
+    st.host_.assign(value);
+    return;
+  }
+  if (name == "content-length") {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || p != value.data() + value.size() ||
+        (h.content_length && *h.content_length != n)) {
+      reject(st, 400, Reason::http_malformed);
+      return;
+    }
+    h.content_length = n;
+    return;
+  }
+  if (name == "cookie") {
+    // RFC 9113 8.2.3: crumbs are joined with "; " before going to a non-HTTP/2 hop.
+    if (st.has_cookie_) {
+      st.cookie_.append("; ");
+    }
+    st.has_cookie_ = true;
+    st.cookie_.append(value);
+    return;
+  }
+  if (is_hop_by_hop(name)) {
+    return;
+  }
+  h.headers.push_back(Header{std::string(name), std::string(value)});
+}
+
+void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
+  if (st.rejected_ || st.ex_) {
+    return;
+  }
+  RequestHead& h = st.head_;
+  if (st.has_host_) {
+    if (h.authority.empty()) {
+      h.authority = st.host_;
+    } else if (!iequals(h.authority, st.host_)) {
+      reject(st, 400, Reason::misdirected_host);
+      return;
+    }
+  }
+  if (st.has_cookie_) {
+    h.headers.push_back(Header{"cookie", std::move(st.cookie_)});
+  }
+  if (h.scheme.empty()) {
+    h.scheme = facts_.scheme;
+  }
+  h.has_body = !end_stream;
+  st.ex_ = std::make_unique<Exchange>(st);
+  st.ex_->request() = std::move(h);
+  if (end_stream) {
+    st.ex_->request_body().set_eof();
+  }
+  st.started_ = true;
+  owner_.start_exchange(*st.ex_);
+}
+
+void Http2Session::request_end(Stream& st) noexcept {
+  if (!st.ex_ || st.closed_) {
+    return;
+  }
+  st.ex_->request_body().set_eof();
+  st.ex_->request_body_added();
+}
+
+void Http2Session::submit_response(Stream& st) noexcept {
+  if (session_ == nullptr || !st.ex_) {
+    return;
+  }
+  Exchange& ex = *st.ex_;
+  const ResponseHead& r = ex.response();
+  std::string status = std::to_string(r.status);
+  std::string length;
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(r.headers.size() + 2);
+  nva.push_back(make_nv(":status", status));
+  for (const Header& f : r.headers) {
+    if (f.name.empty() || f.name[0] == ':' || f.name == "content-length" ||
+        is_hop_by_hop(f.name)) {
+      continue;
+    }
+    nva.push_back(make_nv(f.name, f.value));
+  }
+  if (r.content_length.has_value()) {
+    length = std::to_string(*r.content_length);
+    nva.push_back(make_nv("content-length", length));
+  }
+  nghttp2_data_provider prov{};
+  prov.source.ptr = &st;
+  prov.read_callback = &Http2Session::read_response;
+  const bool body = r.has_body && !ex.response_body().finished();
+  st.response_submitted_ = true;
+  int rv = nghttp2_submit_response(session_, st.id_, nva.data(), nva.size(),
+                                   body ? &prov : nullptr);
+  if (rv != 0) {
+    reset_stream(st, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  owner_.output_ready();
+}
+
+void Http2Session::resume(Stream& st) noexcept {
+  if (st.deferred_) {
+    st.deferred_ = false;
+    nghttp2_session_resume_data(session_, st.id_);
+  }
+  owner_.output_ready();
+}
+
+void Http2Session::consume(Stream& st, std::size_t n) noexcept {
+  n = std::min(n, st.unconsumed_);
+  if (n == 0) {
+    return;
+  }
+  st.unconsumed_ -= n;
+  nghttp2_session_consume(session_, st.id_, n);
+  owner_.output_ready();
+}
+
+void Http2Session::reset_stream(Stream& st, std::uint32_t error_code) noexcept {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, error_code);
+  owner_.output_ready();
+}
+
+void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) {
+    return;
+  }
+  std::unique_ptr<Stream> st = std::move(it->second);
+  streams_.erase(it);
+  st->closed_ = true;
+  if (st->unconsumed_ > 0) {
+    // The stream is gone but its bytes still count against the connection window.
+    nghttp2_session_consume_connection(session_, st->unconsumed_);
+    st->unconsumed_ = 0;
+  }
+  if (st->ex_ && st->started_) {
+    Exchange& ex = *st->ex_;
+    const bool complete = ex.response_started() && ex.response_body().finished();
+    if (!complete && ex.info().reason == Reason::none) {
+      // Reset by the client, or by us after a protocol error on the stream.
+      ex.info().reason = code == NGHTTP2_INTERNAL_ERROR ? Reason::internal_error
+                                                        : Reason::peer_closed;
+    }
+    owner_.exchange_done(ex);
+  } else if (st->rejected_ && !st->reject_reported_) {
+    st->reject_reported_ = true;
+    ++rejected_;
+    owner_.request_rejected(st->reject_status_, st->reject_reason_);
+  }
+  graveyard_.push_back(std::move(st));
+  owner_.output_ready();
+}
+
+// ---------------------------------------------------------------------------------------------
+// nghttp2 callbacks
+
+int Http2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
+                                   void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    return 0;
+  }
+  auto st = std::make_unique<Stream>(self, frame->hd.stream_id);
+  self.streams_[frame->hd.stream_id] = std::move(st);
+  ++self.streams_begun_;
+  if (self.limits_.max_requests_per_connection != 0 &&
+      self.streams_begun_ == self.limits_.max_requests_per_connection && !self.draining_) {
+    // Request budget spent (this also bounds rapid-reset abuse): finish what is open, then go.
+    self.draining_ = true;
+    nghttp2_submit_goaway(self.session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+  return 0;
+}
+
+int Http2Session::on_header(nghttp2_session*, const nghttp2_frame* frame,
+                            const std::uint8_t* name, std::size_t namelen,
+                            const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
+                            void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    return 0;  // trailers are not forwarded
+  }
+  Stream* st = self.stream_of(frame->hd.stream_id);
+  if (st == nullptr) {
+    return 0;
+  }
+  self.header(*st, as_view(name, namelen), as_view(value, valuelen));
+  return 0;
+}
+
+int Http2Session::on_invalid_header(nghttp2_session*, const nghttp2_frame* frame,
+                                    const std::uint8_t*, std::size_t, const std::uint8_t*,
+                                    std::size_t, std::uint8_t, void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  if (Stream* st = self.stream_of(frame->hd.stream_id); st != nullptr) {
+    st->rejected_ = true;
+    st->reject_status_ = 400;
+    st->reject_reason_ = Reason::http_malformed;
+  }
+  // nghttp2 resets the stream with PROTOCOL_ERROR.
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
+int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      Stream* st = self.stream_of(frame->hd.stream_id);
+      if (st == nullptr) {
+        return 0;
+      }
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        self.request_headers_done(*st, end_stream);
+      } else if (end_stream) {
+        self.request_end(*st);  // trailers end the request
+      }
+      return 0;
+    }
+    case NGHTTP2_DATA: {
+      Stream* st = self.stream_of(frame->hd.stream_id);
+      if (st != nullptr && end_stream) {
+        self.request_end(*st);
+      }
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+int Http2Session::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t stream_id,
+                                const std::uint8_t* data, std::size_t len, void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  Stream* st = self.stream_of(stream_id);
+  if (st == nullptr || !st->ex_ || st->rejected_) {
+    // Nobody will read these bytes: give the window back now.
+    nghttp2_session_consume(s, stream_id, len);
+    return 0;
+  }
+  st->unconsumed_ += len;
+  Exchange& ex = *st->ex_;
+  ex.request_body().append(as_view(data, len));
+  ex.info().bytes_in += len;
+  ex.request_body_added();
+  return 0;
+}
+
+int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
+                                void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    ++self.resets_sent_;
+    Stream* st = self.stream_of(frame->hd.stream_id);
+    if (st == nullptr) {
+      // Refused before a stream object existed (REFUSED_STREAM past the limit, ...).
+      ++self.rejected_;
+      if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+        self.owner_.request_rejected(503, Reason::h2_flood);
+      } else {
+        self.owner_.request_rejected(400, Reason::h2_protocol_error);
+      }
+    } else if (!st->started_ && !st->reject_reported_) {
+      st->reject_reported_ = true;
+      ++self.rejected_;
+      if (!st->rejected_) {
+        // nghttp2 refused it (bad pseudo-headers, connection-specific field, uppercase name).
+        st->rejected_ = true;
+        st->reject_status_ = frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM ? 503 : 400;
+        st->reject_reason_ = frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM
+                                 ? Reason::h2_flood
+                                 : Reason::h2_protocol_error;
+      }
+      self.owner_.request_rejected(st->reject_status_, st->reject_reason_);
+    }
+    return 0;
+  }
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+    // The response is complete. If the client is still sending the request, ask it to stop
+    // (RFC 9113 8.1: RST_STREAM NO_ERROR after a complete response).
+    if (nghttp2_session_get_stream_remote_close(s, frame->hd.stream_id) == 0) {
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+  }
+  return 0;
+}
+
+int Http2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t code,
+                                  void* ud) noexcept {
+  static_cast<Http2Session*>(ud)->stream_closed(stream_id, code);
+  return 0;
+}
+
+ssize_t Http2Session::read_response(nghttp2_session*, std::int32_t, std::uint8_t* buf,
+                                    std::size_t length, std::uint32_t* data_flags,
+                                    nghttp2_data_source* source, void*) noexcept {
+  auto* st = static_cast<Stream*>(source->ptr);
+  if (st == nullptr || !st->ex_) {
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  Exchange& ex = *st->ex_;
+  BodyBuffer& body = ex.response_body();
+  std::string_view avail = body.peek();
+  const std::size_t n = std::min(length, avail.size());
+  if (n > 0) {
+    std::memcpy(buf, avail.data(), n);
+    body.consume(n);
+    ex.info().bytes_out += n;
+  }
+  if (body.finished()) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    st->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (n > 0) {
+    ex.response_body_consumed(n);
+  }
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
+std::unique_ptr<Session> make_http2_session(SessionOwner& owner, const ConnFacts& facts,
+                                            const SessionLimits& limits) {
+  return std::make_unique<Http2Session>(owner, facts, limits);
+}
+
+}  // namespace portcullis::gateway::http

@@ -1,1 +1,424 @@
-// stub: not written yet
+#include "gateway/runtime/server.h"
+
+#include <cstdio>
+#include <thread>
+#include <unistd.h>
+
+#include "gateway/admin/admin_server.h"
+#include "gateway/io/uv.h"
+#include "gateway/listen/downstream_connection.h"
+#include "gateway/listen/listener.h"
+#include "gateway/runtime/worker.h"
+
+namespace portcullis::gateway::runtime {
+namespace {
+
+void print_errors(const std::vector<config::Diagnostic>& errors) {
+  for (const auto& d : errors) {
+    std::fprintf(stderr, "%s\n", d.format().c_str());
+  }
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+Server::Server(std::string config_path) : config_path_(std::move(config_path)) {}
+
+Server::~Server() = default;
+
+SnapshotPtr Server::snapshot() const {
+  std::lock_guard lock{snap_mu_};
+  return current_;
+}
+
+bool Server::bind_sockets(const Snapshot& snap, unsigned workers,
+                          std::vector<std::vector<int>>& fds) {
+  fds.assign(workers, {});
+  for (const auto& l : snap.listeners) {
+    sockaddr_storage addr = l.addr;
+    for (unsigned w = 0; w < workers; ++w) {
+      const int fd = listen::bind_listen_socket(reinterpret_cast<const sockaddr*>(&addr));
+      if (fd < 0) {
+        std::fprintf(stderr, "portcullis: listener %s: cannot listen on %s: %s\n",
+                     l.cfg->name.c_str(), l.cfg->address.c_str(), uv_strerror(fd));
+        return false;
+      }
+      if (w == 0) {
+        // Port 0: every worker must share the port the kernel picked for the first socket.
+        socklen_t len = sizeof addr;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        std::fprintf(stderr, "portcullis: listening %s %s\n", l.cfg->name.c_str(),
+                     io::to_string(reinterpret_cast<const sockaddr*>(&addr)).c_str());
+      }
+      fds[w].push_back(fd);
+    }
+  }
+  return true;
+}
+
+int Server::run() {
+  BuildResult built = load_snapshot(config_path_, ++generation_);
+  if (!built.snapshot) {
+    print_errors(built.errors);
+    return 1;
+  }
+  current_ = built.snapshot;
+  const config::Config& cfg = current_->config;
+  access_.open(cfg.log.access);
+  audit_.open(cfg.log.audit);
+
+  unsigned workers = cfg.gateway.workers;
+  if (workers == 0) {
+    workers = std::max(1u, std::thread::hardware_concurrency());
+  }
+  std::vector<std::vector<int>> fds;
+  if (!bind_sockets(*current_, workers, fds)) {
+    return 1;
+  }
+
+  uv_loop_init(&loop_);
+  for (auto [h, sig] : {std::pair{&sig_hup_, SIGHUP}, std::pair{&sig_term_, SIGTERM},
+                        std::pair{&sig_int_, SIGINT}, std::pair{&sig_usr1_, SIGUSR1}}) {
+    uv_signal_init(&loop_, h);
+    h->data = this;
+    uv_signal_start(h, &Server::on_signal, sig);
+  }
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  uv_async_init(&loop_, &workers_done_, [](uv_async_t* h) {
+    auto& self = io::owner_of<Server>(h);
+    if (self.workers_running_.load() == 0) {
+      self.finish();
+    }
+  });
+  workers_done_.data = this;
+
+  if (!cfg.admin.listen.empty()) {
+    admin_ = std::make_unique<admin::AdminServer>(*this, &loop_);
+    if (!admin_->start(cfg.admin.listen)) {
+      std::fprintf(stderr, "portcullis: admin: cannot listen on %s\n", cfg.admin.listen.c_str());
+      return 1;
+    }
+  }
+
+  for (const auto& t : cfg.tenants) {
+    for (const auto& c : t.clusters) {
+      if (c.plaintext) {
+        observe::AuditEvent e;
+        e.event = "insecure_config";
+        e.decision = "allow";
+        e.reason = "plaintext_upstream";
+        e.tenant = t.name;
+        e.detail = "cluster " + c.name + " talks plaintext (plaintext = true)";
+        audit_.write(observe::audit_line(e));
+      }
+    }
+  }
+  {
+    observe::AuditEvent e;
+    e.event = "config_reload";
+    e.decision = "allow";
+    e.reason = "startup";
+    e.file = config_path_;
+    e.detail = "generation " + std::to_string(current_->generation);
+    audit_.write(observe::audit_line(e));
+  }
+
+  workers_running_ = workers;
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i, current_, std::move(fds[i])));
+  }
+  for (auto& w : workers_) {
+    w->start();
+  }
+  ready_ = true;
+  std::fprintf(stderr, "portcullis: serving with %u worker(s), generation %llu\n", workers,
+               static_cast<unsigned long long>(current_->generation));
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& w : workers_) {
+    w->join();
+  }
+  workers_.clear();
+  uv_loop_close(&loop_);
+  std::fprintf(stderr, "portcullis: stopped\n");
+  return 0;
+}
+
+void Server::on_signal(uv_signal_t* h, int signum) noexcept {
+  auto& self = io::owner_of<Server>(h);
+  switch (signum) {
+    case SIGHUP: self.reload(); break;
+    case SIGUSR1:
+      self.access_.reopen();
+      self.audit_.reopen();
+      break;
+    default: self.start_drain(); break;
+  }
+}
+
+void Server::reload() {
+  if (draining_) {
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  BuildResult built = load_snapshot(config_path_, generation_ + 1);
+  observe::AuditEvent e;
+  e.event = "config_reload";
+  e.file = config_path_;
+  if (built.snapshot) {
+    // Listening sockets outlive generations; changing them needs a restart.
+    const auto& a = current_->listeners;
+    const auto& b = built.snapshot->listeners;
+    bool same = a.size() == b.size();
+    for (std::size_t i = 0; same && i < a.size(); ++i) {
+      same = a[i].cfg->name == b[i].cfg->name && a[i].cfg->address == b[i].cfg->address;
+    }
+    if (!same) {
+      built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
+                                                config::Pos{config_path_, 0, 0},
+                                                "listeners changed: restart to apply", ""});
+      built.snapshot.reset();
+    }
+  }
+  if (!built.snapshot) {
+    e.decision = "deny";
+    e.reason = "invalid_config";
+    std::string detail;
+    for (const auto& d : built.errors) {
+      detail += (detail.empty() ? "" : "; ") + d.format();
+    }
+    e.detail = detail;
+    audit_.write(observe::audit_line(e));
+    metrics_.reload_result(false);
+    std::fprintf(stderr, "portcullis: reload refused, keeping generation %llu: %s\n",
+                 static_cast<unsigned long long>(generation_), detail.c_str());
+    return;
+  }
+  ++generation_;
+  {
+    std::lock_guard lock{snap_mu_};
+    current_ = built.snapshot;
+  }
+  for (auto& w : workers_) {
+    w->publish(built.snapshot);
+  }
+  e.decision = "allow";
+  e.reason = "reloaded";
+  e.detail = "generation " + std::to_string(generation_) + " in " +
+             std::to_string(elapsed_ms(start)) + " ms";
+  audit_.write(observe::audit_line(e));
+  metrics_.reload_result(true);
+  metrics_.set_generation(generation_);
+  std::fprintf(stderr, "portcullis: reloaded, generation %llu\n",
+               static_cast<unsigned long long>(generation_));
+}
+
+void Server::start_drain() {
+  if (draining_.exchange(true)) {
+    return;
+  }
+  std::fprintf(stderr, "portcullis: draining\n");
+  for (auto& w : workers_) {
+    w->drain();
+  }
+  const auto timeout = static_cast<std::uint64_t>(current_->config.gateway.drain_timeout.count());
+  uv_timer_start(&drain_timer_, &Server::on_drain_timer, timeout, 0);
+}
+
+void Server::on_drain_timer(uv_timer_t* h) noexcept {
+  auto& self = io::owner_of<Server>(h);
+  std::fprintf(stderr, "portcullis: drain timeout; closing the remaining connections\n");
+  for (auto& w : self.workers_) {
+    w->stop();
+  }
+}
+
+void Server::finish() {
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&workers_done_), nullptr);
+  for (auto* h : {&sig_hup_, &sig_term_, &sig_int_, &sig_usr1_}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  }
+  if (admin_) {
+    admin_->close();
+  }
+}
+
+// --- events from workers ---
+
+void Server::tls_handshake_done(const listen::DownstreamConnection& c, const tls::TlsSummary& s,
+                                const std::string& tenant) {
+  (void)c;
+  metrics_.handshake(tenant, s.version, s.resumed);
+}
+
+void Server::tls_rejected(const listen::DownstreamConnection& c, Reason why,
+                          const std::string& detail) {
+  metrics_.handshake_failed(to_string(why));
+  observe::AuditEvent e;
+  e.event = "tls_reject";
+  e.decision = "deny";
+  e.reason = std::string(to_string(why));
+  e.client = c.facts().client_ip + ":" + std::to_string(c.facts().client_port);
+  e.listener = c.facts().listener;
+  e.detail = detail;
+  audit_.write(observe::audit_line(e));
+}
+
+void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
+  const auto& info = ex.info();
+  const auto& req = ex.request();
+  observe::AccessEntry a;
+  a.tenant = info.tenant;
+  a.listener = facts.listener;
+  a.client = facts.client_ip + ":" + std::to_string(facts.client_port);
+  a.sni = facts.sni;
+  a.tls_version = facts.tls_version;
+  a.alpn = facts.alpn;
+  a.method = req.method;
+  a.authority = req.authority;
+  a.path = req.path;
+  a.status = ex.response().status;
+  a.bytes_in = static_cast<std::int64_t>(info.bytes_in);
+  a.bytes_out = static_cast<std::int64_t>(info.bytes_out);
+  a.duration_ms = elapsed_ms(info.start);
+  a.upstream = info.upstream;
+  a.upstream_identity = info.upstream_identity;
+  a.request_id = info.request_id;
+  a.reason = info.reason == Reason::none ? "" : std::string(to_string(info.reason));
+  access_.write(observe::access_line(a));
+  metrics_.request(info.tenant, info.route, info.cluster, ex.response().status,
+                   info.reason == Reason::none ? "" : to_string(info.reason),
+                   static_cast<double>(elapsed_ms(info.start)) / 1000.0);
+}
+
+void Server::request_rejected(const http::ConnFacts& facts, const std::string& tenant, int status,
+                              Reason why) {
+  (void)facts;
+  metrics_.request(tenant, "", "", status, to_string(why), 0.0);
+}
+
+void Server::mtls_failed(const ClusterRuntime& cluster, const std::string& address,
+                         const std::string& reason, const std::string& seen) {
+  observe::AuditEvent e;
+  e.event = "mtls_fail";
+  e.decision = "deny";
+  e.reason = reason;
+  e.cluster = cluster.cfg->name;
+  e.destination = address;
+  e.expected_identity =
+      cluster.cfg->identity.empty() ? cluster.cfg->server_name : cluster.cfg->identity;
+  e.identity = seen;
+  audit_.write(observe::audit_line(e));
+  metrics_.upstream_failure(cluster.cfg->name, reason);
+}
+
+void Server::upstream_event(const ClusterRuntime& cluster, const std::string& address,
+                            const std::string& event, const std::string& detail) {
+  (void)address;
+  (void)detail;
+  metrics_.upstream_failure(cluster.cfg->name, event);
+}
+
+void Server::metrics_connection_opened(const std::string& listener) {
+  metrics_.connection(listener, +1);
+}
+
+void Server::metrics_connection_closed(const std::string& listener) {
+  metrics_.connection(listener, -1);
+}
+
+std::string Server::render_metrics() const {
+  std::string out = metrics_.render();
+  out += "# HELP portcullis_access_log_write_failures_total Log lines that could not be written.\n"
+         "# TYPE portcullis_access_log_write_failures_total counter\n";
+  out += "portcullis_access_log_write_failures_total{log=\"access\"} " +
+         std::to_string(access_.write_failures()) + "\n";
+  out += "portcullis_access_log_write_failures_total{log=\"audit\"} " +
+         std::to_string(audit_.write_failures()) + "\n";
+  return out;
+}
+
+}  // namespace portcullis::gateway::runtime
+
+namespace portcullis::gateway::runtime {
+namespace {
+
+std::string js(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string js_list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out += (i ? "," : "") + js(v[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+// The running configuration without key material: key paths and ticket key paths are left out.
+std::string Server::render_config() const {
+  const SnapshotPtr snap = snapshot();
+  const config::Config& c = snap->config;
+  std::string o = "{\"generation\":" + std::to_string(snap->generation);
+  o += ",\"gateway\":{\"workers\":" + std::to_string(c.gateway.workers) +
+       ",\"tenants_dir\":" + js(c.gateway.tenants_dir) +
+       ",\"drain_timeout_ms\":" + std::to_string(c.gateway.drain_timeout.count()) + "}";
+  o += ",\"mesh\":{\"trust_domain\":" + js(c.mesh.trust_domain) + ",\"ca\":" + js(c.mesh.ca) +
+       ",\"cert\":" + js(c.mesh.cert) + ",\"identity\":" + js(snap->gateway_identity) + "}";
+  o += ",\"listeners\":[";
+  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+    const auto& l = c.listeners[i];
+    o += std::string(i ? "," : "") + "{\"name\":" + js(l.name) + ",\"kind\":" +
+         js(l.kind == config::ListenerConfig::Kind::ingress ? "ingress" : "egress") +
+         ",\"address\":" + js(l.address) + ",\"unknown_sni\":" + js(l.unknown_sni) + "}";
+  }
+  o += "],\"tenants\":[";
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    const auto& t = c.tenants[i];
+    o += std::string(i ? "," : "") + "{\"name\":" + js(t.name) + ",\"hosts\":" +
+         js_list(t.hosts) + ",\"cert\":" + js(t.cert) + ",\"client_ca\":" + js(t.client_ca) +
+         ",\"min_tls\":" + js(t.min_tls) + ",\"routes\":[";
+    for (std::size_t r = 0; r < t.routes.size(); ++r) {
+      const auto& rt = t.routes[r];
+      o += std::string(r ? "," : "") + "{" +
+           (rt.prefix ? "\"path_prefix\":" + js(rt.path_prefix) : "\"path\":" + js(rt.path)) +
+           ",\"cluster\":" + js(rt.cluster) +
+           ",\"direct_response\":" + (rt.direct_response ? "true" : "false") + "}";
+    }
+    o += "],\"clusters\":[";
+    for (std::size_t k = 0; k < t.clusters.size(); ++k) {
+      const auto& cl = t.clusters[k];
+      o += std::string(k ? "," : "") + "{\"name\":" + js(cl.name) + ",\"endpoints\":" +
+           js_list(cl.endpoints) + ",\"identity\":" + js(cl.identity) + ",\"server_name\":" +
+           js(cl.server_name) + ",\"protocol\":" +
+           js(cl.protocol == config::ClusterConfig::Protocol::h2 ? "h2" : "http/1.1") +
+           ",\"plaintext\":" + (cl.plaintext ? "true" : "false") + "}";
+    }
+    o += "]}";
+  }
+  o += "]}\n";
+  return o;
+}
+
+}  // namespace portcullis::gateway::runtime

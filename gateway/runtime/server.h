@@ -20,7 +20,8 @@
 #include "gateway/http/session.h"
 #include "gateway/observe/access_log.h"
 #include "gateway/observe/audit_log.h"
-#include "gateway/observe/metrics.h"
+#include "gateway/observe/events.h"
+#include "gateway/observe/gateway_metrics.h"
 #include "gateway/runtime/snapshot.h"
 #include "tls/stream.h"
 
@@ -88,7 +89,7 @@ class Server {
   std::atomic<unsigned> workers_running_{0};
   observe::LogFile access_;
   observe::LogFile audit_;
-  observe::Metrics metrics_;
+  observe::GatewayMetrics metrics_;
   friend class Worker;
 };
 

@@ -50,7 +50,12 @@ void Worker::join() {
   }
 }
 
-void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Tell the main loop; the last worker out lets it finish.
+  server_.workers_running_.fetch_sub(1);
+  uv_async_send(&server_.workers_done_);
+}
 
 void Worker::post(Task t) {
   {

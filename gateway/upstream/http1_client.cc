@@ -60,7 +60,6 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
       broken_ = true;
       return false;
     }
-    in_feed_ = true;
     const char* data = bytes.data();
     std::size_t len = bytes.size();
     while (len > 0 && !broken_) {
@@ -81,12 +80,12 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
       }
       protocol_error();
     }
-    in_feed_ = false;
     return !broken_;
   }
 
   void pull_output(std::string& out, std::size_t max) noexcept override {
     try {
+      const std::size_t limit = out.size() + max;  // max counts the bytes this call appends
       if (!head_out_.empty()) {
         out += head_out_;
         head_out_.clear();
@@ -96,8 +95,8 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
       }
       http::BodyBuffer& body = ex_->request_body();
       std::size_t taken = 0;
-      while (!body.empty() && out.size() < max) {
-        std::size_t n = std::min(max - out.size(), body.size());
+      while (!body.empty() && out.size() < limit) {
+        std::size_t n = std::min(limit - out.size(), body.size());
         std::string_view bytes = body.peek().substr(0, n);
         if (chunked_) {
           char line[32];
@@ -439,7 +438,6 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
   bool keep_alive_ = true;
   bool reusable_ = true;
   bool broken_ = false;
-  bool in_feed_ = false;
 };
 
 }  // namespace

@@ -1,1 +1,554 @@
-// stub: not written yet
+// Http2Client: the upstream HTTP/2 engine (nghttp2 client session), sans-I/O.
+//
+// Thread:   one worker loop.
+// Owner:    the UpstreamConnection owns the client. The client owns one Stream per request it
+//           sent (the UpstreamSide of that Exchange); Exchanges belong to downstream sessions and
+//           are only pointed at, until the response completes (detach) or the downstream side
+//           lets go (on_downstream_abort).
+// Flow:     attach() -> nghttp2_submit_request with a data provider over request_body();
+//           responses fill ex.response()/response_body(). Automatic WINDOW_UPDATE is off: the
+//           window opens only as the downstream consumes response body (backpressure).
+// Lifetime: a Stream object lives until nghttp2 closes the stream (or never sends it), because
+//           nghttp2 keeps a pointer to it as the data provider source.
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "gateway/http/exchange.h"
+#include "gateway/http/message.h"
+#include "gateway/upstream/client.h"
+
+namespace portcullis::gateway::upstream {
+namespace {
+
+using http::Exchange;
+
+constexpr std::uint32_t kStreamWindow = 64 * 1024;
+// Connection window: several streams' worth, so one slow downstream does not stall the others.
+constexpr std::int32_t kConnectionWindow = 1024 * 1024;
+constexpr std::size_t kMaxOutboundAck = 1000;
+
+std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
+  return std::string_view(reinterpret_cast<const char*>(p), n);
+}
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) noexcept {
+  // nghttp2_submit_* copies name/value pairs, so pointing into temporaries is safe.
+  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                    name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+class Http2Client;
+
+// One request stream: the UpstreamSide of its Exchange while ex_ is set.
+class Stream final : public http::UpstreamSide {
+ public:
+  Stream(Http2Client& client, Exchange& ex) noexcept : client_(client), ex_(&ex) {}
+
+  void on_request_body(Exchange& ex) noexcept override;
+  void on_response_body_consumed(Exchange& ex, std::size_t n) noexcept override;
+  void on_downstream_abort(Exchange& ex) noexcept override;
+
+  Http2Client& client_;
+  Exchange* ex_;
+  std::int32_t id_ = -1;
+  http::ResponseHead head_;     // being collected
+  bool head_done_ = false;      // final (non-1xx) response head delivered
+  bool head_request_ = false;   // request method was HEAD
+  bool deferred_ = false;       // request data provider returned DEFERRED
+  std::size_t unconsumed_ = 0;  // response bytes received but not yet consumed downstream
+};
+
+class Http2Client final : public ClientSession {
+ public:
+  explicit Http2Client(ClientOwner& owner) noexcept;
+  ~Http2Client() override;
+  Http2Client(const Http2Client&) = delete;
+  Http2Client& operator=(const Http2Client&) = delete;
+
+  bool feed(std::string_view bytes) noexcept override;
+  void pull_output(std::string& out, std::size_t max) noexcept override;
+  bool want_read() const noexcept override;
+  bool can_take() const noexcept override;
+  void attach(Exchange& ex) noexcept override;
+  std::size_t active() const noexcept override;
+  bool reusable() const noexcept override;
+  void peer_closed() noexcept override;
+  void abort(int status, Reason why) noexcept override;
+
+  // --- used by Stream ---
+  void resume(Stream& st) noexcept;
+  void consume(Stream& st, std::size_t n) noexcept;
+  void cancel(Stream& st) noexcept;
+
+ private:
+  static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                       std::uint8_t flags, void* ud) noexcept;
+  static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
+  static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
+                           const std::uint8_t* data, std::size_t len, void* ud) noexcept;
+  static int on_frame_not_send(nghttp2_session* s, const nghttp2_frame* frame, int error,
+                               void* ud) noexcept;
+  static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
+                             void* ud) noexcept;
+  static ssize_t read_request(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
+                              std::size_t length, std::uint32_t* data_flags,
+                              nghttp2_data_source* source, void* ud) noexcept;
+
+  Stream* stream_of(std::int32_t id) const noexcept;
+  void headers_done(Stream& st, bool end_stream) noexcept;
+  void response_end(Stream& st) noexcept;
+  void give_back_window(Stream& st) noexcept;
+  void drop_stream(std::int32_t id, int status, Reason why) noexcept;
+  void fail_all(int status, Reason why) noexcept;
+
+  ClientOwner& owner_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+  bool goaway_ = false;
+  bool fatal_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Stream (UpstreamSide)
+
+void Stream::on_request_body(Exchange&) noexcept { client_.resume(*this); }
+
+void Stream::on_response_body_consumed(Exchange&, std::size_t n) noexcept {
+  client_.consume(*this, n);
+}
+
+void Stream::on_downstream_abort(Exchange&) noexcept {
+  // The Exchange is being destroyed: drop the pointer first.
+  ex_ = nullptr;
+  client_.cancel(*this);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Http2Client
+
+Http2Client::Http2Client(ClientOwner& owner) noexcept : owner_(owner) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cbs);
+    fatal_ = true;
+    return;
+  }
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Client::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Http2Client::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Client::on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, &Http2Client::on_frame_not_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Client::on_stream_close);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  int rv = nghttp2_session_client_new2(&session_, cbs, this, opt);
+  nghttp2_session_callbacks_del(cbs);
+  nghttp2_option_del(opt);
+  if (rv != 0) {
+    session_ = nullptr;
+    fatal_ = true;
+    return;
+  }
+  const nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
+    fatal_ = true;
+    return;
+  }
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+}
+
+Http2Client::~Http2Client() {
+  // Normally abort() already ran; never leave an Exchange pointing at a dead Stream.
+  fail_all(502, Reason::upstream_reset);
+  if (session_ != nullptr) {
+    nghttp2_session_del(session_);
+  }
+}
+
+Stream* Http2Client::stream_of(std::int32_t id) const noexcept {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+bool Http2Client::feed(std::string_view bytes) noexcept {
+  if (fatal_ || session_ == nullptr) {
+    return false;
+  }
+  ssize_t rv = nghttp2_session_mem_recv(
+      session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (rv < 0) {
+    fatal_ = true;
+    fail_all(502, Reason::upstream_protocol_error);
+    return false;
+  }
+  return true;
+}
+
+void Http2Client::pull_output(std::string& out, std::size_t max) noexcept {
+  if (session_ == nullptr) {
+    return;
+  }
+  const std::size_t start = out.size();
+  while (out.size() - start < max) {
+    const std::uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      fatal_ = true;
+      fail_all(502, Reason::upstream_protocol_error);
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+}
+
+bool Http2Client::want_read() const noexcept {
+  return session_ != nullptr && !fatal_ && nghttp2_session_want_read(session_) != 0;
+}
+
+bool Http2Client::can_take() const noexcept {
+  if (!reusable()) {
+    return false;
+  }
+  const std::uint32_t max =
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  return streams_.size() < max;
+}
+
+bool Http2Client::reusable() const noexcept {
+  return session_ != nullptr && !goaway_ && !fatal_ &&
+         nghttp2_session_get_next_stream_id(session_) <= 0x7fffffffu;
+}
+
+std::size_t Http2Client::active() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, st] : streams_) {
+    if (st->ex_ != nullptr) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+void Http2Client::attach(Exchange& ex) noexcept {
+  if (!reusable()) {
+    ex.fail(502, Reason::upstream_reset);
+    return;
+  }
+  const http::RequestHead& r = ex.request();
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(r.headers.size() + 5);
+  nva.push_back(make_nv(":method", r.method));
+  nva.push_back(make_nv(":scheme", "https"));
+  nva.push_back(make_nv(":authority", r.authority));
+  nva.push_back(make_nv(":path", r.path.empty() ? std::string_view("/") : r.path));
+  for (const http::Header& f : r.headers) {
+    // :authority carries the host; framing is ours to write.
+    if (f.name.empty() || f.name[0] == ':' || f.name == "host" || f.name == "content-length" ||
+        http::is_hop_by_hop(f.name)) {
+      continue;
+    }
+    nva.push_back(make_nv(f.name, f.value));
+  }
+  std::string length;
+  if (r.content_length.has_value() && (r.has_body || *r.content_length == 0)) {
+    length = std::to_string(*r.content_length);
+    nva.push_back(make_nv("content-length", length));
+  }
+  auto st = std::make_unique<Stream>(*this, ex);
+  st->head_request_ = r.method == "HEAD";
+  nghttp2_data_provider prov{};
+  prov.source.ptr = st.get();
+  prov.read_callback = &Http2Client::read_request;
+  const bool body = r.has_body && !ex.request_body().finished();
+  const std::int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                                 body ? &prov : nullptr, st.get());
+  if (id < 0) {
+    ex.fail(502, Reason::upstream_protocol_error);
+    return;
+  }
+  st->id_ = id;
+  ex.attach_upstream(*st);
+  streams_[id] = std::move(st);
+  owner_.client_output_ready();
+}
+
+void Http2Client::peer_closed() noexcept {
+  fatal_ = true;
+  fail_all(502, Reason::upstream_reset);
+}
+
+void Http2Client::abort(int status, Reason why) noexcept {
+  fatal_ = true;
+  fail_all(status, why);
+}
+
+void Http2Client::fail_all(int status, Reason why) noexcept {
+  // Collect first: fail() calls into the downstream side, which may call back into us.
+  std::vector<Exchange*> failing;
+  for (auto& [id, st] : streams_) {
+    if (st->ex_ != nullptr) {
+      failing.push_back(st->ex_);
+      st->ex_ = nullptr;
+    }
+  }
+  for (Exchange* ex : failing) {
+    ex->fail(status, why);
+  }
+}
+
+void Http2Client::resume(Stream& st) noexcept {
+  if (st.deferred_ && session_ != nullptr) {
+    st.deferred_ = false;
+    nghttp2_session_resume_data(session_, st.id_);
+    owner_.client_output_ready();
+  }
+}
+
+void Http2Client::consume(Stream& st, std::size_t n) noexcept {
+  n = std::min(n, st.unconsumed_);
+  if (n == 0 || session_ == nullptr) {
+    return;
+  }
+  st.unconsumed_ -= n;
+  nghttp2_session_consume(session_, st.id_, n);
+  owner_.client_output_ready();
+}
+
+void Http2Client::give_back_window(Stream& st) noexcept {
+  if (st.unconsumed_ > 0) {
+    // Nobody will report these bytes consumed any more; the connection window needs them back.
+    nghttp2_session_consume_connection(session_, st.unconsumed_);
+    st.unconsumed_ = 0;
+  }
+}
+
+void Http2Client::cancel(Stream& st) noexcept {
+  if (session_ == nullptr) {
+    return;
+  }
+  give_back_window(st);
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_CANCEL);
+  owner_.client_output_ready();
+}
+
+void Http2Client::drop_stream(std::int32_t id, int status, Reason why) noexcept {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) {
+    return;
+  }
+  std::unique_ptr<Stream> st = std::move(it->second);
+  streams_.erase(it);
+  give_back_window(*st);
+  if (Exchange* ex = std::exchange(st->ex_, nullptr); ex != nullptr) {
+    ex->fail(status, why);
+  }
+  owner_.client_capacity_available();
+}
+
+void Http2Client::headers_done(Stream& st, bool end_stream) noexcept {
+  if (st.head_done_ || st.ex_ == nullptr) {
+    return;
+  }
+  if (st.head_.status >= 100 && st.head_.status < 200) {
+    // Interim response: wait for the final one.
+    st.head_ = http::ResponseHead{};
+    return;
+  }
+  st.head_done_ = true;
+  Exchange& ex = *st.ex_;
+  http::ResponseHead& r = ex.response();
+  r = std::move(st.head_);
+  r.has_body = !end_stream && !st.head_request_ && r.status != 204 && r.status != 304;
+  if (end_stream) {
+    // Set before the head goes down so the downstream sees an already finished body.
+    ex.response_body().set_eof();
+  }
+  ex.response_head_ready();
+  if (end_stream && st.ex_ != nullptr) {
+    response_end(st);
+  }
+}
+
+void Http2Client::response_end(Stream& st) noexcept {
+  Exchange* ex = st.ex_;
+  if (ex == nullptr) {
+    return;
+  }
+  ex->response_body().set_eof();
+  ex->response_body_added();
+  if (st.ex_ == nullptr) {
+    return;  // the downstream let go meanwhile
+  }
+  st.ex_ = nullptr;
+  ex->detach_upstream();
+  // The tail of the body is buffered in the Exchange now; do not hold the connection window.
+  give_back_window(st);
+  if (nghttp2_session_get_stream_local_close(session_, st.id_) == 0) {
+    // The response is complete but we are still sending the request: stop.
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_CANCEL);
+    owner_.client_output_ready();
+  }
+  owner_.client_capacity_available();
+}
+
+// ---------------------------------------------------------------------------------------------
+// nghttp2 callbacks
+
+int Http2Client::on_header(nghttp2_session*, const nghttp2_frame* frame,
+                           const std::uint8_t* name, std::size_t namelen,
+                           const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
+                           void* ud) noexcept {
+  auto& self = *static_cast<Http2Client*>(ud);
+  if (frame->hd.type != NGHTTP2_HEADERS) {
+    return 0;
+  }
+  Stream* st = self.stream_of(frame->hd.stream_id);
+  if (st == nullptr || st->ex_ == nullptr || st->head_done_) {
+    return 0;  // trailers, or nobody listening
+  }
+  std::string_view n = as_view(name, namelen);
+  std::string_view v = as_view(value, valuelen);
+  if (n == ":status") {
+    int status = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), status);
+    st->head_.status = (ec == std::errc() && p == v.data() + v.size()) ? status : 0;
+    return 0;
+  }
+  if (!n.empty() && n[0] == ':') {
+    return 0;
+  }
+  if (n == "content-length") {
+    std::uint64_t len = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
+    if (ec == std::errc() && p == v.data() + v.size()) {
+      st->head_.content_length = len;
+    }
+    return 0;
+  }
+  if (http::is_hop_by_hop(n)) {
+    return 0;
+  }
+  st->head_.headers.push_back(http::Header{std::string(n), std::string(v)});
+  return 0;
+}
+
+int Http2Client::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) noexcept {
+  auto& self = *static_cast<Http2Client*>(ud);
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      Stream* st = self.stream_of(frame->hd.stream_id);
+      if (st == nullptr) {
+        return 0;
+      }
+      if (!st->head_done_) {
+        self.headers_done(*st, end_stream);
+      } else if (end_stream) {
+        self.response_end(*st);  // trailers end the response
+      }
+      return 0;
+    }
+    case NGHTTP2_DATA: {
+      Stream* st = self.stream_of(frame->hd.stream_id);
+      if (st != nullptr && end_stream && st->head_done_) {
+        self.response_end(*st);
+      }
+      return 0;
+    }
+    case NGHTTP2_GOAWAY:
+      self.goaway_ = true;
+      return 0;
+    case NGHTTP2_SETTINGS:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+        self.owner_.client_capacity_available();
+      }
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+int Http2Client::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t stream_id,
+                               const std::uint8_t* data, std::size_t len, void* ud) noexcept {
+  auto& self = *static_cast<Http2Client*>(ud);
+  Stream* st = self.stream_of(stream_id);
+  if (st == nullptr || st->ex_ == nullptr || !st->head_done_) {
+    nghttp2_session_consume(s, stream_id, len);
+    return 0;
+  }
+  st->unconsumed_ += len;
+  st->ex_->response_body().append(as_view(data, len));
+  st->ex_->response_body_added();
+  return 0;
+}
+
+int Http2Client::on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int,
+                                   void* ud) noexcept {
+  auto& self = *static_cast<Http2Client*>(ud);
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    // The request never left (GOAWAY received, stream ids exhausted, canceled while queued).
+    self.drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset);
+  }
+  return 0;
+}
+
+int Http2Client::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t,
+                                 void* ud) noexcept {
+  // Still attached here means the response did not complete: RST_STREAM or a stream error.
+  static_cast<Http2Client*>(ud)->drop_stream(stream_id, 502, Reason::upstream_reset);
+  return 0;
+}
+
+ssize_t Http2Client::read_request(nghttp2_session*, std::int32_t, std::uint8_t* buf,
+                                  std::size_t length, std::uint32_t* data_flags,
+                                  nghttp2_data_source* source, void*) noexcept {
+  auto* st = static_cast<Stream*>(source->ptr);
+  if (st->ex_ == nullptr) {
+    // Abandoned; a RST_STREAM is queued for this stream.
+    st->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  Exchange& ex = *st->ex_;
+  http::BodyBuffer& body = ex.request_body();
+  std::string_view avail = body.peek();
+  const std::size_t n = std::min(length, avail.size());
+  if (n > 0) {
+    std::memcpy(buf, avail.data(), n);
+    body.consume(n);
+  }
+  if (body.finished()) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    st->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (n > 0) {
+    ex.request_body_consumed(n);
+  }
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
+std::unique_ptr<ClientSession> make_http2_client(ClientOwner& owner) {
+  return std::make_unique<Http2Client>(owner);
+}
+
+}  // namespace portcullis::gateway::upstream

@@ -1,0 +1,68 @@
+// AuditLog: one JSON line per security decision or configuration/certificate change.
+//
+// Fields (CONTRACT.md): time, event, decision ("allow"/"deny"), reason, then the subject fields
+// that are set: tenant, source, destination, identity, file, detail. Event names are constants
+// below; add, never rename (operators alert on them).
+//
+// Thread: record() from any thread (one writev() per line, see LogFile); open()/reopen() from the
+// main thread. Owns its LogFile.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/observe/access_log.h"
+
+namespace portcullis::gateway::observe {
+
+inline constexpr std::string_view kEventTlsReject = "tls_reject";
+inline constexpr std::string_view kEventEgressDeny = "egress_deny";
+inline constexpr std::string_view kEventEgressAllow = "egress_allow";
+inline constexpr std::string_view kEventMtlsFail = "mtls_fail";
+inline constexpr std::string_view kEventConfigLoad = "config_load";      // at start
+inline constexpr std::string_view kEventConfigReload = "config_reload";  // SIGHUP / file change
+inline constexpr std::string_view kEventCertReload = "cert_reload";
+inline constexpr std::string_view kEventPlaintextUpstream = "plaintext_upstream";  // at start
+
+enum class Decision : std::uint8_t { allow, deny };
+std::string_view to_string(Decision d) noexcept;
+
+// Who and what a decision was about; unset fields are left out of the line.
+struct AuditSubject {
+  std::optional<std::string> tenant;
+  std::optional<std::string> source;       // source identity (SPIFFE ID) or client address
+  std::optional<std::string> destination;  // host:port, cluster or endpoint
+  std::optional<std::string> identity;     // peer identity presented
+  std::optional<std::string> file;         // config or certificate file
+  std::optional<std::string> detail;       // free text (e.g. the first diagnostic)
+};
+
+std::string format_audit(std::string_view event, Decision decision, std::string_view reason,
+                         const AuditSubject& subject, std::string_view time);
+
+class AuditLog {
+ public:
+  // "-" writes to stderr (config.h LogSection), "" disables.
+  bool open(const std::string& path) { return file_.open(path, 2); }
+  bool reopen() noexcept { return file_.reopen(); }
+  bool enabled() const noexcept { return file_.enabled(); }
+
+  void record(std::string_view event, Decision decision, std::string_view reason,
+              const AuditSubject& subject = {}) noexcept;
+
+  // Helpers for the common events.
+  void config_loaded(bool reload, std::uint64_t generation, const std::string& file) noexcept;
+  void config_rejected(bool reload, const std::string& file,
+                       const std::string& first_error) noexcept;
+  void cert_reloaded(const std::string& tenant, const std::string& file) noexcept;
+  void plaintext_upstream(const std::string& tenant, const std::string& cluster) noexcept;
+
+  LogFile& file() noexcept { return file_; }
+
+ private:
+  LogFile file_;
+};
+
+}  // namespace portcullis::gateway::observe

@@ -1,0 +1,698 @@
+// Http2Client and Http2Session back to back in memory: the client's output is the session's
+// input and the other way round, pumped until both are quiet. Fakes stand in for the owners: a
+// SessionOwner that answers from a table, echoes, holds or replies locally, and a client-side
+// DownstreamSide that reads the response (optionally slowly, to exercise backpressure).
+#include <catch2/catch.hpp>
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/http/exchange.h"
+#include "gateway/http/session.h"
+#include "gateway/upstream/client.h"
+
+namespace {
+
+using portcullis::gateway::Reason;
+using portcullis::gateway::http::BodyBuffer;
+using portcullis::gateway::http::DownstreamSide;
+using portcullis::gateway::http::Exchange;
+using portcullis::gateway::http::find_header;
+using portcullis::gateway::http::Header;
+using portcullis::gateway::http::kBodyHighWatermark;
+using portcullis::gateway::http::RequestHead;
+using portcullis::gateway::http::ResponseHead;
+using portcullis::gateway::http::Session;
+using portcullis::gateway::http::SessionLimits;
+using portcullis::gateway::http::SessionOwner;
+using portcullis::gateway::http::UpstreamSide;
+using portcullis::gateway::upstream::ClientOwner;
+using portcullis::gateway::upstream::ClientSession;
+
+constexpr std::size_t kUnlimited = static_cast<std::size_t>(-1);
+
+// ---- client side: stands in for the downstream session that owns the client's Exchanges ----
+
+struct ClientReq final : DownstreamSide {
+  ClientReq(std::string method, std::string path, bool has_body = false) {
+    ex = std::make_unique<Exchange>(*this);
+    RequestHead& r = ex->request();
+    r.method = std::move(method);
+    r.scheme = "https";
+    r.authority = "a.example";
+    r.path = std::move(path);
+    r.has_body = has_body;
+    if (!has_body) {
+      ex->request_body().set_eof();
+    }
+  }
+
+  void on_response_head(Exchange& e) noexcept override {
+    got_head = true;
+    head = e.response();
+    read();
+  }
+  void on_response_body(Exchange&) noexcept override { read(); }
+  void on_request_body_consumed(Exchange&, std::size_t n) noexcept override { consumed += n; }
+  void on_upstream_abort(Exchange&) noexcept override { aborted = true; }
+
+  // Reads what the budget allows; returns bytes read.
+  std::size_t read() noexcept {
+    if (!ex) {
+      return 0;
+    }
+    BodyBuffer& b = ex->response_body();
+    const std::size_t n = std::min(b.size(), budget);
+    if (n > 0) {
+      body.append(b.peek().substr(0, n));
+      b.consume(n);
+      if (budget != kUnlimited) {
+        budget -= n;
+      }
+      ex->response_body_consumed(n);
+    }
+    if (b.finished()) {
+      eof = true;
+    }
+    return n;
+  }
+
+  std::unique_ptr<Exchange> ex;
+  bool got_head = false;
+  ResponseHead head;
+  std::string body;
+  bool eof = false;
+  bool aborted = false;
+  std::size_t consumed = 0;
+  std::size_t budget = kUnlimited;
+};
+
+struct FakeClientOwner final : ClientOwner {
+  void client_output_ready() noexcept override { ++outputs; }
+  void client_capacity_available() noexcept override { ++capacity; }
+  int outputs = 0;
+  int capacity = 0;
+};
+
+// ---- session side: stands in for routing + the upstream client ----
+
+struct FakeUpstream final : UpstreamSide {
+  explicit FakeUpstream(Exchange& e) noexcept : ex(&e) { e.attach_upstream(*this); }
+
+  void on_request_body(Exchange&) noexcept override { step(); }
+  void on_response_body_consumed(Exchange&, std::size_t) noexcept override { step(); }
+  void on_downstream_abort(Exchange&) noexcept override {
+    ex = nullptr;
+    aborted = true;
+  }
+
+  // Without echo: swallow request body. With echo: move it to the response, watermark-bounded.
+  void step() noexcept {
+    if (ex == nullptr) {
+      return;
+    }
+    BodyBuffer& req = ex->request_body();
+    if (!echo) {
+      received.append(req.peek());
+      const std::size_t n = req.size();
+      req.consume(n);
+      if (n > 0) {
+        ex->request_body_consumed(n);
+      }
+      return;
+    }
+    BodyBuffer& resp = ex->response_body();
+    const std::size_t room =
+        resp.size() >= kBodyHighWatermark ? 0 : kBodyHighWatermark - resp.size();
+    const std::size_t n = std::min(room, req.size());
+    if (n > 0) {
+      resp.append(req.peek().substr(0, n));
+      req.consume(n);
+      ex->request_body_consumed(n);
+    }
+    if (req.finished() && !resp.eof()) {
+      resp.set_eof();
+    }
+    Exchange* e = ex;
+    if (resp.eof()) {
+      ex->detach_upstream();
+      ex = nullptr;
+    }
+    if (n > 0 || resp.eof()) {
+      e->response_body_added();
+    }
+  }
+
+  void start_echo() noexcept {
+    echo = true;
+    ResponseHead& r = ex->response();
+    r.status = 200;
+    r.content_length = ex->request().content_length;
+    ex->response_head_ready();
+    step();
+  }
+
+  void respond(int status, const std::string& body) noexcept {
+    Exchange* e = ex;
+    ResponseHead& r = e->response();
+    r.status = status;
+    r.headers.push_back(Header{"x-upstream", "fake"});
+    r.content_length = body.size();
+    r.has_body = true;
+    e->response_body().append(body);
+    e->response_body().set_eof();
+    e->detach_upstream();
+    ex = nullptr;
+    e->response_head_ready();
+    e->response_body_added();
+  }
+
+  Exchange* ex;
+  bool echo = false;
+  bool aborted = false;
+  std::string received;
+};
+
+struct FakeSessionOwner final : SessionOwner {
+  enum class Mode { table, echo, hold, local };
+
+  void start_exchange(Exchange& ex) noexcept override {
+    heads.push_back(ex.request());
+    switch (mode) {
+      case Mode::table: {
+        ups.push_back(std::make_unique<FakeUpstream>(ex));
+        auto it = table.find(ex.request().path);
+        if (it == table.end()) {
+          ups.back()->respond(404, "none\n");
+        } else {
+          ups.back()->respond(200, it->second);
+        }
+        break;
+      }
+      case Mode::echo:
+        ups.push_back(std::make_unique<FakeUpstream>(ex));
+        ups.back()->start_echo();
+        break;
+      case Mode::hold:
+        ups.push_back(std::make_unique<FakeUpstream>(ex));
+        break;
+      case Mode::local:
+        ex.local_reply(404, Reason::no_route, "no route");
+        break;
+    }
+  }
+  void exchange_done(Exchange& ex) noexcept override {
+    ++done;
+    done_status.push_back(ex.response().status);
+  }
+  void output_ready() noexcept override { ++outputs; }
+  void request_rejected(int status, Reason why) noexcept override {
+    rejected.emplace_back(status, why);
+  }
+
+  Mode mode = Mode::table;
+  std::map<std::string, std::string> table;
+  std::vector<RequestHead> heads;
+  std::vector<std::unique_ptr<FakeUpstream>> ups;
+  int done = 0;
+  std::vector<int> done_status;
+  int outputs = 0;
+  std::vector<std::pair<int, Reason>> rejected;
+};
+
+struct Pair {
+  explicit Pair(SessionLimits l = SessionLimits{}) : limits(l) {
+    client = portcullis::gateway::upstream::make_http2_client(cown);
+    server = portcullis::gateway::http::make_http2_session(sown, facts, limits);
+  }
+
+  // Moves bytes both ways (in small slices, as sockets would) until nothing moves.
+  void pump() {
+    for (int i = 0; i < 2000000; ++i) {
+      bool progress = tick ? tick() : false;
+      std::string a;
+      client->pull_output(a, 16 * 1024);
+      if (!a.empty()) {
+        progress = true;
+        server_ok = server->feed(a) && server_ok;
+      }
+      std::string b;
+      server->pull_output(b, 16 * 1024);
+      if (!b.empty()) {
+        progress = true;
+        client_ok = client->feed(b) && client_ok;
+      }
+      if (!progress) {
+        return;
+      }
+    }
+    FAIL("pump did not settle");
+  }
+
+  SessionLimits limits;
+  portcullis::gateway::http::ConnFacts facts;
+  FakeClientOwner cown;
+  FakeSessionOwner sown;
+  std::unique_ptr<ClientSession> client;
+  std::unique_ptr<Session> server;
+  std::function<bool()> tick;
+  bool server_ok = true;
+  bool client_ok = true;
+};
+
+// ---- a raw nghttp2 client, for requests Http2Client would never send ----
+
+struct RawClient {
+  RawClient() {
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        cbs, [](nghttp2_session*, std::int32_t id, std::uint32_t code, void* ud) -> int {
+          static_cast<RawClient*>(ud)->closed[id] = code;
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_header_callback(
+        cbs, [](nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* n, std::size_t nl,
+                const std::uint8_t* v, std::size_t vl, std::uint8_t, void* ud) -> int {
+          if (std::string(reinterpret_cast<const char*>(n), nl) == ":status") {
+            static_cast<RawClient*>(ud)->status[f->hd.stream_id] =
+                std::stoi(std::string(reinterpret_cast<const char*>(v), vl));
+          }
+          return 0;
+        });
+    nghttp2_session_client_new(&session, cbs, this);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~RawClient() { nghttp2_session_del(session); }
+
+  std::int32_t get(std::vector<std::pair<std::string, std::string>> extra,
+                   std::string authority = "a.example") {
+    std::vector<std::pair<std::string, std::string>> f = {
+        {":method", "GET"}, {":scheme", "https"}, {":authority", authority}, {":path", "/"}};
+    if (authority.empty()) {
+      f.erase(f.begin() + 2);
+    }
+    f.insert(f.end(), extra.begin(), extra.end());
+    std::vector<nghttp2_nv> nva;
+    for (auto& [n, v] : f) {
+      // NO_COPY_NAME: nghttp2 would lower-case a copied name; keep it alive until sent instead.
+      std::string& name = keep.emplace_back(n);
+      nva.push_back(nghttp2_nv{reinterpret_cast<std::uint8_t*>(name.data()),
+                               reinterpret_cast<std::uint8_t*>(v.data()), name.size(), v.size(),
+                               NGHTTP2_NV_FLAG_NO_COPY_NAME});
+    }
+    return nghttp2_submit_request(session, nullptr, nva.data(), nva.size(), nullptr, nullptr);
+  }
+
+  void pump(Session& server) {
+    for (int i = 0; i < 10000; ++i) {
+      bool progress = false;
+      const std::uint8_t* data = nullptr;
+      std::string a;
+      for (ssize_t n; (n = nghttp2_session_mem_send(session, &data)) > 0;) {
+        a.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+      }
+      if (!a.empty()) {
+        progress = true;
+        server.feed(a);
+      }
+      std::string b;
+      server.pull_output(b, 1 << 20);
+      if (!b.empty()) {
+        progress = true;
+        nghttp2_session_mem_recv(session, reinterpret_cast<const std::uint8_t*>(b.data()),
+                                 b.size());
+      }
+      if (!progress) {
+        return;
+      }
+    }
+  }
+
+  nghttp2_session* session = nullptr;
+  std::deque<std::string> keep;
+  std::map<std::int32_t, std::uint32_t> closed;
+  std::map<std::int32_t, int> status;
+};
+
+}  // namespace
+
+TEST_CASE("h2: GET with a response body", "[http][h2]") {
+  Pair p;
+  p.sown.table["/hello?x=1"] = "hello world";
+  ClientReq req("GET", "/hello?x=1");
+  req.ex->request().headers.push_back(Header{"x-test", "1"});
+  req.ex->request().headers.push_back(Header{"connection", "close"});  // hop-by-hop: dropped
+  req.ex->request().headers.push_back(Header{"cookie", "a=1"});
+  req.ex->request().headers.push_back(Header{"cookie", "b=2"});
+  REQUIRE(p.client->can_take());
+  p.client->attach(*req.ex);
+  CHECK(p.client->active() == 1);
+  p.pump();
+
+  REQUIRE(p.sown.heads.size() == 1);
+  const RequestHead& seen = p.sown.heads[0];
+  CHECK(seen.method == "GET");
+  CHECK(seen.scheme == "https");
+  CHECK(seen.authority == "a.example");
+  CHECK(seen.path == "/hello?x=1");
+  CHECK_FALSE(seen.has_body);
+  REQUIRE(find_header(seen.headers, "x-test") != nullptr);
+  CHECK(*find_header(seen.headers, "x-test") == "1");
+  CHECK(find_header(seen.headers, "connection") == nullptr);
+  REQUIRE(find_header(seen.headers, "cookie") != nullptr);
+  CHECK(*find_header(seen.headers, "cookie") == "a=1; b=2");
+  for (const Header& h : seen.headers) {
+    CHECK(h.name[0] != ':');
+  }
+
+  REQUIRE(req.got_head);
+  CHECK(req.head.status == 200);
+  REQUIRE(req.head.content_length.has_value());
+  CHECK(*req.head.content_length == 11);
+  REQUIRE(find_header(req.head.headers, "x-upstream") != nullptr);
+  CHECK(req.body == "hello world");
+  CHECK(req.eof);
+  CHECK_FALSE(req.aborted);
+  CHECK(p.sown.done == 1);
+  CHECK(p.sown.rejected.empty());
+  CHECK(p.server->idle());
+  CHECK_FALSE(p.server->should_close());
+  CHECK(p.client->active() == 0);
+  CHECK(p.client->can_take());
+  CHECK(p.client->reusable());
+  CHECK(p.server_ok);
+  CHECK(p.client_ok);
+}
+
+TEST_CASE("h2: POST echo of 5 MiB with backpressure", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::echo;
+  constexpr std::size_t kTotal = 5 * 1024 * 1024;
+  std::string payload(kTotal, '\0');
+  for (std::size_t i = 0; i < kTotal; ++i) {
+    payload[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  }
+  ClientReq req("POST", "/echo", true);
+  req.ex->request().content_length = kTotal;
+  req.budget = 0;  // the reader is slow: it takes 8 KiB per turn
+
+  std::size_t sent = 0;
+  bool ended = false;
+  std::size_t max_client_req = 0;
+  std::size_t max_client_resp = 0;
+  std::size_t max_server_req = 0;
+  std::size_t max_server_resp = 0;
+  p.tick = [&]() {
+    bool progress = false;
+    Exchange& ex = *req.ex;
+    while (sent < kTotal && !ex.request_body().over_high()) {
+      const std::size_t n = std::min<std::size_t>(16 * 1024, kTotal - sent);
+      ex.request_body().append(std::string_view(payload).substr(sent, n));
+      sent += n;
+      ex.request_body_added();
+      progress = true;
+    }
+    if (sent == kTotal && !ended) {
+      ended = true;
+      ex.request_body().set_eof();
+      ex.request_body_added();
+      progress = true;
+    }
+    req.budget = 8 * 1024;
+    if (req.read() > 0) {
+      progress = true;
+    }
+    max_client_req = std::max(max_client_req, ex.request_body().size());
+    max_client_resp = std::max(max_client_resp, ex.response_body().size());
+    for (auto& up : p.sown.ups) {
+      if (up->ex != nullptr) {
+        max_server_req = std::max(max_server_req, up->ex->request_body().size());
+        max_server_resp = std::max(max_server_resp, up->ex->response_body().size());
+      }
+    }
+    return progress;
+  };
+  p.client->attach(*req.ex);
+  p.pump();
+
+  REQUIRE(req.got_head);
+  CHECK(req.head.status == 200);
+  CHECK(req.eof);
+  CHECK(req.body.size() == kTotal);
+  CHECK(req.body == payload);
+  CHECK(req.consumed == kTotal);
+  // Nothing buffers more than about two windows / watermarks anywhere along the path.
+  const std::size_t bound = 2 * 64 * 1024;
+  CHECK(max_client_req <= bound);
+  CHECK(max_client_resp <= bound);
+  CHECK(max_server_req <= bound);
+  CHECK(max_server_resp <= bound);
+  CHECK(max_server_req > 0);
+  CHECK(p.sown.done == 1);
+  CHECK(p.server->idle());
+  CHECK(p.client->active() == 0);
+}
+
+TEST_CASE("h2: 50 concurrent streams", "[http][h2]") {
+  Pair p;
+  std::vector<std::unique_ptr<ClientReq>> reqs;
+  for (int i = 0; i < 50; ++i) {
+    p.sown.table["/r" + std::to_string(i)] = std::string(static_cast<std::size_t>(i) * 997, 'x') +
+                                             std::to_string(i);
+    reqs.push_back(std::make_unique<ClientReq>("GET", "/r" + std::to_string(i)));
+  }
+  for (auto& r : reqs) {
+    REQUIRE(p.client->can_take());
+    p.client->attach(*r->ex);
+  }
+  CHECK(p.client->active() == 50);
+  p.pump();
+  for (int i = 0; i < 50; ++i) {
+    INFO("stream " << i);
+    CHECK(reqs[i]->head.status == 200);
+    CHECK(reqs[i]->body == p.sown.table["/r" + std::to_string(i)]);
+    CHECK(reqs[i]->eof);
+  }
+  CHECK(p.sown.done == 50);
+  CHECK(p.server->idle());
+  CHECK(p.client->active() == 0);
+}
+
+TEST_CASE("h2: client cancel reaches the session as RST_STREAM", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  ClientReq req("GET", "/slow");
+  p.client->attach(*req.ex);
+  p.pump();
+  REQUIRE(p.sown.ups.size() == 1);
+  FakeUpstream& up = *p.sown.ups[0];
+  CHECK_FALSE(up.aborted);
+  CHECK_FALSE(p.server->idle());
+
+  req.ex.reset();  // the client-side downstream goes away: Exchange dtor -> on_downstream_abort
+  CHECK(p.client->active() == 0);
+  p.pump();
+  CHECK(up.aborted);
+  CHECK(up.ex == nullptr);
+  CHECK(p.sown.done == 1);
+  CHECK(p.server->idle());
+  CHECK(p.client->can_take());
+}
+
+TEST_CASE("h2: upstream abort after the response head resets the stream", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  ClientReq req("GET", "/partial");
+  p.client->attach(*req.ex);
+  p.pump();
+  REQUIRE(p.sown.ups.size() == 1);
+  FakeUpstream& up = *p.sown.ups[0];
+  Exchange& sex = *up.ex;
+  sex.response().status = 200;
+  sex.response().content_length = 100;
+  sex.response_head_ready();
+  sex.response_body().append("partial");
+  sex.response_body_added();
+  p.pump();
+  REQUIRE(req.got_head);
+  CHECK(req.head.status == 200);
+  CHECK(req.body == "partial");
+  CHECK_FALSE(req.aborted);
+
+  up.ex = nullptr;
+  sex.fail(502, Reason::upstream_reset);
+  p.pump();
+  CHECK(req.aborted);
+  CHECK_FALSE(req.eof);
+  CHECK(p.sown.done == 1);
+  CHECK(p.server->idle());
+  CHECK(p.client->active() == 0);
+  CHECK(p.client->reusable());
+}
+
+TEST_CASE("h2: local reply", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::local;
+  ClientReq req("GET", "/nowhere");
+  p.client->attach(*req.ex);
+  p.pump();
+  REQUIRE(req.got_head);
+  CHECK(req.head.status == 404);
+  REQUIRE(find_header(req.head.headers, "content-type") != nullptr);
+  CHECK(*find_header(req.head.headers, "content-type") == "text/plain");
+  REQUIRE(req.head.content_length.has_value());
+  CHECK(*req.head.content_length == 9);
+  CHECK(req.body == "no route\n");
+  CHECK(req.eof);
+  REQUIRE(p.sown.done_status.size() == 1);
+  CHECK(p.sown.done_status[0] == 404);
+}
+
+TEST_CASE("h2: start_drain sends GOAWAY and lets open streams finish", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  ClientReq req("GET", "/held");
+  p.client->attach(*req.ex);
+  p.pump();
+  REQUIRE(p.sown.ups.size() == 1);
+  CHECK(p.client->reusable());
+
+  p.server->start_drain();
+  p.pump();
+  CHECK_FALSE(p.client->reusable());
+  CHECK_FALSE(p.client->can_take());
+  CHECK_FALSE(p.server->should_close());  // one stream still open
+  CHECK_FALSE(p.server->idle());
+
+  p.sown.ups[0]->respond(200, "late");
+  p.pump();
+  CHECK(req.head.status == 200);
+  CHECK(req.body == "late");
+  CHECK(p.server->idle());
+  CHECK(p.server->should_close());
+  CHECK_FALSE(p.server->want_read());
+}
+
+TEST_CASE("h2: max concurrent streams is enforced with REFUSED_STREAM", "[http][h2]") {
+  SessionLimits limits;
+  limits.h2_max_concurrent_streams = 2;
+  Pair p(limits);
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  std::vector<std::unique_ptr<ClientReq>> reqs;
+  for (int i = 0; i < 5; ++i) {
+    reqs.push_back(std::make_unique<ClientReq>("GET", "/q" + std::to_string(i)));
+    // Before the server's SETTINGS arrive the client believes it may open 100 streams.
+    REQUIRE(p.client->can_take());
+    p.client->attach(*reqs.back()->ex);
+  }
+  p.pump();
+  CHECK(p.sown.heads.size() == 2);
+  int refused = 0;
+  for (auto& r : reqs) {
+    if (r->got_head && r->head.status == 502) {
+      ++refused;
+      CHECK(r->ex->info().local);
+      CHECK(r->ex->info().reason == Reason::upstream_reset);
+    }
+  }
+  CHECK(refused == 3);
+  CHECK(p.sown.rejected.size() == 3);
+  for (auto& [status, why] : p.sown.rejected) {
+    CHECK(status == 503);
+  }
+  // The limit is now known to the client.
+  CHECK_FALSE(p.client->can_take());
+
+  for (auto& up : p.sown.ups) {
+    up->respond(200, "ok");
+  }
+  p.pump();
+  int ok = 0;
+  for (auto& r : reqs) {
+    ok += (r->head.status == 200 && r->body == "ok") ? 1 : 0;
+  }
+  CHECK(ok == 2);
+  CHECK(p.client->can_take());
+  CHECK(p.server->idle());
+}
+
+TEST_CASE("h2: host header disagreeing with :authority is rejected", "[http][h2]") {
+  Pair p;
+  RawClient raw;
+  const std::int32_t bad = raw.get({{"host", "b.example"}});
+  const std::int32_t good = raw.get({{"host", "A.Example"}});
+  const std::int32_t host_only = raw.get({{"host", "c.example"}}, "");
+  raw.pump(*p.server);
+
+  REQUIRE(raw.closed.count(bad) == 1);
+  CHECK(raw.closed[bad] == NGHTTP2_PROTOCOL_ERROR);
+  CHECK(raw.status.count(bad) == 0);
+  REQUIRE(p.sown.heads.size() == 2);  // never reached start_exchange
+  CHECK(p.sown.heads[0].authority == "a.example");
+  CHECK(p.sown.heads[1].authority == "c.example");
+  CHECK(find_header(p.sown.heads[0].headers, "host") == nullptr);
+  CHECK(raw.status[good] == 404);  // table is empty: the fake answers 404
+  CHECK(raw.status[host_only] == 404);
+  REQUIRE(p.sown.rejected.size() == 1);
+  CHECK(p.sown.rejected[0].first == 400);
+  CHECK(p.sown.rejected[0].second == Reason::misdirected_host);
+  CHECK(p.server->idle());
+}
+
+TEST_CASE("h2: malformed fields are rejected before an exchange", "[http][h2]") {
+  SessionLimits limits;
+  limits.max_header_count = 8;
+  Pair p(limits);
+  RawClient raw;
+  const std::int32_t upper = raw.get({{"X-Upper", "1"}});
+  const std::int32_t conn = raw.get({{"connection", "keep-alive"}});
+  const std::int32_t crlf = raw.get({{"x-evil", "a\r\nb: c"}});
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 10; ++i) {
+    many.emplace_back("x-h" + std::to_string(i), "v");
+  }
+  const std::int32_t too_many = raw.get(many);
+  const std::int32_t fine = raw.get({{"x-lower", "1"}});
+  raw.pump(*p.server);
+
+  for (std::int32_t id : {upper, conn, crlf, too_many}) {
+    INFO("stream " << id);
+    REQUIRE(raw.closed.count(id) == 1);
+    CHECK(raw.closed[id] == NGHTTP2_PROTOCOL_ERROR);
+    CHECK(raw.status.count(id) == 0);
+  }
+  CHECK(raw.status[fine] == 404);
+  REQUIRE(p.sown.heads.size() == 1);
+  CHECK(p.sown.heads[0].path == "/");
+  CHECK(p.sown.rejected.size() == 4);
+  bool saw_431 = false;
+  for (auto& [status, why] : p.sown.rejected) {
+    if (status == 431) {
+      saw_431 = true;
+      CHECK(why == Reason::headers_too_large);
+    }
+  }
+  CHECK(saw_431);
+  CHECK(p.server->idle());
+  CHECK(p.server_ok);
+}
+
+TEST_CASE("h2: garbage instead of a preface is fatal", "[http][h2]") {
+  Pair p;
+  CHECK_FALSE(p.server->feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  std::string out;
+  p.server->pull_output(out, 1 << 16);
+  CHECK(p.server->should_close());
+  CHECK(p.sown.heads.empty());
+}

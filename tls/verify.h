@@ -1,0 +1,45 @@
+// Identity checks on a peer certificate whose chain OpenSSL has already verified.
+//
+// What: SPIFFE URI SAN match, DNS (or IP) name match against SANs only (never the subject CN,
+// no partial wildcards like "f*.example"), the identity string logs and headers carry, SPKI pin
+// match over the verified chain, and key strength.
+// Thread: reentrant; arguments are only read.
+// Ownership: every pointer is borrowed for the call.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+namespace portcullis::tls {
+
+// True iff leaf carries a URI SAN byte-for-byte equal to spiffe_id.
+bool has_uri_san(X509* leaf, std::string_view spiffe_id) noexcept;
+
+// True iff a dNSName SAN matches host (case-insensitive, one trailing dot ignored, a wildcard
+// "*.example" covering exactly one whole label). An IP literal host is compared against the
+// iPAddress SANs instead. The subject CN is never consulted.
+bool matches_dns_name(X509* leaf, std::string_view host) noexcept;
+
+// The first spiffe:// URI SAN, else the first DNS SAN, else "".
+std::string peer_identity(X509* leaf);
+
+// True iff some certificate of the verified chain (leaf, intermediates or root) has an SPKI
+// pin ("sha256/BASE64", see certs::spki_pin) listed in pins. An empty pin list means "no
+// pinning" and returns true; a null or empty chain with pins returns false.
+bool chain_matches_pin(STACK_OF(X509) * verified_chain,
+                       const std::vector<std::string>& pins) noexcept;
+
+enum class KeyProblem { none, rsa_too_small, unknown_curve, unsupported_type };
+
+// RSA below 2048 bits, EC on a curve other than P-256/P-384, or a key type other than
+// RSA/EC/Ed25519/Ed448.
+KeyProblem check_key_strength(X509* cert) noexcept;
+
+// "none", "rsa_too_small", "unknown_curve", "unsupported_type" (log/metric vocabulary).
+std::string_view to_string(KeyProblem problem) noexcept;
+
+}  // namespace portcullis::tls
