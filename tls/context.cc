@@ -86,6 +86,9 @@ ContextResult make_server_context(const ServerContextSpec& spec) {
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     SSL_CTX_set_verify_depth(ctx.get(), 4);
   }
+  // OpenSSL asks the context the SNI callback switched to for ALPN, so every tenant context
+  // needs the callback too.
+  SSL_CTX_set_alpn_select_cb(ctx.get(), alpn_select, ctx.get());
   const std::string& sid = spec.session_id_context;
   SSL_CTX_set_session_id_context(ctx.get(), reinterpret_cast<const unsigned char*>(sid.data()),
                                  static_cast<unsigned>(std::min<std::size_t>(sid.size(),

@@ -136,7 +136,9 @@ void DownstreamConnection::output_ready() noexcept {
     flush_again_ = true;
     return;
   }
-  flush();
+  if (state_ != DownstreamState::closing) {
+    worker_.defer_flush(this);
+  }
 }
 
 void DownstreamConnection::flush() noexcept {
@@ -254,6 +256,7 @@ void DownstreamConnection::close(Reason why) noexcept {
     return;
   }
   state_ = DownstreamState::closing;
+  worker_.cancel_flush(this);
   close_reason_ = why;
   socket_.close();
 }

@@ -43,6 +43,8 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   void start() noexcept;
   // Graceful: finish in-flight requests, then close.
   void drain() noexcept;
+  // Called by the Worker on the loop turn after output_ready().
+  void flush_deferred() noexcept { flush(); }
 
   // SocketOwner
   void on_handshake_done() noexcept override;

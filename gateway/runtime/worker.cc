@@ -15,6 +15,8 @@ Worker::Worker(Server& server, unsigned id, SnapshotPtr snapshot, std::vector<in
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, &Worker::on_async);
   async_.data = this;
+  uv_idle_init(&loop_, &idle_);
+  idle_.data = this;
   pool_ = std::make_unique<upstream::Pool>(*this);
   for (std::size_t i = 0; i < fds_.size(); ++i) {
     listeners_.push_back(
@@ -119,8 +121,26 @@ void Worker::stop() {
   });
 }
 
+void Worker::defer_flush(listen::DownstreamConnection* c) {
+  if (deferred_.empty()) {
+    uv_idle_start(&idle_, &Worker::on_idle);
+  }
+  deferred_.insert(c);
+}
+
+void Worker::on_idle(uv_idle_t* h) noexcept {
+  auto& self = io::owner_of<Worker>(h);
+  std::unordered_set<listen::DownstreamConnection*> batch;
+  batch.swap(self.deferred_);
+  uv_idle_stop(h);
+  for (auto* c : batch) {
+    c->flush_deferred();
+  }
+}
+
 void Worker::remove(listen::DownstreamConnection* c) {
   connections_.erase(c);
+  deferred_.erase(c);
   if (draining_) {
     maybe_finish();
   }
@@ -132,6 +152,9 @@ void Worker::maybe_finish() {
   }
   // The last client is gone: close pooled upstreams and the mailbox so the loop can end.
   pool_->close_all();
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&idle_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+  }
   std::lock_guard lock{mu_};
   if (!mailbox_closed_) {
     mailbox_closed_ = true;

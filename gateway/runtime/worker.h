@@ -59,6 +59,11 @@ class Worker {
   void add(listen::DownstreamConnection* c) { connections_.insert(c); }
   void remove(listen::DownstreamConnection* c);
   std::size_t connection_count() const noexcept { return connections_.size(); }
+  // Runs c->flush_deferred() on the next loop turn (before polling). A session's output must not
+  // be pulled inside an upstream callback: pulling may finish and destroy the exchange that is
+  // still on the caller's stack.
+  void defer_flush(listen::DownstreamConnection* c);
+  void cancel_flush(listen::DownstreamConnection* c) { deferred_.erase(c); }
 
  private:
   using Task = std::function<void(Worker&)>;
@@ -80,6 +85,9 @@ class Worker {
   std::unique_ptr<upstream::Pool> pool_;
   std::vector<std::unique_ptr<listen::Listener>> listeners_;
   std::unordered_set<listen::DownstreamConnection*> connections_;
+  std::unordered_set<listen::DownstreamConnection*> deferred_;
+  uv_idle_t idle_{};
+  static void on_idle(uv_idle_t* h) noexcept;
   bool draining_ = false;
   bool stopping_ = false;
 };

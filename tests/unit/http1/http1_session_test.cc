@@ -11,6 +11,7 @@
 using namespace portcullis::gateway;
 using namespace portcullis::gateway::http;
 using namespace portcullis::gateway::http::testing;
+using namespace std::string_literals;
 
 namespace {
 
@@ -188,8 +189,8 @@ TEST_CASE("http1 session: strict framing rejections") {
   SECTION("CR, LF or NUL in names or values") {
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n");
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\nb: c\r\n\r\n");
-    expect_rejected(std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 37));
-    expect_rejected(std::string("GET / HTTP/1.1\r\nHost: a\r\nX\0Y: ab\r\n\r\n", 37));
+    expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s);
+    expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX\0Y: ab\r\n\r\n"s);
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX\rY: ab\r\n\r\n");
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n");
   }

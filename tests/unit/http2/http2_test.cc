@@ -459,6 +459,9 @@ TEST_CASE("h2: POST echo of 5 MiB with backpressure", "[http][h2]") {
   CHECK(max_server_req <= bound);
   CHECK(max_server_resp <= bound);
   CHECK(max_server_req > 0);
+  WARN("max buffered: client req " << max_client_req << " client resp " << max_client_resp
+                                    << " server req " << max_server_req << " server resp "
+                                    << max_server_resp);
   CHECK(p.sown.done == 1);
   CHECK(p.server->idle());
   CHECK(p.client->active() == 0);
