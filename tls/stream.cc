@@ -34,6 +34,7 @@ TlsStream::TlsStream(SslPtr ssl, Role role) : ssl_(std::move(ssl)), role_(role) 
 Progress TlsStream::fail(Failure f) {
   if (failure_ == Failure::none) {
     failure_ = hint_ != Failure::none ? hint_ : f;
+    failure_code_ = ERR_peek_last_error();
     failure_detail_ = drain_error_queue();
   }
   return Progress::failed;

@@ -64,6 +64,8 @@ class TlsStream {
   const TlsSummary& summary() const noexcept { return summary_; }
   Failure failure() const noexcept { return failure_; }
   const std::string& failure_detail() const noexcept { return failure_detail_; }
+  // The OpenSSL error code (ERR_GET_REASON-able) that ended the stream, 0 if none.
+  unsigned long failure_code() const noexcept { return failure_code_; }
   SSL* ssl() const noexcept { return ssl_.get(); }
 
   // Set by a verify callback or the SNI callback to explain a failure more precisely than
@@ -83,6 +85,7 @@ class TlsStream {
   Failure failure_ = Failure::none;
   Failure hint_ = Failure::none;
   std::string failure_detail_;
+  unsigned long failure_code_ = 0;
   TlsSummary summary_;
 };
 

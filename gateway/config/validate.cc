@@ -455,7 +455,8 @@ bool decode_base64(std::string_view s, std::string& out) {
     }
     const std::uint32_t n = (static_cast<std::uint32_t>(v[0]) << 18) |
                             (static_cast<std::uint32_t>(v[1]) << 12) |
-                            (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
+                            (static_cast<std::uint32_t>(v[2]) << 6) |
+                            static_cast<std::uint32_t>(v[3]);
     out += static_cast<char>((n >> 16) & 0xff);
     if (pad < 2) {
       out += static_cast<char>((n >> 8) & 0xff);

@@ -110,6 +110,7 @@ class Exchange {
   struct Info {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     std::string tenant;
+    std::string authority;          // as the client sent it (the upstream may see another)
     std::string route;
     std::string cluster;
     std::string upstream;           // "ip:port"

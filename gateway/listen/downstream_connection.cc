@@ -278,6 +278,7 @@ void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
 void DownstreamConnection::route(http::Exchange& ex) {
   auto& info = ex.info();
   info.tenant = tenant_->cfg->name;
+  info.authority = ex.request().authority;
   const std::string host = host_of(ex.request().authority);
   const tls::TenantTls* owner = host.empty() ? nullptr : snapshot_->sni.find(host);
   const auto tenant_index = static_cast<std::uint32_t>(tenant_ - snapshot_->tenants.data());
@@ -325,6 +326,11 @@ void DownstreamConnection::route(http::Exchange& ex) {
   }
   fwd.by = snapshot_->gateway_identity;
   info.request_id = http::apply_forwarding(ex.request(), fwd);
+  // Like nginx's default ($proxy_host): the upstream sees the name it is verified under; the
+  // client's host travels in X-Forwarded-Host.
+  if (!cluster.cfg->server_name.empty()) {
+    ex.request().authority = cluster.cfg->server_name;
+  }
   worker_.pool().acquire(snapshot_, cluster, ex);
 }
 

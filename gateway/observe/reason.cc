@@ -27,6 +27,14 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::no_healthy_endpoint: return "no_healthy_endpoint";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
+    case Reason::egress_private_address: return "egress_private_address";
+    case Reason::egress_resolve_failed: return "egress_resolve_failed";
+    case Reason::untrusted_ca: return "untrusted_ca";
+    case Reason::name_mismatch: return "name_mismatch";
+    case Reason::expired: return "expired";
+    case Reason::pin_mismatch: return "pin_mismatch";
+    case Reason::weak_key: return "weak_key";
+    case Reason::tls_version: return "tls_version";
     case Reason::idle_timeout: return "idle_timeout";
     case Reason::peer_closed: return "peer_closed";
     case Reason::draining: return "draining";

@@ -37,6 +37,14 @@ enum class Reason : std::uint16_t {
   upstream_timeout,            // 504
   // Egress.
   egress_denied,
+  egress_private_address,  // the destination resolved into a refused range
+  egress_resolve_failed,
+  untrusted_ca,            // 502: the chain does not lead to the entry's roots
+  name_mismatch,           // 502: no SAN matches the destination
+  expired,                 // 502: a certificate in the chain is expired or not yet valid
+  pin_mismatch,            // 502: no SPKI pin matched the verified chain
+  weak_key,                // 502: RSA < 2048 or an unknown curve
+  tls_version,             // 502: no TLS version at or above min_tls
   // Connection end.
   idle_timeout,
   peer_closed,

@@ -281,7 +281,7 @@ void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
   a.tls_version = facts.tls_version;
   a.alpn = facts.alpn;
   a.method = req.method;
-  a.authority = req.authority;
+  a.authority = info.authority.empty() ? req.authority : info.authority;
   a.path = req.path;
   a.status = ex.response().status;
   a.bytes_in = static_cast<std::int64_t>(info.bytes_in);
@@ -303,26 +303,28 @@ void Server::request_rejected(const http::ConnFacts& facts, const std::string& t
   metrics_.request(tenant, "", "", status, to_string(why), 0.0);
 }
 
-void Server::mtls_failed(const ClusterRuntime& cluster, const std::string& address,
-                         const std::string& reason, const std::string& seen) {
+void Server::upstream_tls_failed(const upstream::Target& target, const std::string& address,
+                                 Reason why, const std::string& seen, const std::string& detail) {
   observe::AuditEvent e;
-  e.event = "mtls_fail";
+  e.event = target.egress ? "egress_tls_fail" : "mtls_fail";
   e.decision = "deny";
-  e.reason = reason;
-  e.cluster = cluster.cfg->name;
-  e.destination = address;
-  e.expected_identity =
-      cluster.cfg->identity.empty() ? cluster.cfg->server_name : cluster.cfg->identity;
+  e.reason = std::string(to_string(why));
+  (target.egress ? e.destination : e.cluster) = target.name;
+  if (!target.egress) {
+    e.destination = address;
+  }
+  e.expected_identity = target.expect_uri.empty() ? target.expect_dns : target.expect_uri;
   e.identity = seen;
+  e.detail = detail;
   audit_.write(observe::audit_line(e));
-  metrics_.upstream_failure(cluster.cfg->name, reason);
+  metrics_.upstream_failure(target.name, e.reason);
 }
 
-void Server::upstream_event(const ClusterRuntime& cluster, const std::string& address,
+void Server::upstream_event(const upstream::Target& target, const std::string& address,
                             const std::string& event, const std::string& detail) {
   (void)address;
   (void)detail;
-  metrics_.upstream_failure(cluster.cfg->name, event);
+  metrics_.upstream_failure(target.name, event);
 }
 
 void Server::metrics_connection_opened(const std::string& listener) {

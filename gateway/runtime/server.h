@@ -53,9 +53,10 @@ class Server {
   void exchange_done(const http::ConnFacts& facts, http::Exchange& ex);
   void request_rejected(const http::ConnFacts& facts, const std::string& tenant, int status,
                         Reason why);
-  void mtls_failed(const ClusterRuntime& cluster, const std::string& address,
-                   const std::string& reason, const std::string& seen);
-  void upstream_event(const ClusterRuntime& cluster, const std::string& address,
+  // An upstream failed TLS or its identity checks: audit mtls_fail (mesh) / egress_tls_fail.
+  void upstream_tls_failed(const upstream::Target& target, const std::string& address,
+                           Reason why, const std::string& seen, const std::string& detail);
+  void upstream_event(const upstream::Target& target, const std::string& address,
                       const std::string& event, const std::string& detail);
   void metrics_connection_opened(const std::string& listener);
   void metrics_connection_closed(const std::string& listener);

@@ -94,13 +94,22 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
       crt.cfg = &cl;
       for (const auto& e : cl.endpoints) {
         if (auto hp = io::split_host_port(e)) {
-          crt.endpoints.push_back(*hp);
+          crt.endpoints.push_back(upstream::Endpoint{*hp, std::nullopt});
         } else {
           errors.push_back(error_at(cl.pos, "cluster " + cl.name + ": bad endpoint " + e));
         }
       }
-      crt.client_ctx = cl.protocol == config::ClusterConfig::Protocol::h2 ? snap->mesh_h2.get()
-                                                                          : snap->mesh_h1.get();
+      const bool h2 = cl.protocol == config::ClusterConfig::Protocol::h2;
+      upstream::Target& tg = crt.target;
+      tg.name = cl.name;
+      tg.ctx = cl.plaintext ? nullptr : (h2 ? snap->mesh_h2.get() : snap->mesh_h1.get());
+      tg.sni = cl.server_name;
+      tg.expect_uri = cl.identity;
+      tg.expect_dns = cl.identity.empty() ? cl.server_name : "";
+      tg.require_h2 = h2;
+      tg.prefer_h2 = h2;
+      tg.connect_timeout = cl.connect_timeout;
+      tg.request_timeout = cl.request_timeout;
     }
     for (std::uint32_t ri = 0; ri < t.routes.size(); ++ri) {
       const config::RouteConfig& route = t.routes[ri];

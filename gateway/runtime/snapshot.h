@@ -16,6 +16,7 @@
 
 #include "gateway/config/config.h"
 #include "gateway/io/uv.h"
+#include "gateway/upstream/target.h"
 #include "routing/route_table.h"
 #include "tls/ptr.h"
 #include "tls/sni.h"
@@ -24,8 +25,8 @@ namespace portcullis::gateway::runtime {
 
 struct ClusterRuntime {
   const config::ClusterConfig* cfg = nullptr;
-  std::vector<io::HostPort> endpoints;
-  SSL_CTX* client_ctx = nullptr;  // owned by the Snapshot (mesh h2 or http/1.1 context)
+  std::vector<upstream::Endpoint> endpoints;
+  upstream::Target target;  // its ctx is owned by the Snapshot (mesh h2 or http/1.1 context)
 };
 
 struct TenantRuntime {

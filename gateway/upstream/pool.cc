@@ -19,8 +19,14 @@ void Pool::acquire(const runtime::SnapshotPtr& snap, const runtime::ClusterRunti
     return;
   }
   std::size_t& next = next_endpoint_[&cluster];
-  const std::size_t endpoint = next++ % n;
-  const PoolKey key{snap->generation, &cluster, endpoint};
+  const upstream::Endpoint& endpoint = cluster.endpoints[next++ % n];
+  PoolKey key{snap->generation, &cluster,
+              endpoint.host_port.host + ":" + std::to_string(endpoint.host_port.port)};
+  acquire(snap, std::move(key), cluster.target, endpoint, ex);
+}
+
+void Pool::acquire(const runtime::SnapshotPtr& snap, PoolKey key, const Target& target,
+                   const Endpoint& endpoint, http::Exchange& ex) {
   auto& list = conns_[key];
   for (UpstreamConnection* c : list) {
     if (c->has_room()) {
@@ -28,7 +34,7 @@ void Pool::acquire(const runtime::SnapshotPtr& snap, const runtime::ClusterRunti
       return;
     }
   }
-  auto* c = new UpstreamConnection(worker_, *this, key, snap, cluster, cluster.endpoints[endpoint]);
+  auto* c = new UpstreamConnection(worker_, *this, key, snap, target, endpoint);
   list.push_back(c);
   c->add(ex);
   c->start();

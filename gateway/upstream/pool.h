@@ -18,6 +18,7 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/runtime/snapshot.h"
+#include "gateway/upstream/target.h"
 
 namespace portcullis::gateway::runtime {
 class Worker;
@@ -29,8 +30,8 @@ class UpstreamConnection;
 
 struct PoolKey {
   std::uint64_t generation = 0;
-  const void* cluster = nullptr;  // the ClusterRuntime inside that generation's snapshot
-  std::size_t endpoint = 0;
+  const void* origin = nullptr;  // the ClusterRuntime / egress entry inside that snapshot
+  std::string endpoint;          // "host:port" as configured, or "host|ip:port" for egress
   friend auto operator<=>(const PoolKey&, const PoolKey&) = default;
 };
 
@@ -43,6 +44,9 @@ class Pool {
   // `ex` to it. On failure the exchange gets its 502/503 through Exchange::fail().
   void acquire(const runtime::SnapshotPtr& snap, const runtime::ClusterRuntime& cluster,
                http::Exchange& ex);
+  // The same for one given endpoint of a target (egress: an address already checked).
+  void acquire(const runtime::SnapshotPtr& snap, PoolKey key, const Target& target,
+               const Endpoint& endpoint, http::Exchange& ex);
 
   // Called by a connection that can take more exchanges / is gone.
   void connection_closed(UpstreamConnection* c) noexcept;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <openssl/err.h>
+
 #include "gateway/runtime/server.h"
 #include "gateway/runtime/worker.h"
 #include "tls/verify.h"
@@ -10,6 +12,34 @@ namespace portcullis::gateway::upstream {
 
 // An exchange waiting for the connection to become ready. While it waits it is the exchange's
 // UpstreamSide, so a client that goes away is forgotten at once.
+namespace {
+
+// Why a client handshake failed, from the verify result and the error queue's last reason.
+Reason handshake_failure_reason(const tls::TlsStream& t, bool egress) noexcept {
+  switch (SSL_get_verify_result(t.ssl())) {
+    case X509_V_OK: break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return egress ? Reason::expired : Reason::upstream_tls_failed;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+      return egress ? Reason::name_mismatch : Reason::upstream_identity_mismatch;
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+      return egress ? Reason::weak_key : Reason::upstream_tls_failed;
+    default:
+      return egress ? Reason::untrusted_ca : Reason::upstream_tls_failed;
+  }
+  const int r = ERR_GET_REASON(t.failure_code());
+  if (egress && (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
+                 r == SSL_R_NO_PROTOCOLS_AVAILABLE || r == SSL_R_WRONG_SSL_VERSION ||
+                 r == SSL_R_VERSION_TOO_LOW)) {
+    return Reason::tls_version;
+  }
+  return Reason::upstream_tls_failed;
+}
+
+}  // namespace
+
 struct UpstreamConnection::Waiting final : http::UpstreamSide {
   http::Exchange* ex = nullptr;
   void on_request_body(http::Exchange&) noexcept override {}  // stays buffered (bounded)
@@ -18,27 +48,27 @@ struct UpstreamConnection::Waiting final : http::UpstreamSide {
 };
 
 UpstreamConnection::UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key,
-                                       runtime::SnapshotPtr snap,
-                                       const runtime::ClusterRuntime& cluster,
-                                       const io::HostPort& endpoint)
+                                       runtime::SnapshotPtr snap, Target target,
+                                       Endpoint endpoint)
     : worker_(worker),
       pool_(pool),
-      key_(key),
+      key_(std::move(key)),
       snap_(std::move(snap)),
-      cluster_(cluster),
-      endpoint_(endpoint),
+      target_(std::move(target)),
+      endpoint_(std::move(endpoint)),
       socket_(worker.loop(), *this) {}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
-bool UpstreamConnection::http2() const noexcept {
-  return cluster_.cfg->protocol == config::ClusterConfig::Protocol::h2;
-}
-
 void UpstreamConnection::start() noexcept {
   sockaddr_storage addr{};
-  socket_.set_timer(static_cast<std::uint64_t>(cluster_.cfg->connect_timeout.count()));
-  if (io::parse_ip(endpoint_.host, endpoint_.port, addr)) {
+  socket_.set_timer(static_cast<std::uint64_t>(target_.connect_timeout.count()));
+  if (endpoint_.address) {
+    connect_to(reinterpret_cast<const sockaddr*>(&*endpoint_.address));
+    return;
+  }
+  const io::HostPort& hp = endpoint_.host_port;
+  if (io::parse_ip(hp.host, hp.port, addr)) {
     connect_to(reinterpret_cast<const sockaddr*>(&addr));
     return;
   }
@@ -48,9 +78,9 @@ void UpstreamConnection::start() noexcept {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  const std::string port = std::to_string(endpoint_.port);
+  const std::string port = std::to_string(hp.port);
   const int rc = uv_getaddrinfo(worker_.loop(), resolving_, &UpstreamConnection::on_resolved,
-                                endpoint_.host.c_str(), port.c_str(), &hints);
+                                hp.host.c_str(), port.c_str(), &hints);
   if (rc != 0) {
     delete resolving_;
     resolving_ = nullptr;
@@ -69,6 +99,8 @@ void UpstreamConnection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo
   self->resolving_ = nullptr;
   if (status != 0 || res == nullptr) {
     uv_freeaddrinfo(res);
+    self->worker_.server().upstream_event(self->target_, self->endpoint_.host_port.host,
+                                          "resolve_failed", uv_strerror(status));
     self->fail_all(502, Reason::upstream_connect_failed);
     self->close();
     return;
@@ -88,56 +120,89 @@ void UpstreamConnection::connect_to(const sockaddr* addr) noexcept {
 
 void UpstreamConnection::on_connected(int status) noexcept {
   if (status != 0) {
-    worker_.server().upstream_event(cluster_, address_, "connect_failed", uv_strerror(status));
+    worker_.server().upstream_event(target_, address_, "connect_failed", uv_strerror(status));
     fail_all(502, Reason::upstream_connect_failed);
     close();
     return;
   }
-  if (cluster_.cfg->plaintext) {
-    client_ = http2() ? make_http2_client(*this) : make_http1_client(*this);
-    ready_ = true;
-    socket_.read(true);
-    socket_.set_timer(0);
-    attach_waiting();
-    flush();
+  if (target_.ctx == nullptr) {
+    became_ready(target_.require_h2);
     return;
   }
-  tls::SslPtr ssl{SSL_new(cluster_.client_ctx)};
+  tls::SslPtr ssl{SSL_new(target_.ctx)};
   if (!ssl) {
     fail_all(502, Reason::upstream_tls_failed);
     close();
     return;
   }
-  if (!cluster_.cfg->server_name.empty()) {
-    SSL_set_tlsext_host_name(ssl.get(), cluster_.cfg->server_name.c_str());
+  if (!target_.sni.empty()) {
+    SSL_set_tlsext_host_name(ssl.get(), target_.sni.c_str());
+  }
+  if (!target_.expect_dns.empty() && target_.expect_uri.empty()) {
+    // Checked during the handshake so that a mismatch is a verify error with its own code.
+    SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+                                     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    SSL_set1_host(ssl.get(), target_.expect_dns.c_str());
   }
   socket_.set_tls(std::move(ssl), tls::Role::client);
   socket_.read(true);
 }
 
-void UpstreamConnection::on_handshake_done() noexcept {
+// Checks that OpenSSL's chain verification does not cover: identity, pins, key strength.
+Reason UpstreamConnection::verify_peer(std::string& seen) noexcept {
   SSL* ssl = socket_.tls()->ssl();
   X509* leaf = SSL_get0_peer_certificate(ssl);
-  const config::ClusterConfig& cfg = *cluster_.cfg;
-  const std::string seen = leaf != nullptr ? tls::peer_identity(leaf) : std::string{};
-  const bool ok = leaf != nullptr && (!cfg.identity.empty()
-                                          ? tls::has_uri_san(leaf, cfg.identity)
-                                          : tls::matches_dns_name(leaf, cfg.server_name));
-  if (!ok) {
-    worker_.server().mtls_failed(cluster_, address_, "identity_mismatch", seen);
-    fail_all(502, Reason::upstream_identity_mismatch);
-    close();
+  if (leaf == nullptr) {
+    return target_.egress ? Reason::untrusted_ca : Reason::upstream_identity_mismatch;
+  }
+  seen = tls::peer_identity(leaf);
+  if (!target_.expect_uri.empty() && !tls::has_uri_san(leaf, target_.expect_uri)) {
+    return target_.egress ? Reason::name_mismatch : Reason::upstream_identity_mismatch;
+  }
+  if (target_.expect_uri.empty() && !target_.expect_dns.empty() &&
+      !tls::matches_dns_name(leaf, target_.expect_dns)) {
+    return target_.egress ? Reason::name_mismatch : Reason::upstream_identity_mismatch;
+  }
+  if (target_.egress) {
+    STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+      if (tls::check_key_strength(sk_X509_value(chain, i)) != tls::KeyProblem::none) {
+        return Reason::weak_key;
+      }
+    }
+    if (!target_.pins.empty() && !tls::chain_matches_pin(chain, target_.pins)) {
+      return Reason::pin_mismatch;
+    }
+  }
+  return Reason::none;
+}
+
+void UpstreamConnection::refuse(Reason why, const std::string& seen,
+                                const std::string& detail) noexcept {
+  worker_.server().upstream_tls_failed(target_, address_, why, seen, detail);
+  fail_all(502, why);
+  close();
+}
+
+void UpstreamConnection::on_handshake_done() noexcept {
+  std::string seen;
+  const Reason why = verify_peer(seen);
+  if (why != Reason::none) {
+    refuse(why, seen, {});
     return;
   }
   const std::string& alpn = socket_.tls()->summary().alpn;
-  if (http2() && alpn != "h2") {
-    worker_.server().mtls_failed(cluster_, address_, "alpn_h2_refused", seen);
-    fail_all(502, Reason::upstream_protocol_error);
-    close();
+  if (target_.require_h2 && alpn != "h2") {
+    refuse(Reason::upstream_protocol_error, seen, "the upstream did not negotiate h2");
     return;
   }
-  client_ = http2() ? make_http2_client(*this) : make_http1_client(*this);
+  became_ready(alpn == "h2" && maybe_h2());
+}
+
+void UpstreamConnection::became_ready(bool h2) noexcept {
+  client_ = h2 ? make_http2_client(*this) : make_http1_client(*this);
   ready_ = true;
+  socket_.read(true);
   socket_.set_timer(0);
   attach_waiting();
   flush();
@@ -148,7 +213,7 @@ bool UpstreamConnection::has_room() const noexcept {
     return false;
   }
   if (!ready_) {
-    return http2() ? pending_.size() < 100 : pending_.empty();
+    return maybe_h2() ? pending_.size() < 100 : pending_.empty();
   }
   return pending_.empty() && client_->reusable() && client_->can_take();
 }
@@ -182,7 +247,7 @@ void UpstreamConnection::attach_waiting() noexcept {
     busy_ = false;
   }
   if (client_ && client_->active() > 0) {
-    socket_.set_timer(static_cast<std::uint64_t>(cluster_.cfg->request_timeout.count()));
+    socket_.set_timer(static_cast<std::uint64_t>(target_.request_timeout.count()));
   }
 }
 
@@ -213,7 +278,7 @@ void UpstreamConnection::on_plaintext(std::string_view bytes) noexcept {
     return;
   }
   if (client_->active() > 0) {
-    socket_.set_timer(static_cast<std::uint64_t>(cluster_.cfg->request_timeout.count()));
+    socket_.set_timer(static_cast<std::uint64_t>(target_.request_timeout.count()));
   }
   flush();
 }
@@ -277,9 +342,8 @@ void UpstreamConnection::on_peer_eof() noexcept {
 void UpstreamConnection::on_transport_error(int) noexcept {
   if (!ready_ && socket_.tls() != nullptr) {
     const tls::TlsStream& t = *socket_.tls();
-    worker_.server().mtls_failed(cluster_, address_, std::string(tls::to_string(t.failure())),
-                                 t.failure_detail());
-    fail_all(502, Reason::upstream_tls_failed);
+    refuse(handshake_failure_reason(t, target_.egress), {}, t.failure_detail());
+    return;
   } else {
     fail_all(502, Reason::upstream_reset);
   }
@@ -288,7 +352,7 @@ void UpstreamConnection::on_transport_error(int) noexcept {
 
 void UpstreamConnection::on_timeout() noexcept {
   if (!ready_) {
-    worker_.server().upstream_event(cluster_, address_, "connect_timeout", "");
+    worker_.server().upstream_event(target_, address_, "connect_timeout", "");
     fail_all(504, Reason::upstream_timeout);
   } else if (client_ && client_->active() > 0) {
     fail_all(504, Reason::upstream_timeout);

@@ -1,6 +1,7 @@
-// UpstreamConnection: one connection to a cluster endpoint: resolve, TCP connect, mutual TLS
-// (the gateway's mesh certificate; the peer must chain to [mesh].ca and carry the cluster's
-// identity), then an HTTP/1.1 or HTTP/2 client session.
+// UpstreamConnection: one connection to one endpoint of a Target: resolve, TCP connect, TLS with
+// every check the Target asks for (mesh: our workload certificate, the mesh roots, the SPIFFE
+// ID; egress: the entry's roots, host name, pins, key strength), then an HTTP/1.1 or HTTP/2
+// client session. No request byte is written before every check passed.
 //
 // Thread:   the owning worker's loop.
 // Owner:    the Pool. Exchanges that arrive before the connection is ready wait in pending_;
@@ -19,14 +20,14 @@
 #include "gateway/runtime/snapshot.h"
 #include "gateway/upstream/client.h"
 #include "gateway/upstream/pool.h"
+#include "gateway/upstream/target.h"
 
 namespace portcullis::gateway::upstream {
 
 class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
  public:
-  UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key,
-                     runtime::SnapshotPtr snap, const runtime::ClusterRuntime& cluster,
-                     const io::HostPort& endpoint);
+  UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key, runtime::SnapshotPtr snap,
+                     Target target, Endpoint endpoint);
   ~UpstreamConnection() override;
 
   void start() noexcept;
@@ -55,17 +56,20 @@ class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
   struct Waiting;
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
   void connect_to(const sockaddr* addr) noexcept;
+  Reason verify_peer(std::string& seen) noexcept;
+  void refuse(Reason why, const std::string& seen, const std::string& detail) noexcept;
+  void became_ready(bool h2) noexcept;
   void fail_all(int status, Reason why) noexcept;
   void attach_waiting() noexcept;
   void flush() noexcept;
-  bool http2() const noexcept;
+  bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }
 
   runtime::Worker& worker_;
   Pool& pool_;
   PoolKey key_;
-  runtime::SnapshotPtr snap_;  // keeps the cluster and its SSL_CTX alive
-  const runtime::ClusterRuntime& cluster_;
-  io::HostPort endpoint_;
+  runtime::SnapshotPtr snap_;  // keeps target_.ctx alive
+  Target target_;
+  Endpoint endpoint_;
   std::string address_;  // "ip:port" once resolved
   io::TlsSocket socket_;
   std::unique_ptr<ClientSession> client_;

@@ -236,7 +236,8 @@ frontend public
     default_backend mesh
 
 backend mesh
-    server up {upstream.servers[0].endpoint} ssl verify required ca-file {setup.mesh_ca_pem} crt {setup.gw_combined} verifyhost {UPSTREAM_NAME} sni str({UPSTREAM_NAME})
+    server up {upstream.servers[0].endpoint} ssl verify required ca-file {setup.mesh_ca_pem} \
+crt {setup.gw_combined} verifyhost {UPSTREAM_NAME} sni str({UPSTREAM_NAME})
 """
     path = os.path.join(d, "haproxy.cfg")
     with open(path, "w", encoding="utf-8") as f:

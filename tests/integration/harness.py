@@ -239,6 +239,11 @@ class TestEnv:
 
     def __exit__(self, *exc):
         for proc in reversed(self.procs):
+            code = proc.popen.poll()
+            if code is not None and code != 0 and proc.popen.returncode is not None \
+                    and not getattr(proc, "expected_exit", False):
+                how = f"signal {-code}" if code < 0 else f"exit {code}"
+                print(f"  NOTE: {proc.name} (pid {proc.pid}) died during the test: {how}")
             try:
                 proc.stop()
             except Exception:  # noqa: BLE001 - cleanup must go on

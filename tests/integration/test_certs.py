@@ -53,7 +53,7 @@ def test_init_ca_writes_a_ca():
 def test_issue_leaf_with_dns_and_spiffe():
     with h.TestEnv("certs") as env:
         ca = _make_ca(env)
-        prefix = env.path("out", "web")
+        prefix = os.path.join(env.mkdir("out"), "web")
         spiffe = h.workload_id("acme")
         r = _pc("issue", "--ca", ca, "--out", prefix, "--dns", "web.acme.svc",
                 "--dns", "shop.acme.example", "--spiffe", spiffe, "--days", "30")

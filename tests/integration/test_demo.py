@@ -20,8 +20,8 @@ STATUS = re.compile(
     r"responds?(?: with)?)\s*:?\s*([1-5]\d\d)\b"
     r"|\b([1-5]\d\d)\s+(?:OK|Created|Misdirected|Not Found|Bad Gateway|Forbidden|"
     r"Unauthorized|Service Unavailable|Gateway Timeout|Bad Request)\b", re.I)
-FAIL_WORDS = re.compile(r"\b(fail|fails|refused|rejected|reject|denied|deny|alert|error)\b",
-                        re.I)
+FAIL_WORDS = re.compile(
+    r"\b(fail|fails|failure|refused|rejected|reject|denied|deny|alert|error)\b", re.I)
 
 
 def parse_demo_commands(text):
@@ -47,7 +47,7 @@ def parse_demo_commands(text):
     for line in joined:
         stripped = line.strip()
         body = re.sub(r"^(\$|#\s*\$|>)\s*", "", stripped)
-        if re.match(r"curl\s", body):
+        if re.match(r"(curl|portcullis)\s", body):
             cmd, hint = body, previous
             m = re.search(r"\s#\s?(.*)$", body)
             if m:
@@ -63,7 +63,9 @@ def parse_demo_commands(text):
 
 def _run_demo_command(cmd, cwd):
     measured = cmd
-    if not re.search(r"(\s-w\s|--write-out)", cmd):
+    if cmd.startswith("portcullis "):
+        measured = h.portcullis_bin() + cmd[len("portcullis"):]
+    elif not re.search(r"(\s-w\s|--write-out)", cmd):
         measured = cmd + " -w '\\n@@%{http_code}@@'"
     r = h.run(["bash", "-c", measured], timeout=40, cwd=cwd)
     m = re.search(r"@@(\d{3})@@\s*$", r.stdout)
@@ -83,7 +85,8 @@ def test_demo_commands_do_what_they_say():
         h.wait_for(printed, 20, "the demo to print curl commands")
         time.sleep(1.0)  # let it finish printing
         commands = printed()
-        h.check(len(commands) >= 2, f"demo printed fewer than 2 curl commands:\n"
+        h.check(sum(c[0].startswith("curl") for c in commands) >= 2,
+                f"demo printed fewer than 2 curl commands:\n"
                 f"{p.stdout_text()}")
         h.check(os.path.exists(os.path.join(demo_dir)) and os.listdir(demo_dir),
                 f"demo wrote nothing into --dir {demo_dir}")
@@ -103,11 +106,13 @@ def test_demo_commands_do_what_they_say():
                     ok = r.returncode == 0 and (status is None or status < 400)
                     what = f"want success, got curl exit {r.returncode} status {status}"
                 # curl exit 7 (connection refused) early on: the demo may still be starting
-                if ok or r.returncode != 7 or time.monotonic() > deadline:
+                if ok or r.returncode != 7 or time.monotonic() > deadline or not p.alive():
                     break
                 time.sleep(0.2)
             if not ok:
                 failures.append(f"{cmd}\n    {what}\n    stderr: {r.stderr.strip()[-300:]}")
+        if not p.alive():
+            failures.append(f"the demo process died: exit {p.popen.returncode}")
         h.check(not failures, "demo commands that did not do what they say:\n  "
                 + "\n  ".join(failures) + "\n--- demo output ---\n" + p.stdout_text()[-3000:])
         h.check(p.alive(), "demo stopped serving")

@@ -252,8 +252,8 @@ key = "../certs/zeta.key"
   auto ds = run(dir);
   INFO(dump(ds));
   CHECK(find(ds, kWarning, "gateway.toml", 5, "admin listens on non-loopback") != nullptr);
-  CHECK(find(ds, kWarning, "gateway.toml", 18, "egress listener \"egress\" takes unauthenticated") !=
-        nullptr);
+  CHECK(find(ds, kWarning, "gateway.toml", 18,
+             "egress listener \"egress\" takes unauthenticated") != nullptr);
   CHECK(find(ds, kWarning, "gateway.toml", 24, "allowed for any mesh identity") != nullptr);
   CHECK(find(ds, kWarning, "gateway.toml", 24, "private and loopback") != nullptr);
   CHECK(find(ds, kWarning, "acme.toml", 13, "cluster \"legacy\" of tenant \"acme\" is plaintext") !=
