@@ -109,24 +109,12 @@ int Server::run() {
   for (const auto& t : cfg.tenants) {
     for (const auto& c : t.clusters) {
       if (c.plaintext) {
-        observe::AuditEvent e;
-        e.event = "insecure_config";
-        e.decision = "allow";
-        e.reason = "plaintext_upstream";
-        e.tenant = t.name;
-        e.detail = "cluster " + c.name + " talks plaintext (plaintext = true)";
-        audit_.write(observe::audit_line(e));
+        audit_.plaintext_upstream(t.name, c.name);
       }
     }
   }
   {
-    observe::AuditEvent e;
-    e.event = "config_reload";
-    e.decision = "allow";
-    e.reason = "startup";
-    e.file = config_path_;
-    e.detail = "generation " + std::to_string(current_->generation);
-    audit_.write(observe::audit_line(e));
+    audit_.config_loaded(false, current_->generation, config_path_);
   }
 
   workers_running_ = workers;
@@ -167,9 +155,6 @@ void Server::reload() {
   }
   const auto start = std::chrono::steady_clock::now();
   BuildResult built = load_snapshot(config_path_, generation_ + 1);
-  observe::AuditEvent e;
-  e.event = "config_reload";
-  e.file = config_path_;
   if (built.snapshot) {
     // Listening sockets outlive generations; changing them needs a restart.
     const auto& a = current_->listeners;
@@ -186,14 +171,11 @@ void Server::reload() {
     }
   }
   if (!built.snapshot) {
-    e.decision = "deny";
-    e.reason = "invalid_config";
     std::string detail;
     for (const auto& d : built.errors) {
       detail += (detail.empty() ? "" : "; ") + d.format();
     }
-    e.detail = detail;
-    audit_.write(observe::audit_line(e));
+    audit_.config_rejected(true, config_path_, detail);
     metrics_.reload_result(false);
     std::fprintf(stderr, "portcullis: reload refused, keeping generation %llu: %s\n",
                  static_cast<unsigned long long>(generation_), detail.c_str());
@@ -207,11 +189,7 @@ void Server::reload() {
   for (auto& w : workers_) {
     w->publish(built.snapshot);
   }
-  e.decision = "allow";
-  e.reason = "reloaded";
-  e.detail = "generation " + std::to_string(generation_) + " in " +
-             std::to_string(elapsed_ms(start)) + " ms";
-  audit_.write(observe::audit_line(e));
+  audit_.config_loaded(true, generation_, config_path_);
   metrics_.reload_result(true);
   metrics_.set_generation(generation_);
   std::fprintf(stderr, "portcullis: reloaded, generation %llu\n",
@@ -260,23 +238,23 @@ void Server::tls_handshake_done(const listen::DownstreamConnection& c, const tls
 void Server::tls_rejected(const listen::DownstreamConnection& c, Reason why,
                           const std::string& detail) {
   metrics_.handshake_failed(to_string(why));
-  observe::AuditEvent e;
-  e.event = "tls_reject";
-  e.decision = "deny";
-  e.reason = std::string(to_string(why));
-  e.client = c.facts().client_ip + ":" + std::to_string(c.facts().client_port);
-  e.listener = c.facts().listener;
-  e.detail = detail;
-  audit_.write(observe::audit_line(e));
+  observe::AuditSubject subject;
+  subject.source = c.facts().client_ip + ":" + std::to_string(c.facts().client_port);
+  subject.destination = "listener " + c.facts().listener;
+  if (!detail.empty()) {
+    subject.detail = detail;
+  }
+  audit_.record(observe::kEventTlsReject, observe::Decision::deny, to_string(why), subject);
 }
 
 void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
   const auto& info = ex.info();
   const auto& req = ex.request();
-  observe::AccessEntry a;
+  observe::AccessRecord a;
   a.tenant = info.tenant;
   a.listener = facts.listener;
-  a.client = facts.client_ip + ":" + std::to_string(facts.client_port);
+  const std::string client = facts.client_ip + ":" + std::to_string(facts.client_port);
+  a.client = client;
   a.sni = facts.sni;
   a.tls_version = facts.tls_version;
   a.alpn = facts.alpn;
@@ -284,14 +262,14 @@ void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
   a.authority = info.authority.empty() ? req.authority : info.authority;
   a.path = req.path;
   a.status = ex.response().status;
-  a.bytes_in = static_cast<std::int64_t>(info.bytes_in);
-  a.bytes_out = static_cast<std::int64_t>(info.bytes_out);
+  a.bytes_in = info.bytes_in;
+  a.bytes_out = info.bytes_out;
   a.duration_ms = elapsed_ms(info.start);
   a.upstream = info.upstream;
   a.upstream_identity = info.upstream_identity;
   a.request_id = info.request_id;
-  a.reason = info.reason == Reason::none ? "" : std::string(to_string(info.reason));
-  access_.write(observe::access_line(a));
+  a.reason = info.reason == Reason::none ? "" : to_string(info.reason);
+  access_.log(a);
   metrics_.request(info.tenant, info.route, info.cluster, ex.response().status,
                    info.reason == Reason::none ? "" : to_string(info.reason),
                    static_cast<double>(elapsed_ms(info.start)) / 1000.0);
@@ -305,19 +283,14 @@ void Server::request_rejected(const http::ConnFacts& facts, const std::string& t
 
 void Server::upstream_tls_failed(const upstream::Target& target, const std::string& address,
                                  Reason why, const std::string& seen, const std::string& detail) {
-  observe::AuditEvent e;
-  e.event = target.egress ? "egress_tls_fail" : "mtls_fail";
-  e.decision = "deny";
-  e.reason = std::string(to_string(why));
-  (target.egress ? e.destination : e.cluster) = target.name;
-  if (!target.egress) {
-    e.destination = address;
-  }
-  e.expected_identity = target.expect_uri.empty() ? target.expect_dns : target.expect_uri;
-  e.identity = seen;
-  e.detail = detail;
-  audit_.write(observe::audit_line(e));
-  metrics_.upstream_failure(target.name, e.reason);
+  observe::AuditSubject subject;
+  subject.destination = target.name + " " + address;
+  subject.identity = seen.empty() ? "none" : seen;
+  const std::string& expected = target.expect_uri.empty() ? target.expect_dns : target.expect_uri;
+  subject.detail = "expected " + expected + (detail.empty() ? "" : "; " + detail);
+  audit_.record(target.egress ? "egress_tls_fail" : observe::kEventMtlsFail,
+                observe::Decision::deny, to_string(why), subject);
+  metrics_.upstream_failure(target.name, std::string(to_string(why)));
 }
 
 void Server::upstream_event(const upstream::Target& target, const std::string& address,
@@ -340,9 +313,9 @@ std::string Server::render_metrics() const {
   out += "# HELP portcullis_access_log_write_failures_total Log lines that could not be written.\n"
          "# TYPE portcullis_access_log_write_failures_total counter\n";
   out += "portcullis_access_log_write_failures_total{log=\"access\"} " +
-         std::to_string(access_.write_failures()) + "\n";
+         std::to_string(access_.file().write_failures()) + "\n";
   out += "portcullis_access_log_write_failures_total{log=\"audit\"} " +
-         std::to_string(audit_.write_failures()) + "\n";
+         std::to_string(audit_.file().write_failures()) + "\n";
   return out;
 }
 

@@ -20,7 +20,6 @@
 #include "gateway/http/session.h"
 #include "gateway/observe/access_log.h"
 #include "gateway/observe/audit_log.h"
-#include "gateway/observe/events.h"
 #include "gateway/observe/gateway_metrics.h"
 #include "gateway/runtime/snapshot.h"
 #include "tls/stream.h"
@@ -88,8 +87,8 @@ class Server {
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   std::atomic<unsigned> workers_running_{0};
-  observe::LogFile access_;
-  observe::LogFile audit_;
+  mutable observe::AccessLog access_;  // mutable: render_metrics reads its counters
+  mutable observe::AuditLog audit_;
   observe::GatewayMetrics metrics_;
   friend class Worker;
 };

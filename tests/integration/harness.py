@@ -162,6 +162,7 @@ class Proc:
         self.popen = subprocess.Popen(argv, stdout=self._out, stderr=self._err,
                                       stdin=subprocess.DEVNULL, cwd=cwd, env=env)
         self.pid = self.popen.pid
+        self.expected_exit = False  # set once we stop it (or a test expects it to exit)
 
     def alive(self):
         return self.popen.poll() is None
@@ -178,6 +179,7 @@ class Proc:
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Signals our own pid, waits, and SIGKILLs it if it does not exit. Returns exit code."""
+        self.expected_exit = True
         if self.alive():
             try:
                 os.kill(self.pid, sig)
@@ -240,8 +242,7 @@ class TestEnv:
     def __exit__(self, *exc):
         for proc in reversed(self.procs):
             code = proc.popen.poll()
-            if code is not None and code != 0 and proc.popen.returncode is not None \
-                    and not getattr(proc, "expected_exit", False):
+            if code is not None and code != 0 and not proc.expected_exit:
                 how = f"signal {-code}" if code < 0 else f"exit {code}"
                 print(f"  NOTE: {proc.name} (pid {proc.pid}) died during the test: {how}")
             try:

@@ -32,6 +32,7 @@ def test_sigterm_drains_and_exits_0():
     with h.TestEnv("admin") as env:
         t = h.build_topology(env)
         h.check(h.get(t, "acme", "/before").status == 200, "request failed")
+        t.gw.proc.expected_exit = True
         t.gw.proc.send_signal(signal.SIGTERM)
         rc = t.gw.proc.wait(20)
         h.check(rc == 0, f"exit {rc} after SIGTERM, want 0")

@@ -154,6 +154,7 @@ def test_run_with_invalid_config_exits_1():
         t = _setup(env)
         _replace(_tenant_file(t, "acme"), 'protocol = "h2"', 'protocol = "h3"')
         p = env.start("gw-bad", [h.portcullis_bin(), "run", "-c", t.gw.config_path])
+        p.expected_exit = True
         rc = p.wait(15)
         h.check(rc == 1, f"run with an invalid config: exit {rc}, want 1")
         out = p.stdout_text() + p.stderr_text()
