@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "gateway/egress/egress_handler.h"
 #include "gateway/http/forwarded.h"
 #include "gateway/runtime/server.h"
 #include "gateway/runtime/worker.h"
@@ -79,6 +80,10 @@ void DownstreamConnection::start() noexcept {
     facts_.client_ip = hp->host;
     facts_.client_port = hp->port;
   }
+  if (egress_listener() && listener_.front_ctx == nullptr) {
+    start_plain_egress();
+    return;
+  }
   tls::SslPtr ssl{SSL_new(listener_.front_ctx.get())};
   if (!ssl) {
     close(Reason::internal_error);
@@ -92,8 +97,56 @@ void DownstreamConnection::start() noexcept {
   worker_.server().metrics_connection_opened(listener_.cfg->name);
 }
 
+bool DownstreamConnection::egress_listener() const noexcept {
+  return listener_.cfg->kind == config::ListenerConfig::Kind::egress;
+}
+
+// client_auth = "none": plain HTTP/1.1, and only from this host (sidecar style).
+void DownstreamConnection::start_plain_egress() noexcept {
+  sockaddr_storage ss{};
+  io::parse_ip(facts_.client_ip, 0, ss);
+  const bool loopback = facts_.client_ip == "::1" || facts_.client_ip.rfind("127.", 0) == 0 ||
+                        facts_.client_ip.rfind("::ffff:127.", 0) == 0;
+  if (!loopback) {
+    worker_.server().egress_decision("unauthenticated", "listener " + listener_.cfg->name,
+                                     false, "non_loopback_client", facts_.client_ip);
+    close(Reason::egress_denied);
+    return;
+  }
+  source_identity_ = "unauthenticated";
+  facts_.scheme = "http";
+  facts_.alpn = "http/1.1";
+  session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
+  state_ = DownstreamState::serving;
+  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+  socket_.read(true);
+  worker_.server().metrics_connection_opened(listener_.cfg->name);
+}
+
 void DownstreamConnection::on_handshake_done() noexcept {
   SSL* ssl = socket_.tls()->ssl();
+  if (egress_listener()) {
+    // The mesh CA verified the chain; the workload's SPIFFE ID is the source identity.
+    const tls::TlsSummary& sum = socket_.tls()->summary();
+    const std::string prefix = "spiffe://" + snapshot_->config.mesh.trust_domain + "/";
+    if (sum.peer_identity.rfind(prefix, 0) != 0) {
+      worker_.server().tls_rejected(*this, Reason::tls_client_cert_rejected,
+                                    "no SPIFFE ID in the mesh trust domain");
+      close(Reason::tls_client_cert_rejected);
+      return;
+    }
+    source_identity_ = sum.peer_identity;
+    facts_.sni = sum.sni;
+    facts_.tls_version = sum.version;
+    facts_.alpn = sum.alpn.empty() ? "http/1.1" : sum.alpn;
+    const auto limits = session_limits(snapshot_->config.limits);
+    session_ = sum.alpn == "h2" ? http::make_http2_session(*this, facts_, limits)
+                                : http::make_http1_session(*this, facts_, limits);
+    state_ = DownstreamState::serving;
+    socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+    flush();
+    return;
+  }
   const auto t = tls::selected_tenant(ssl);
   if (!t || *t >= snapshot_->tenants.size()) {
     close(Reason::tls_unknown_sni);
@@ -276,6 +329,11 @@ void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
 }
 
 void DownstreamConnection::route(http::Exchange& ex) {
+  if (egress_listener()) {
+    ex.info().authority = ex.request().authority;
+    egress::handle_egress(worker_, snapshot_, source_identity_, ex);
+    return;
+  }
   auto& info = ex.info();
   info.tenant = tenant_->cfg->name;
   info.authority = ex.request().authority;

@@ -66,12 +66,15 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   void close(Reason why) noexcept;
   void handshake_failed() noexcept;
   void route(http::Exchange& ex);
+  bool egress_listener() const noexcept;
+  void start_plain_egress() noexcept;
 
   runtime::Worker& worker_;
   runtime::SnapshotPtr snapshot_;
   const runtime::ListenerRuntime& listener_;
   const runtime::TenantRuntime* tenant_ = nullptr;
   bool tenant_by_fallback_ = false;
+  std::string source_identity_;  // egress listeners: the workload's SPIFFE ID
   DownstreamState state_ = DownstreamState::tls_handshake;
   Reason close_reason_ = Reason::none;
   http::ConnFacts facts_;

@@ -300,6 +300,19 @@ void Server::upstream_event(const upstream::Target& target, const std::string& a
   metrics_.upstream_failure(target.name, event);
 }
 
+void Server::egress_decision(const std::string& source, const std::string& destination,
+                             bool allow, const std::string& reason, const std::string& detail) {
+  observe::AuditSubject subject;
+  subject.source = source;
+  subject.destination = destination;
+  if (!detail.empty()) {
+    subject.detail = detail;
+  }
+  audit_.record(allow ? observe::kEventEgressAllow : observe::kEventEgressDeny,
+                allow ? observe::Decision::allow : observe::Decision::deny, reason, subject);
+  metrics_.egress(allow ? "allow" : "deny", reason);
+}
+
 void Server::metrics_connection_opened(const std::string& listener) {
   metrics_.connection(listener, +1);
 }

@@ -57,6 +57,9 @@ class Server {
                            Reason why, const std::string& seen, const std::string& detail);
   void upstream_event(const upstream::Target& target, const std::string& address,
                       const std::string& event, const std::string& detail);
+  // Every egress decision is audited (egress_allow / egress_deny) and counted.
+  void egress_decision(const std::string& source, const std::string& destination, bool allow,
+                       const std::string& reason, const std::string& detail);
   void metrics_connection_opened(const std::string& listener);
   void metrics_connection_closed(const std::string& listener);
 

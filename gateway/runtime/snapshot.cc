@@ -128,12 +128,49 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
     }
   }
 
+  for (std::uint32_t ei = 0; ei < c.egress.size(); ++ei) {
+    const config::EgressConfig& e = c.egress[ei];
+    EgressRuntime& er = snap->egress.emplace_back();
+    er.cfg = &e;
+    tls::ClientContextSpec spec;
+    spec.ca_bundle = e.ca;
+    spec.min_version = tls::parse_min_version(e.min_tls);
+    spec.alpn = {"h2", "http/1.1"};
+    auto r = tls::make_client_context(spec);
+    if (!r.ctx) {
+      errors.push_back(error_at(e.pos, "egress " + e.host + ": " + r.error));
+      continue;
+    }
+    // Security level 2: RSA and DH under 2048 bits fail chain verification (weak_key).
+    SSL_CTX_set_security_level(r.ctx.get(), 2);
+    er.ctx = std::move(r.ctx);
+    snap->egress_policy.add(routing::EgressRule{e.host, e.port, e.allow, ei});
+  }
+
   for (const auto& l : c.listeners) {
     ListenerRuntime& lr = snap->listeners.emplace_back();
     lr.cfg = &l;
     auto hp = io::split_host_port(l.address);
     if (!hp || !io::parse_ip(hp->host, hp->port, lr.addr)) {
       errors.push_back(error_at(l.pos, "listener " + l.name + ": address must be ip:port"));
+      continue;
+    }
+    if (l.kind == config::ListenerConfig::Kind::egress) {
+      if (l.client_auth == config::ListenerConfig::ClientAuth::none) {
+        continue;  // plain HTTP from loopback clients only; no TLS context
+      }
+      // Workloads authenticate with their mesh certificate; we present ours.
+      tls::ServerContextSpec spec;
+      spec.cert_chain = c.mesh.cert;
+      spec.key = c.mesh.key;
+      spec.client_ca = c.mesh.ca;
+      spec.session_id_context = "egress:" + l.name;
+      auto r = tls::make_server_context(spec);
+      if (!r.ctx) {
+        errors.push_back(error_at(l.pos, "listener " + l.name + ": " + r.error));
+        continue;
+      }
+      lr.front_ctx = std::move(r.ctx);
       continue;
     }
     auto r = tls::make_front_context(true);

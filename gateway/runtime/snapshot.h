@@ -17,6 +17,7 @@
 #include "gateway/config/config.h"
 #include "gateway/io/uv.h"
 #include "gateway/upstream/target.h"
+#include "routing/egress_policy.h"
 #include "routing/route_table.h"
 #include "tls/ptr.h"
 #include "tls/sni.h"
@@ -37,6 +38,12 @@ struct TenantRuntime {
   std::vector<ClusterRuntime> clusters;
 };
 
+// One [[egress]] entry: its own roots (and only those), minimum version, pins.
+struct EgressRuntime {
+  const config::EgressConfig* cfg = nullptr;
+  tls::SslCtxPtr ctx;
+};
+
 struct ListenerRuntime {
   const config::ListenerConfig* cfg = nullptr;
   tls::SslCtxPtr front_ctx;
@@ -50,6 +57,8 @@ struct Snapshot {
   std::vector<TenantRuntime> tenants;
   tls::SniTable sni;  // host -> tenant; also the Host/:authority check
   std::vector<ListenerRuntime> listeners;
+  routing::EgressPolicy egress_policy;
+  std::vector<EgressRuntime> egress;  // index = EgressRule::index
   tls::SslCtxPtr mesh_h2;
   tls::SslCtxPtr mesh_h1;
   std::string gateway_identity;  // the URI SAN of [mesh].cert
