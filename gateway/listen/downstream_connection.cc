@@ -174,13 +174,17 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
   if (!session_ || state_ == DownstreamState::closing) {
     return;
   }
+  // Slowloris: a request head must be complete within header_timeout of its first byte.
+  if (session_->idle() && header_deadline_ == Clock::time_point{}) {
+    header_deadline_ = Clock::now() + snapshot_->config.limits.header_timeout;
+  }
   busy_ = true;
   const bool ok = session_->feed(bytes);
   busy_ = false;
   if (!ok) {
     close_reason_ = Reason::http_malformed;
   }
-  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+  arm_timer();
   flush();
 }
 
@@ -279,17 +283,51 @@ void DownstreamConnection::handshake_failed() noexcept {
   }
 }
 
+void DownstreamConnection::arm_timer() noexcept {
+  auto ms = snapshot_->config.limits.idle_timeout;
+  if (header_deadline_ != Clock::time_point{}) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(header_deadline_ -
+                                                                            Clock::now());
+    ms = std::max(std::chrono::milliseconds{1}, std::min(ms, left));
+  }
+  socket_.set_timer(static_cast<std::uint64_t>(ms.count()));
+}
+
 void DownstreamConnection::on_timeout() noexcept {
   if (state_ == DownstreamState::tls_handshake) {
     worker_.server().tls_rejected(*this, Reason::tls_handshake_timeout, {});
     close(Reason::tls_handshake_timeout);
     return;
   }
+  if (header_deadline_ != Clock::time_point{} && Clock::now() >= header_deadline_) {
+    request_timed_out();
+    return;
+  }
   if (session_ && session_->idle()) {
     close(Reason::idle_timeout);
     return;
   }
-  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+  arm_timer();
+}
+
+// 408 for HTTP/1.1 (nothing else is in flight: the head never completed), GOAWAY for HTTP/2.
+void DownstreamConnection::request_timed_out() noexcept {
+  header_deadline_ = {};
+  request_rejected(408, Reason::header_timeout);
+  close_reason_ = Reason::header_timeout;
+  socket_.read(false);
+  if (facts_.alpn == "h2") {
+    session_->start_drain();
+    flush();
+    return;
+  }
+  static constexpr std::string_view k408 =
+      "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+      "Connection: close\r\n\r\nrequest timeout\n";
+  socket_.send(k408);
+  if (socket_.backlog() == 0) {
+    close(Reason::header_timeout);
+  }
 }
 
 void DownstreamConnection::drain() noexcept {
@@ -325,6 +363,7 @@ void DownstreamConnection::on_closed() noexcept {
 }
 
 void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
+  header_deadline_ = {};
   route(ex);
 }
 

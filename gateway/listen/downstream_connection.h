@@ -8,6 +8,7 @@
 // Order:    session_ is declared after socket_ so it is destroyed first.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -67,6 +68,8 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   void handshake_failed() noexcept;
   void route(http::Exchange& ex);
   bool egress_listener() const noexcept;
+  void arm_timer() noexcept;
+  void request_timed_out() noexcept;
   void start_plain_egress() noexcept;
 
   runtime::Worker& worker_;
@@ -74,6 +77,8 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   const runtime::ListenerRuntime& listener_;
   const runtime::TenantRuntime* tenant_ = nullptr;
   bool tenant_by_fallback_ = false;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point header_deadline_{};  // unset: no request head in progress
   std::string source_identity_;  // egress listeners: the workload's SPIFFE ID
   DownstreamState state_ = DownstreamState::tls_handshake;
   Reason close_reason_ = Reason::none;

@@ -15,6 +15,7 @@ using portcullis::gateway::egress::build_query;
 using portcullis::gateway::egress::DnsAnswer;
 using portcullis::gateway::egress::format_ipv6;
 using portcullis::gateway::egress::kMaxCnameHops;
+using portcullis::gateway::egress::kMaxPointerJumps;
 using portcullis::gateway::egress::kQtypeA;
 using portcullis::gateway::egress::kQtypeAaaa;
 using portcullis::gateway::egress::kQtypeCname;
@@ -284,16 +285,28 @@ TEST_CASE("parse_response refuses compression loops and bad pointers", "[egress]
   // Extended label types 0x40 and 0x80.
   CHECK_FALSE(parse_response(q + bytes({0x41, 'a', 0}) + tail, 5, "x.example", kQtypeA));
   CHECK_FALSE(parse_response(q + bytes({0x81, 'a', 0}) + tail, 5, "x.example", kQtypeA));
-  // A chain of pointers each pointing at the previous one (all backwards) is bounded too.
-  std::string chain = q + wname("x.example");
-  auto prev = self;
-  for (int i = 0; i < 40; ++i) {
-    const auto here = static_cast<std::uint16_t>(chain.size());
-    chain += ptr(prev);
-    prev = here;
+  // A chain of pointers each pointing at the previous one (all backwards, no loop) is followed
+  // up to kMaxPointerJumps and refused beyond. The chain sits in the rdata of a TXT record.
+  for (int links : {kMaxPointerJumps - 1, kMaxPointerJumps + 8}) {
+    std::string msg = header(5, kResp, 2) + question("x.example", kQtypeA);
+    const auto owner = static_cast<std::uint16_t>(msg.size());
+    msg += wname("x.example") + u16(16) + u16(1) + u32(60) + u16(static_cast<std::uint16_t>(2 * links));
+    auto prev = owner;
+    for (int i = 0; i < links; ++i) {
+      const auto here = static_cast<std::uint16_t>(msg.size());
+      msg += ptr(prev);
+      prev = here;
+    }
+    msg += ptr(prev) + tail;
+    INFO(links);
+    const auto a = parse_response(msg, 5, "x.example", kQtypeA);
+    if (links < kMaxPointerJumps) {
+      REQUIRE(a);
+      CHECK(a->addresses == std::vector<std::string>{"1.1.1.1"});
+    } else {
+      CHECK_FALSE(a);
+    }
   }
-  chain[7] = 1;
-  CHECK_FALSE(parse_response(chain + ptr(prev) + tail, 5, "x.example", kQtypeA));
 }
 
 TEST_CASE("parse_response refuses decoded names over 255 octets", "[egress][dns]") {

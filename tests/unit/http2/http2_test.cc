@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -703,4 +704,99 @@ TEST_CASE("h2: garbage instead of a preface is fatal", "[http][h2]") {
   p.server->pull_output(out, 1 << 16);
   CHECK(p.server->should_close());
   CHECK(p.sown.heads.empty());
+}
+
+TEST_CASE("h2: session abort destroys every exchange", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  ClientReq a("GET", "/a");
+  ClientReq b("POST", "/b", true);
+  p.client->attach(*a.ex);
+  p.client->attach(*b.ex);
+  p.pump();
+  REQUIRE(p.sown.ups.size() == 2);
+  p.server->abort();
+  CHECK(p.sown.ups[0]->aborted);
+  CHECK(p.sown.ups[1]->aborted);
+  CHECK(p.sown.done == 2);
+  CHECK(p.server->should_close());
+
+  // The transport under the client goes too: both client exchanges get a local 502.
+  p.client->abort(502, Reason::upstream_reset);
+  CHECK(a.head.status == 502);
+  CHECK(b.head.status == 502);
+  CHECK(a.ex->info().reason == Reason::upstream_reset);
+  CHECK(p.client->active() == 0);
+  CHECK_FALSE(p.client->reusable());
+  CHECK_FALSE(p.client->can_take());
+}
+
+TEST_CASE("h2: request budget per connection ends with GOAWAY", "[http][h2]") {
+  SessionLimits limits;
+  limits.max_requests_per_connection = 3;
+  Pair p(limits);
+  p.sown.table["/"] = "x";
+  std::vector<std::unique_ptr<ClientReq>> reqs;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(p.client->can_take());
+    reqs.push_back(std::make_unique<ClientReq>("GET", "/"));
+    p.client->attach(*reqs.back()->ex);
+    p.pump();
+    CHECK(reqs.back()->body == "x");
+  }
+  CHECK(p.sown.done == 3);
+  CHECK_FALSE(p.client->reusable());
+  CHECK(p.server->should_close());
+}
+
+TEST_CASE("h2: request trailers end the request body", "[http][h2]") {
+  Pair p;
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  RawClient raw;
+  std::string body = "0123456789";
+  struct Src {
+    std::string* body;
+    bool done = false;
+  } src{&body};
+  nghttp2_data_provider prov{};
+  prov.source.ptr = &src;
+  prov.read_callback = [](nghttp2_session* s, std::int32_t id, std::uint8_t* buf, std::size_t,
+                          std::uint32_t* flags, nghttp2_data_source* source, void*) -> ssize_t {
+    auto* sp = static_cast<Src*>(source->ptr);
+    std::memcpy(buf, sp->body->data(), sp->body->size());
+    *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    std::string n = "x-checksum";
+    std::string v = "abc";
+    nghttp2_nv trailer{reinterpret_cast<std::uint8_t*>(n.data()),
+                       reinterpret_cast<std::uint8_t*>(v.data()), n.size(), v.size(),
+                       NGHTTP2_NV_FLAG_NONE};
+    nghttp2_submit_trailer(s, id, &trailer, 1);
+    return static_cast<ssize_t>(sp->body->size());
+  };
+  std::string m = ":method", mv = "POST", sc = ":scheme", scv = "https", au = ":authority",
+              auv = "a.example", pa = ":path", pav = "/up";
+  nghttp2_nv nva[] = {
+      {reinterpret_cast<std::uint8_t*>(m.data()), reinterpret_cast<std::uint8_t*>(mv.data()),
+       m.size(), mv.size(), NGHTTP2_NV_FLAG_NONE},
+      {reinterpret_cast<std::uint8_t*>(sc.data()), reinterpret_cast<std::uint8_t*>(scv.data()),
+       sc.size(), scv.size(), NGHTTP2_NV_FLAG_NONE},
+      {reinterpret_cast<std::uint8_t*>(au.data()), reinterpret_cast<std::uint8_t*>(auv.data()),
+       au.size(), auv.size(), NGHTTP2_NV_FLAG_NONE},
+      {reinterpret_cast<std::uint8_t*>(pa.data()), reinterpret_cast<std::uint8_t*>(pav.data()),
+       pa.size(), pav.size(), NGHTTP2_NV_FLAG_NONE},
+  };
+  const std::int32_t id = nghttp2_submit_request(raw.session, nullptr, nva, 4, &prov, nullptr);
+  raw.pump(*p.server);
+  REQUIRE(p.sown.ups.size() == 1);
+  FakeUpstream& up = *p.sown.ups[0];
+  REQUIRE(up.ex != nullptr);
+  CHECK(up.ex->request().has_body);
+  CHECK(up.ex->request_body().eof());
+  up.step();
+  CHECK(up.received == body);
+  CHECK(find_header(up.ex->request().headers, "x-checksum") == nullptr);
+  up.respond(204, "");
+  raw.pump(*p.server);
+  CHECK(raw.status[id] == 204);
+  CHECK(p.server->idle());
 }

@@ -304,7 +304,7 @@ TEST_CASE("v1 malformations are refused while the line is still arriving", "[pro
   require_error_at("PROXY TCP4 1.2.3.4  ", 19, ProxyError::v1_malformed);
   require_error_at("PROXY TCP4 1.2.x", 15, ProxyError::v1_malformed);
   require_error_at("PROXY TCP4 1.2.3.4 5.6.7.8 01", 28, ProxyError::v1_malformed);
-  require_error_at("PROXY TCP4 1.2.3.4 5.6.7.8 1 655361", 34, ProxyError::v1_malformed);
+  require_error_at("PROXY TCP4 1.2.3.4 5.6.7.8 1 655350", 34, ProxyError::v1_malformed);
   require_error_at("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 ", 30, ProxyError::v1_malformed);
   require_error_at("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", 30, ProxyError::v1_malformed);
   // Binary junk after a correct signature.
