@@ -219,32 +219,34 @@ ProxyResult parse_v1_body(std::string_view body, bool complete, std::size_t line
   return r;
 }
 
-// in starts with "PROXY ".
+// in starts with "PROXY ". What arrived of the line is checked before the length limit, so a
+// line that is already malformed stays v1_malformed however many more bytes come.
 ProxyResult parse_v1(std::string_view in) {
   const std::size_t window = in.size() < kProxyV1MaxLine ? in.size() : kProxyV1MaxLine;
   const std::size_t p = in.substr(0, window).find_first_of("\r\n");
-  if (p == std::string_view::npos) {
-    if (in.size() >= kProxyV1MaxLine) {
-      return fail(ProxyError::v1_too_long);
-    }
-    return parse_v1_body(in.substr(kV1Sig.size()), false, 0);
-  }
-  if (in[p] == '\n') {
+  if (p != std::string_view::npos && in[p] == '\n') {
     return fail(ProxyError::v1_malformed);  // bare LF
   }
-  // in[p] == '\r'; the line including CRLF is p + 2 bytes.
-  if (p + 2 > kProxyV1MaxLine) {
-    return fail(ProxyError::v1_too_long);
-  }
-  if (p + 1 >= in.size()) {
-    // CR is the last byte so far: check what we have, then wait for the LF.
-    ProxyResult r = parse_v1_body(in.substr(kV1Sig.size(), p - kV1Sig.size()), false, 0);
-    return r;
-  }
-  if (in[p + 1] != '\n') {
+  const std::size_t body_end = p == std::string_view::npos ? window : p;
+  const std::string_view body = in.substr(kV1Sig.size(), body_end - kV1Sig.size());
+  const bool crlf = p != std::string_view::npos && p + 1 < in.size() && in[p + 1] == '\n';
+  if (p != std::string_view::npos && p + 1 < in.size() && !crlf) {
     return fail(ProxyError::v1_malformed);  // bare CR
   }
-  return parse_v1_body(in.substr(kV1Sig.size(), p - kV1Sig.size()), true, p + 2);
+  if (crlf && p + 2 <= kProxyV1MaxLine) {
+    return parse_v1_body(body, true, p + 2);
+  }
+  // No complete line (yet): check what arrived, then the limit.
+  ProxyResult r = parse_v1_body(body, false, 0);
+  if (r.state == ProxyResult::State::error) {
+    return r;
+  }
+  // Too long: 107 bytes without CR, or a CR at byte 107 (its LF would be byte 108).
+  if ((p == std::string_view::npos && in.size() >= kProxyV1MaxLine) ||
+      (p != std::string_view::npos && p + 2 > kProxyV1MaxLine)) {
+    return fail(ProxyError::v1_too_long);
+  }
+  return r;
 }
 
 // ---- v2 -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "gateway/io/uv.h"
 #include "gateway/listen/downstream_connection.h"
 #include "gateway/listen/listener.h"
+#include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
 
 namespace portcullis::gateway::runtime {
@@ -117,6 +118,9 @@ int Server::run() {
     audit_.config_loaded(false, current_->generation, config_path_);
   }
 
+  watcher_ = std::make_unique<Watcher>(&loop_, [this] { reload(); });
+  watcher_->rebuild(config_path_, cfg);
+
   workers_running_ = workers;
   for (unsigned i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, i, current_, std::move(fds[i])));
@@ -176,12 +180,33 @@ void Server::reload() {
       detail += (detail.empty() ? "" : "; ") + d.format();
     }
     audit_.config_rejected(true, config_path_, detail);
+    for (const auto& d : built.errors) {
+      const std::string& f = d.pos.file;
+      if (f.size() > 4 && (f.ends_with(".pem") || f.ends_with(".key") || f.ends_with(".crt") ||
+                           d.message.find("certificate") != std::string::npos)) {
+        observe::AuditSubject subject;
+        subject.file = f;
+        subject.detail = d.message + "; the running certificate keeps serving";
+        audit_.record(observe::kEventCertReload, observe::Decision::deny, "invalid_certificate",
+                      subject);
+      }
+    }
     metrics_.reload_result(false);
     std::fprintf(stderr, "portcullis: reload refused, keeping generation %llu: %s\n",
                  static_cast<unsigned long long>(generation_), detail.c_str());
     return;
   }
   ++generation_;
+  // Certificates that changed with this reload: one cert_reload line each.
+  for (const auto& now : built.snapshot->certs) {
+    bool same = false;
+    for (const auto& before : current_->certs) {
+      same = same || (before.name == now.name && before.sha256 == now.sha256);
+    }
+    if (!same) {
+      audit_.cert_reloaded(now.name, now.file);
+    }
+  }
   {
     std::lock_guard lock{snap_mu_};
     current_ = built.snapshot;
@@ -190,6 +215,7 @@ void Server::reload() {
     w->publish(built.snapshot);
   }
   audit_.config_loaded(true, generation_, config_path_);
+  watcher_->rebuild(config_path_, built.snapshot->config);
   metrics_.reload_result(true);
   metrics_.set_generation(generation_);
   std::fprintf(stderr, "portcullis: reloaded, generation %llu\n",
@@ -201,6 +227,9 @@ void Server::start_drain() {
     return;
   }
   std::fprintf(stderr, "portcullis: draining\n");
+  if (watcher_) {
+    watcher_->close();
+  }
   for (auto& w : workers_) {
     w->drain();
   }
@@ -224,6 +253,9 @@ void Server::finish() {
   }
   if (admin_) {
     admin_->close();
+  }
+  if (watcher_) {
+    watcher_->close();
   }
 }
 
@@ -323,6 +355,16 @@ void Server::metrics_connection_closed(const std::string& listener) {
 
 std::string Server::render_metrics() const {
   std::string out = metrics_.render();
+  const SnapshotPtr snap = snapshot();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  out += "# HELP portcullis_certificate_expiry_seconds Seconds until the certificate expires.\n"
+         "# TYPE portcullis_certificate_expiry_seconds gauge\n";
+  for (const auto& c : snap->certs) {
+    out += "portcullis_certificate_expiry_seconds{certificate=\"" + observe::label_value(c.name) +
+           "\"} " + std::to_string(c.not_after - now) + "\n";
+  }
   out += "# HELP portcullis_access_log_write_failures_total Log lines that could not be written.\n"
          "# TYPE portcullis_access_log_write_failures_total counter\n";
   out += "portcullis_access_log_write_failures_total{log=\"access\"} " +

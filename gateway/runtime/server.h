@@ -34,6 +34,7 @@ class DownstreamConnection;
 
 namespace portcullis::gateway::runtime {
 
+class Watcher;
 class Worker;
 
 class Server {
@@ -87,6 +88,7 @@ class Server {
   std::uint64_t generation_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<Watcher> watcher_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   std::atomic<unsigned> workers_running_{0};

@@ -1,6 +1,7 @@
 #include "gateway/runtime/snapshot.h"
 
 #include "certs/pem.h"
+#include "gateway/config/analyze.h"
 #include "tls/context.h"
 
 namespace portcullis::gateway::runtime {
@@ -57,6 +58,9 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
     certs::LoadError err;
     if (!c.mesh.cert.empty() && certs::load_chain(c.mesh.cert, chain, err) &&
         !chain.certs.empty()) {
+      X509* leaf = chain.certs.front().get();
+      snap->certs.push_back(CertFact{"mesh", c.mesh.cert, certs::fingerprint_sha256(leaf),
+                                     certs::not_after_unix(leaf)});
       const auto uris = certs::uri_sans(chain.certs.front().get());
       if (!uris.empty()) {
         snap->gateway_identity = uris.front();
@@ -82,6 +86,10 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
       continue;
     }
     rt.server_ctx = std::move(r.ctx);
+    if (X509* leaf = SSL_CTX_get0_certificate(rt.server_ctx.get())) {
+      snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, certs::fingerprint_sha256(leaf),
+                                     certs::not_after_unix(leaf)});
+    }
     snap->sni.add_tenant(tls::TenantTls{rt.server_ctx.get(), spec.min_version, ti});
     for (const auto& h : t.hosts) {
       if (!snap->sni.add_host(h, ti)) {
@@ -205,6 +213,17 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
         r.errors.push_back(std::move(d));
       }
     }
+    return r;
+  }
+  // The analyzers' errors (expired certificate, key not matching its certificate...) refuse
+  // the config too; their warnings are for `check`.
+  BuildResult r;
+  for (auto& d : config::analyze(*loaded.config)) {
+    if (d.severity == config::Diagnostic::Severity::error) {
+      r.errors.push_back(std::move(d));
+    }
+  }
+  if (!r.errors.empty()) {
     return r;
   }
   return build_snapshot(std::move(*loaded.config), generation);

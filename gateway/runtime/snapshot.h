@@ -30,6 +30,14 @@ struct ClusterRuntime {
   upstream::Target target;  // its ctx is owned by the Snapshot (mesh h2 or http/1.1 context)
 };
 
+// A certificate the snapshot serves or presents, for /metrics expiry and reload audit.
+struct CertFact {
+  std::string name;    // "tenant:acme", "mesh"
+  std::string file;
+  std::string sha256;  // leaf fingerprint
+  std::int64_t not_after = 0;
+};
+
 struct TenantRuntime {
   const config::TenantConfig* cfg = nullptr;
   tls::SslCtxPtr server_ctx;
@@ -62,6 +70,7 @@ struct Snapshot {
   tls::SslCtxPtr mesh_h2;
   tls::SslCtxPtr mesh_h1;
   std::string gateway_identity;  // the URI SAN of [mesh].cert
+  std::vector<CertFact> certs;
 
   const ListenerRuntime* listener(const std::string& name) const noexcept;
 };

@@ -313,6 +313,17 @@ TEST_CASE("v1 malformations are refused while the line is still arriving", "[pro
   require_error_at("PROXY TCP4 1.2.3.4 5.6.7.8 65536", 31, ProxyError::v1_malformed);
 }
 
+TEST_CASE("v1: a malformed line stays malformed past the length limit", "[proxy][v1]") {
+  // Found by the fuzzer: the answer must not change from v1_malformed to v1_too_long.
+  std::string line = "PROXY TCP3 ";
+  line.append(150, 'x');
+  require_error_at(line, 9, ProxyError::v1_malformed);
+  std::string cr = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 ";
+  cr.append(kProxyV1MaxLine - cr.size() - 1, '9');
+  cr += "\r\n";
+  CHECK(error_of(cr) == ProxyError::v1_malformed);
+}
+
 TEST_CASE("v1 does not look past CRLF", "[proxy][v1]") {
   // What follows the header is payload, even if it looks like another header or junk.
   const std::string line = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n";

@@ -169,7 +169,13 @@ Outcome connect(Gateway& gw, SSL_CTX* client_ctx, const char* sni, int max_versi
   REQUIRE(SSL_set_tlsext_host_name(cssl.get(), sni) == 1);
   REQUIRE(SSL_set_max_proto_version(cssl.get(), max_version) == 1);
   if (offer != nullptr) {
-    REQUIRE(SSL_set_session(cssl.get(), offer) == 1);
+    // Offer a copy: the OpenSSL client retires a session it has used (TLS 1.3 tickets are
+    // single use; a renewed TLS 1.2 ticket replaces the old session), and the tests offer the
+    // same original several times.
+    SessionPtr copy(SSL_SESSION_dup(offer));
+    REQUIRE(copy);
+    REQUIRE(SSL_SESSION_is_resumable(copy.get()) == 1);
+    REQUIRE(SSL_set_session(cssl.get(), copy.get()) == 1);
   }
   HelloSeen hello;
   SSL_set_msg_callback(cssl.get(), on_client_msg);
@@ -210,6 +216,10 @@ Outcome connect(Gateway& gw, SSL_CTX* client_ctx, const char* sni, int max_versi
   out.peer_fingerprint = client.summary().peer_cert_sha256;
   out.version = client.summary().version;
   out.session.reset(SSL_get1_session(client.ssl()));
+  // A client SSL freed without close_notify marks its session not resumable (OpenSSL treats it
+  // as a possibly truncated connection), so close cleanly as a real client does.
+  client.shutdown();
+  server.shutdown();
   return out;
 }
 
