@@ -65,8 +65,8 @@ class TicketKeys {
   // created_unix of loaded keys is the file's modification time.
   static std::shared_ptr<const TicketKeys> load_file(const std::string& path, std::string& err);
   // Same parser without the file checks (for tests and for `check`).
-  static std::shared_ptr<const TicketKeys> parse(const std::string& bytes, std::int64_t created_unix,
-                                                 std::string& err);
+  static std::shared_ptr<const TicketKeys> parse(const std::string& bytes,
+                                                 std::int64_t created_unix, std::string& err);
 
   const std::vector<TicketKey>& keys() const noexcept { return keys_; }
   // The key whose name matches, or null.

@@ -121,6 +121,14 @@ struct ClusterConfig {
   bool plaintext = false;
   Millis connect_timeout{5'000};
   Millis request_timeout{30'000};
+  // Active health checks: GET health_path on every endpoint (same mTLS and identity checks).
+  std::string health_path;        // "" = no active checks
+  Millis health_interval{5'000};
+  std::uint32_t healthy_threshold = 2;    // consecutive successes to mark healthy
+  std::uint32_t unhealthy_threshold = 3;  // consecutive failures to mark unhealthy
+  // Passive ejection: consecutive connect/TLS/5xx failures of real traffic.
+  std::uint32_t max_failures = 5;
+  Millis eject_time{30'000};
   Pos pos;
 };
 

@@ -964,7 +964,8 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
       const std::string where = "[cluster." + c.name + "]";
       r.known_keys(*cl,
                    {"endpoints", "identity", "server_name", "protocol", "plaintext",
-                    "connect_timeout", "request_timeout"},
+                    "connect_timeout", "request_timeout", "health_path", "health_interval",
+                    "healthy_threshold", "unhealthy_threshold", "max_failures", "eject_time"},
                    where);
       std::vector<const toml::node*> ep_nodes;
       if (const auto* n = r.strings(*cl, "endpoints", c.endpoints, &ep_nodes)) {
@@ -1014,6 +1015,16 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
       }
       r.duration(*cl, "connect_timeout", c.connect_timeout, false);
       r.duration(*cl, "request_timeout", c.request_timeout, false);
+      if (const auto* n = r.str(*cl, "health_path", c.health_path)) {
+        if (!c.health_path.empty() && c.health_path.front() != '/') {
+          r.error(r.pos(*n), "health_path must start with '/'", "\"/healthz\"");
+        }
+      }
+      r.duration(*cl, "health_interval", c.health_interval, false);
+      r.integer(*cl, "healthy_threshold", c.healthy_threshold, 1, 100);
+      r.integer(*cl, "unhealthy_threshold", c.unhealthy_threshold, 1, 100);
+      r.integer(*cl, "max_failures", c.max_failures, 1, 1000);
+      r.duration(*cl, "eject_time", c.eject_time, false);
       if (!c.plaintext && !mtls_user_) {
         mtls_user_ = c.pos;
         mtls_user_what_ = "cluster \"" + c.name + "\" of tenant \"" + t.name + "\" uses mTLS";

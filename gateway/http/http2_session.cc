@@ -34,6 +34,12 @@ constexpr std::size_t kMaxSettings = 32;
 constexpr std::uint32_t kHeaderTableSize = 4096;
 // RFC 9113 6.5.2: the size of a field is name + value + 32.
 constexpr std::size_t kFieldOverhead = 32;
+// CONTINUATION frames allowed after one HEADERS frame (CVE-2024-28182: an endless header block).
+// Debian's 1.52 backports the library's own limit (NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, also 8);
+// upstream 1.52 has none, so we keep ours as well.
+constexpr int kMaxContinuations = 8;
+// NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, spelled as a number: not every 1.52 header declares it.
+constexpr ssize_t kErrTooManyContinuations = -905;
 
 std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
   return std::string_view(reinterpret_cast<const char*>(p), n);
@@ -130,6 +136,7 @@ class Http2Session final : public Session {
 
  private:
   // nghttp2 trampolines (no exception may leave them: they are noexcept).
+  static int on_begin_frame(nghttp2_session* s, const nghttp2_frame_hd* hd, void* ud) noexcept;
   static int on_begin_headers(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
   static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
                        std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
@@ -164,7 +171,10 @@ class Http2Session final : public Session {
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> graveyard_;
   std::uint32_t streams_begun_ = 0;
+  int continuations_ = 0;
+  bool flood_ = false;
   bool fatal_ = false;
+  bool send_failed_ = false;
   bool aborted_ = false;
   bool draining_ = false;
   std::uint64_t resets_sent_ = 0;
@@ -215,6 +225,7 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
     fatal_ = true;
     return;
   }
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &Http2Session::on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Http2Session::on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Session::on_header);
   nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, &Http2Session::on_invalid_header);
@@ -261,8 +272,13 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
 }
 
 Http2Session::~Http2Session() {
-  // Exchanges first: their destructors tell attached upstream sides to let go.
+  // Exchanges first: their destructors tell attached upstream sides to let go. Streams are
+  // marked closed so that nothing an upstream does meanwhile reaches nghttp2 for them.
   auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, st] : streams) {
+    st->closed_ = true;
+  }
   streams.clear();
   graveyard_.clear();
   if (session_ != nullptr) {
@@ -283,7 +299,8 @@ bool Http2Session::feed(std::string_view bytes) noexcept {
   ssize_t rv = nghttp2_session_mem_recv(
       session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   if (rv < 0) {
-    fatal(rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+    const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == kErrTooManyContinuations || flood_;
+    fatal(flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
   }
   // Safe point: no Exchange callback is on the stack. Streams reset by the client die here, so
   // their upstream side hears on_downstream_abort right away.
@@ -292,7 +309,7 @@ bool Http2Session::feed(std::string_view bytes) noexcept {
 }
 
 void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
-  if (session_ == nullptr || aborted_) {
+  if (session_ == nullptr || aborted_ || send_failed_) {
     return;
   }
   const std::size_t start = out.size();
@@ -300,7 +317,9 @@ void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
     const std::uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n < 0) {
+      // Nothing more can be sent: close without a GOAWAY.
       fatal_ = true;
+      send_failed_ = true;
       break;
     }
     if (n == 0) {
@@ -315,7 +334,7 @@ bool Http2Session::want_read() const noexcept {
 }
 
 bool Http2Session::should_close() const noexcept {
-  if (session_ == nullptr || aborted_) {
+  if (session_ == nullptr || aborted_ || send_failed_) {
     return true;
   }
   if (fatal_) {
@@ -574,6 +593,18 @@ void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
 
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks
+
+int Http2Session::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd,
+                                 void* ud) noexcept {
+  auto& self = *static_cast<Http2Session*>(ud);
+  if (hd->type == NGHTTP2_HEADERS) {
+    self.continuations_ = 0;
+  } else if (hd->type == NGHTTP2_CONTINUATION && ++self.continuations_ > kMaxContinuations) {
+    self.flood_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
+  }
+  return 0;
+}
 
 int Http2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
                                    void* ud) noexcept {

@@ -229,11 +229,12 @@ ProxyResult parse_v1(std::string_view in) {
   }
   const std::size_t body_end = p == std::string_view::npos ? window : p;
   const std::string_view body = in.substr(kV1Sig.size(), body_end - kV1Sig.size());
-  const bool crlf = p != std::string_view::npos && p + 1 < in.size() && in[p + 1] == '\n';
-  if (p != std::string_view::npos && p + 1 < in.size() && !crlf) {
-    return fail(ProxyError::v1_malformed);  // bare CR
-  }
-  if (crlf && p + 2 <= kProxyV1MaxLine) {
+  // A CR at byte 107 cannot start a CRLF that fits: too long, whatever follows it.
+  const bool cr_fits = p != std::string_view::npos && p + 2 <= kProxyV1MaxLine;
+  if (cr_fits && p + 1 < in.size()) {
+    if (in[p + 1] != '\n') {
+      return fail(ProxyError::v1_malformed);  // bare CR
+    }
     return parse_v1_body(body, true, p + 2);
   }
   // No complete line (yet): check what arrived, then the limit.

@@ -63,7 +63,7 @@ bool Server::bind_sockets(const Snapshot& snap, unsigned workers,
 }
 
 int Server::run() {
-  BuildResult built = load_snapshot(config_path_, ++generation_);
+  BuildResult built = load_snapshot(config_path_, ++generation_, &health_);
   if (!built.snapshot) {
     print_errors(built.errors);
     return 1;
@@ -158,7 +158,7 @@ void Server::reload() {
     return;
   }
   const auto start = std::chrono::steady_clock::now();
-  BuildResult built = load_snapshot(config_path_, generation_ + 1);
+  BuildResult built = load_snapshot(config_path_, generation_ + 1, &health_);
   if (built.snapshot) {
     // Listening sockets outlive generations; changing them needs a restart.
     const auto& a = current_->listeners;
@@ -355,6 +355,7 @@ void Server::metrics_connection_closed(const std::string& listener) {
 
 std::string Server::render_metrics() const {
   std::string out = metrics_.render();
+  out += health_.render();
   const SnapshotPtr snap = snapshot();
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())

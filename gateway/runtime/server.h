@@ -22,6 +22,7 @@
 #include "gateway/observe/audit_log.h"
 #include "gateway/observe/gateway_metrics.h"
 #include "gateway/runtime/snapshot.h"
+#include "gateway/upstream/health.h"
 #include "tls/stream.h"
 
 namespace portcullis::gateway::admin {
@@ -95,6 +96,7 @@ class Server {
   mutable observe::AccessLog access_;  // mutable: render_metrics reads its counters
   mutable observe::AuditLog audit_;
   observe::GatewayMetrics metrics_;
+  upstream::HealthRegistry health_;
   friend class Worker;
 };
 

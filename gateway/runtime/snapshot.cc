@@ -25,7 +25,8 @@ const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcep
   return nullptr;
 }
 
-BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
+BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
+                           upstream::HealthRegistry* health) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
   snap->config = std::move(cfg);
@@ -102,7 +103,9 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
       crt.cfg = &cl;
       for (const auto& e : cl.endpoints) {
         if (auto hp = io::split_host_port(e)) {
-          crt.endpoints.push_back(upstream::Endpoint{*hp, std::nullopt});
+          crt.endpoints.push_back(upstream::Endpoint{
+              *hp, std::nullopt,
+              health != nullptr ? health->get(t.name + "/" + cl.name + "/" + e) : nullptr});
         } else {
           errors.push_back(error_at(cl.pos, "cluster " + cl.name + ": bad endpoint " + e));
         }
@@ -118,6 +121,8 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
       tg.prefer_h2 = h2;
       tg.connect_timeout = cl.connect_timeout;
       tg.request_timeout = cl.request_timeout;
+      tg.max_failures = cl.max_failures;
+      tg.eject_time = cl.eject_time;
     }
     for (std::uint32_t ri = 0; ri < t.routes.size(); ++ri) {
       const config::RouteConfig& route = t.routes[ri];
@@ -204,7 +209,8 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation) {
   return result;
 }
 
-BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation) {
+BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
+                          upstream::HealthRegistry* health) {
   config::LoadResult loaded = config::load(config_path);
   if (!loaded.ok()) {
     BuildResult r;
@@ -226,7 +232,7 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   if (!r.errors.empty()) {
     return r;
   }
-  return build_snapshot(std::move(*loaded.config), generation);
+  return build_snapshot(std::move(*loaded.config), generation, health);
 }
 
 }  // namespace portcullis::gateway::runtime

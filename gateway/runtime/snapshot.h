@@ -83,9 +83,12 @@ struct BuildResult {
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.
-BuildResult build_snapshot(config::Config cfg, std::uint64_t generation);
+// `health` (optional) gives each cluster endpoint its process-wide health record.
+BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
+                           upstream::HealthRegistry* health = nullptr);
 
 // load + build, the whole path `run`, `check` and reload share.
-BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation);
+BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
+                          upstream::HealthRegistry* health = nullptr);
 
 }  // namespace portcullis::gateway::runtime

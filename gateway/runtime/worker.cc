@@ -6,6 +6,7 @@
 #include "gateway/listen/downstream_connection.h"
 #include "gateway/listen/listener.h"
 #include "gateway/runtime/server.h"
+#include "gateway/upstream/health_checker.h"
 #include "gateway/upstream/pool.h"
 
 namespace portcullis::gateway::runtime {
@@ -18,6 +19,9 @@ Worker::Worker(Server& server, unsigned id, SnapshotPtr snapshot, std::vector<in
   uv_idle_init(&loop_, &idle_);
   idle_.data = this;
   pool_ = std::make_unique<upstream::Pool>(*this);
+  if (id_ == 0) {
+    health_ = std::make_unique<upstream::HealthChecker>(*this);
+  }
   for (std::size_t i = 0; i < fds_.size(); ++i) {
     listeners_.push_back(
         std::make_unique<listen::Listener>(*this, snapshot_->listeners[i].cfg->name, fds_[i]));
@@ -42,6 +46,9 @@ Worker::~Worker() {
 void Worker::start() {
   for (auto& l : listeners_) {
     l->start();
+  }
+  if (health_) {
+    health_->start();
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -151,6 +158,9 @@ void Worker::maybe_finish() {
     return;
   }
   // The last client is gone: close pooled upstreams and the mailbox so the loop can end.
+  if (health_) {
+    health_->close();
+  }
   pool_->close_all();
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&idle_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);

@@ -25,6 +25,7 @@ class DownstreamConnection;
 class Listener;
 }  // namespace listen
 namespace upstream {
+class HealthChecker;
 class Pool;
 }
 }  // namespace portcullis::gateway
@@ -83,6 +84,7 @@ class Worker {
   bool mailbox_closed_ = false;  // guarded by mu_
   std::thread thread_;
   std::unique_ptr<upstream::Pool> pool_;
+  std::unique_ptr<upstream::HealthChecker> health_;  // worker 0 only
   std::vector<std::unique_ptr<listen::Listener>> listeners_;
   std::unordered_set<listen::DownstreamConnection*> connections_;
   std::unordered_set<listen::DownstreamConnection*> deferred_;

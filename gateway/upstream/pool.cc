@@ -18,8 +18,20 @@ void Pool::acquire(const runtime::SnapshotPtr& snap, const runtime::ClusterRunti
     ex.fail(503, Reason::no_healthy_endpoint);
     return;
   }
+  // Round robin over the endpoints that are healthy and not ejected.
   std::size_t& next = next_endpoint_[&cluster];
-  const upstream::Endpoint& endpoint = cluster.endpoints[next++ % n];
+  const upstream::Endpoint* chosen = nullptr;
+  for (std::size_t i = 0; i < n && chosen == nullptr; ++i) {
+    const upstream::Endpoint& e = cluster.endpoints[next++ % n];
+    if (!e.health || e.health->usable()) {
+      chosen = &e;
+    }
+  }
+  if (chosen == nullptr) {
+    ex.fail(503, Reason::no_healthy_endpoint);
+    return;
+  }
+  const upstream::Endpoint& endpoint = *chosen;
   PoolKey key{snap->generation, &cluster,
               endpoint.host_port.host + ":" + std::to_string(endpoint.host_port.port)};
   acquire(snap, std::move(key), cluster.target, endpoint, ex);

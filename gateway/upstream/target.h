@@ -7,6 +7,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "gateway/io/uv.h"
+#include "gateway/upstream/health.h"
 #include "tls/ptr.h"
 
 namespace portcullis::gateway::upstream {
@@ -30,6 +33,8 @@ struct Target {
   bool prefer_h2 = false;   // egress: use h2 when the peer offers it
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds request_timeout{30'000};
+  std::uint32_t max_failures = 5;              // passive ejection
+  std::chrono::milliseconds eject_time{30'000};
 };
 
 // Where to connect: a host name to resolve, or an address that was already checked (egress:
@@ -37,6 +42,7 @@ struct Target {
 struct Endpoint {
   io::HostPort host_port;
   std::optional<sockaddr_storage> address;
+  std::shared_ptr<EndpointHealth> health;  // null: not tracked (egress)
 };
 
 }  // namespace portcullis::gateway::upstream

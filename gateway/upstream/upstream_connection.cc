@@ -121,6 +121,7 @@ void UpstreamConnection::connect_to(const sockaddr* addr) noexcept {
 void UpstreamConnection::on_connected(int status) noexcept {
   if (status != 0) {
     worker_.server().upstream_event(target_, address_, "connect_failed", uv_strerror(status));
+    traffic_result(false);
     fail_all(502, Reason::upstream_connect_failed);
     close();
     return;
@@ -177,8 +178,15 @@ Reason UpstreamConnection::verify_peer(std::string& seen) noexcept {
   return Reason::none;
 }
 
+void UpstreamConnection::traffic_result(bool ok) noexcept {
+  if (endpoint_.health) {
+    endpoint_.health->traffic_result(ok, target_.max_failures, target_.eject_time.count());
+  }
+}
+
 void UpstreamConnection::refuse(Reason why, const std::string& seen,
                                 const std::string& detail) noexcept {
+  traffic_result(false);
   worker_.server().upstream_tls_failed(target_, address_, why, seen, detail);
   fail_all(502, why);
   close();
@@ -200,6 +208,7 @@ void UpstreamConnection::on_handshake_done() noexcept {
 }
 
 void UpstreamConnection::became_ready(bool h2) noexcept {
+  traffic_result(true);
   client_ = h2 ? make_http2_client(*this) : make_http1_client(*this);
   ready_ = true;
   socket_.read(true);
@@ -353,6 +362,7 @@ void UpstreamConnection::on_transport_error(int) noexcept {
 void UpstreamConnection::on_timeout() noexcept {
   if (!ready_) {
     worker_.server().upstream_event(target_, address_, "connect_timeout", "");
+    traffic_result(false);
     fail_all(504, Reason::upstream_timeout);
   } else if (client_ && client_->active() > 0) {
     fail_all(504, Reason::upstream_timeout);

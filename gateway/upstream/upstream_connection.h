@@ -59,6 +59,7 @@ class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
   Reason verify_peer(std::string& seen) noexcept;
   void refuse(Reason why, const std::string& seen, const std::string& detail) noexcept;
   void became_ready(bool h2) noexcept;
+  void traffic_result(bool ok) noexcept;
   void fail_all(int status, Reason why) noexcept;
   void attach_waiting() noexcept;
   void flush() noexcept;

@@ -800,3 +800,55 @@ TEST_CASE("h2: request trailers end the request body", "[http][h2]") {
   CHECK(raw.status[id] == 204);
   CHECK(p.server->idle());
 }
+
+namespace {
+
+std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
+                  std::string_view payload) {
+  std::string f;
+  const std::size_t n = payload.size();
+  f.push_back(static_cast<char>((n >> 16) & 0xff));
+  f.push_back(static_cast<char>((n >> 8) & 0xff));
+  f.push_back(static_cast<char>(n & 0xff));
+  f.push_back(static_cast<char>(type));
+  f.push_back(static_cast<char>(flags));
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    f.push_back(static_cast<char>((stream >> shift) & 0xff));
+  }
+  f.append(payload);
+  return f;
+}
+
+// Error code of the first GOAWAY in `out`, or -1.
+long goaway_code(const std::string& out) {
+  std::size_t pos = 0;
+  while (pos + 9 <= out.size()) {
+    const auto* p = reinterpret_cast<const unsigned char*>(out.data() + pos);
+    const std::size_t len = (std::size_t{p[0]} << 16) | (std::size_t{p[1]} << 8) | p[2];
+    if (p[3] == NGHTTP2_GOAWAY && pos + 9 + len <= out.size() && len >= 8) {
+      const unsigned char* e = p + 9 + 4;
+      return static_cast<long>((std::uint32_t{e[0]} << 24) | (std::uint32_t{e[1]} << 16) |
+                               (std::uint32_t{e[2]} << 8) | e[3]);
+    }
+    pos += 9 + len;
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("h2: an endless CONTINUATION chain is cut off", "[http][h2]") {
+  Pair p;
+  std::string in = NGHTTP2_CLIENT_MAGIC;
+  in += frame(NGHTTP2_SETTINGS, 0, 0, "");
+  in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, "\x82\x87\x84");
+  for (int i = 0; i < 20; ++i) {
+    in += frame(NGHTTP2_CONTINUATION, 0, 1, std::string_view("\x40\x01x\x01y", 5));
+  }
+  CHECK_FALSE(p.server->feed(in));
+  std::string out;
+  p.server->pull_output(out, 1 << 16);
+  CHECK(goaway_code(out) == NGHTTP2_ENHANCE_YOUR_CALM);
+  CHECK(p.server->should_close());
+  CHECK(p.sown.heads.empty());
+}

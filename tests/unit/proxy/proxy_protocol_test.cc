@@ -322,6 +322,11 @@ TEST_CASE("v1: a malformed line stays malformed past the length limit", "[proxy]
   cr.append(kProxyV1MaxLine - cr.size() - 1, '9');
   cr += "\r\n";
   CHECK(error_of(cr) == ProxyError::v1_malformed);
+  // Also found by the fuzzer: a CR at byte 107 is too long whatever byte follows it.
+  std::string late = "PROXY UNKNOWN ";
+  late.append(kProxyV1MaxLine - late.size() - 1, 'a');
+  late += "\rX";
+  require_error_at(late, 106, ProxyError::v1_too_long);
 }
 
 TEST_CASE("v1 does not look past CRLF", "[proxy][v1]") {

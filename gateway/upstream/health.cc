@@ -1,0 +1,73 @@
+#include "gateway/upstream/health.h"
+
+namespace portcullis::gateway::upstream {
+
+std::int64_t EndpointHealth::now_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void EndpointHealth::probe_result(bool ok, std::uint32_t healthy_threshold,
+                                  std::uint32_t unhealthy_threshold) noexcept {
+  if (ok) {
+    probe_fail_ = 0;
+    if (++probe_ok_ >= healthy_threshold) {
+      healthy_ = true;
+      ejected_until_ms_ = 0;  // a passing active check ends an ejection early
+    }
+  } else {
+    probe_ok_ = 0;
+    if (++probe_fail_ >= unhealthy_threshold) {
+      healthy_ = false;
+    }
+  }
+}
+
+void EndpointHealth::traffic_result(bool ok, std::uint32_t max_failures,
+                                    std::int64_t eject_ms) noexcept {
+  if (ok) {
+    traffic_fail_ = 0;
+    return;
+  }
+  if (++traffic_fail_ >= max_failures) {
+    traffic_fail_ = 0;
+    ejected_until_ms_ = now_ms() + eject_ms;
+  }
+}
+
+bool EndpointHealth::ejected() const noexcept {
+  return ejected_until_ms_.load(std::memory_order_relaxed) > now_ms();
+}
+
+bool EndpointHealth::usable() const noexcept { return healthy() && !ejected(); }
+
+std::shared_ptr<EndpointHealth> HealthRegistry::get(const std::string& key) {
+  std::lock_guard lock{mu_};
+  auto& slot = entries_[key];
+  if (!slot) {
+    slot = std::make_shared<EndpointHealth>();
+  }
+  return slot;
+}
+
+std::string HealthRegistry::render() const {
+  std::lock_guard lock{mu_};
+  std::string out =
+      "# HELP portcullis_upstream_healthy 1 when the endpoint takes traffic (active checks "
+      "passing, not ejected).\n# TYPE portcullis_upstream_healthy gauge\n";
+  for (const auto& [key, h] : entries_) {
+    std::string escaped;
+    for (char c : key) {
+      if (c == '"' || c == '\\') {
+        escaped += '\\';
+      }
+      escaped += c;
+    }
+    out += "portcullis_upstream_healthy{endpoint=\"" + escaped + "\"} " +
+           (h->usable() ? "1" : "0") + "\n";
+  }
+  return out;
+}
+
+}  // namespace portcullis::gateway::upstream
