@@ -101,7 +101,10 @@ std::optional<Decision> EgressPolicy::decide_among(
       first = rule.index;
     }
     for (const std::string& allowed : rule.allow) {
-      if (allowed == "*" || allowed == source_identity) {
+      // "*" is any *mesh* identity; an unauthenticated (client_auth = "none") source must be
+      // named explicitly ("unauthenticated").
+      const bool mesh_source = source_identity.rfind("spiffe://", 0) == 0;
+      if ((allowed == "*" && mesh_source) || allowed == source_identity) {
         return Decision{true, kEgressAllowed, rule.index};
       }
     }

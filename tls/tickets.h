@@ -9,17 +9,17 @@
 //          SSL_CTX has its own session-id context and OpenSSL refuses to resume a session whose
 //          context differs (a full handshake follows).
 // Thread:  TicketKeys is immutable and shared freely. TicketKeyStore is process-wide: the main
-//          thread set()s, every worker's handshakes get(); both are lock-free for callers
-//          (std::atomic<std::shared_ptr>).
+//          thread set()s, every worker's handshakes get() (see TicketKeyStore for the lock).
 // Owner:   the Server owns the store; it outlives every SSL_CTX the callback is installed on and
 //          every SSL made from them. Keys outlive config generations.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <openssl/ssl.h>
@@ -78,6 +78,10 @@ class TicketKeys {
 };
 
 // Process-wide holder of the current keys: swapped by the main thread, read by every handshake.
+// A mutex, held only to copy one shared_ptr (tens of nanoseconds next to a handshake's
+// key exchange), rather than std::atomic<std::shared_ptr>: libstdc++ 12's load() releases its
+// internal lock with relaxed ordering, a data race that ThreadSanitizer reports and that weak
+// memory models (arm64) can actually hit.
 class TicketKeyStore {
  public:
   TicketKeyStore() = default;
@@ -85,11 +89,22 @@ class TicketKeyStore {
   TicketKeyStore(const TicketKeyStore&) = delete;
   TicketKeyStore& operator=(const TicketKeyStore&) = delete;
 
-  void set(std::shared_ptr<const TicketKeys> keys) noexcept { keys_.store(std::move(keys)); }
-  std::shared_ptr<const TicketKeys> get() const noexcept { return keys_.load(); }
+  void set(std::shared_ptr<const TicketKeys> keys) noexcept {
+    std::shared_ptr<const TicketKeys> old;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      old = std::exchange(keys_, std::move(keys));
+    }
+    // `old` dies here, outside the lock.
+  }
+  std::shared_ptr<const TicketKeys> get() const noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return keys_;
+  }
 
  private:
-  std::atomic<std::shared_ptr<const TicketKeys>> keys_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const TicketKeys> keys_;
 };
 
 // Installs the AES-256-CBC + HMAC-SHA256 ticket callback on a front context (OpenSSL looks the

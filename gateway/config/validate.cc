@@ -855,9 +855,13 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
                 "SPIFFE IDs of the workloads allowed to reach this destination, or \"*\"");
       }
       for (std::size_t i = 0; i < allow_nodes.size(); ++i) {
-        if (e.allow[i] != "*" && !valid_spiffe_id(e.allow[i])) {
+        // "unauthenticated" names the clients of a client_auth = "none" listener; "*" does not
+        // include them.
+        if (e.allow[i] != "*" && e.allow[i] != "unauthenticated" &&
+            !valid_spiffe_id(e.allow[i])) {
           r.error(r.pos(*allow_nodes[i]), "allow entry \"" + e.allow[i] + "\" is not a SPIFFE ID",
-                  "\"spiffe://<trust domain>/ns/<ns>/sa/<sa>\" or \"*\"");
+                  "\"spiffe://<trust domain>/ns/<ns>/sa/<sa>\", \"*\" (any mesh identity) or "
+                  "\"unauthenticated\"");
         }
       }
     } else if (r.get(*et, "allow") == nullptr) {

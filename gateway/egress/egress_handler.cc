@@ -145,6 +145,7 @@ class EgressRequest final : public http::UpstreamSide {
     target.expect_dns = dest_.host;
     target.pins = cfg.pins;
     target.egress = true;
+    target.source = source_;
     target.prefer_h2 = true;
     worker_.server().egress_decision(source_, target.name, true, "allowed", chosen);
     http::Exchange& ex = *ex_;

@@ -316,10 +316,14 @@ void Server::request_rejected(const http::ConnFacts& facts, const std::string& t
 void Server::upstream_tls_failed(const upstream::Target& target, const std::string& address,
                                  Reason why, const std::string& seen, const std::string& detail) {
   observe::AuditSubject subject;
-  subject.destination = target.name + " " + address;
+  subject.destination = target.name;
+  if (target.egress) {
+    subject.source = target.source;
+  }
   subject.identity = seen.empty() ? "none" : seen;
   const std::string& expected = target.expect_uri.empty() ? target.expect_dns : target.expect_uri;
-  subject.detail = "expected " + expected + (detail.empty() ? "" : "; " + detail);
+  subject.detail = "address " + address + "; expected " + expected +
+                   (detail.empty() ? "" : "; " + detail);
   audit_.record(target.egress ? "egress_tls_fail" : observe::kEventMtlsFail,
                 observe::Decision::deny, to_string(why), subject);
   metrics_.upstream_failure(target.name, std::string(to_string(why)));

@@ -29,6 +29,7 @@ struct Target {
   std::string expect_dns;   // else the peer must match this DNS name (never the CN)
   std::vector<std::string> pins;  // "sha256/..." SPKI pins; one must match in the chain
   bool egress = false;      // egress origination: key strength and detailed reasons
+  std::string source;       // egress: the workload's identity, for the audit log
   bool require_h2 = false;  // the cluster says h2: refuse a peer that does not offer it
   bool prefer_h2 = false;   // egress: use h2 when the peer offers it
   std::chrono::milliseconds connect_timeout{5'000};

@@ -290,7 +290,8 @@ TEST_CASE("parse_response refuses compression loops and bad pointers", "[egress]
   for (int links : {kMaxPointerJumps - 1, kMaxPointerJumps + 8}) {
     std::string msg = header(5, kResp, 2) + question("x.example", kQtypeA);
     const auto owner = static_cast<std::uint16_t>(msg.size());
-    msg += wname("x.example") + u16(16) + u16(1) + u32(60) + u16(static_cast<std::uint16_t>(2 * links));
+    msg += wname("x.example") + u16(16) + u16(1) + u32(60) +
+           u16(static_cast<std::uint16_t>(2 * links));
     auto prev = owner;
     for (int i = 0; i < links; ++i) {
       const auto here = static_cast<std::uint16_t>(msg.size());
