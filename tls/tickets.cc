@@ -216,12 +216,13 @@ int ticket_key_cb(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
   if (enc == 1) {
     const TicketKey& k = keys->keys().front();
     const int iv_len = EVP_CIPHER_get_iv_length(cipher);
+    // Failures below cost the client a ticket, never the connection: 0, not -1.
     if (RAND_bytes(iv, iv_len) != 1) {
-      return -1;
+      return 0;
     }
     std::memcpy(key_name, k.name, kTicketKeyNameSize);
     if (EVP_EncryptInit_ex(cctx, cipher, nullptr, k.aes_key, iv) != 1 || !init_mac(hctx, k)) {
-      return -1;
+      return 0;
     }
     return 1;
   }
@@ -230,7 +231,7 @@ int ticket_key_cb(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
     return 0;  // unknown or retired key: full handshake
   }
   if (!init_mac(hctx, *k) || EVP_DecryptInit_ex(cctx, cipher, nullptr, k->aes_key, iv) != 1) {
-    return -1;
+    return 0;  // as if unknown: a full handshake rather than a failed one
   }
   // Decrypted with an older key: accept, and ask OpenSSL to issue a ticket under the new one.
   return k == &keys->keys().front() ? 1 : 2;

@@ -52,6 +52,14 @@ class TlsSocket {
 
   void read(bool on) noexcept;  // start/stop reading (idempotent)
   bool reading() const noexcept { return reading_; }
+  // Processes bytes as if they had just been read (the rest of a PROXY header's buffer).
+  void inject(std::string_view bytes) noexcept {
+    if (tls_) {
+      handle_ciphertext(bytes);
+    } else {
+      owner_.on_plaintext(bytes);
+    }
+  }
   // Encrypts (when TLS) and queues bytes; false after a failure.
   bool send(std::string_view plaintext) noexcept;
   // Queues close_notify (TLS) and/or shuts the write side after the backlog.

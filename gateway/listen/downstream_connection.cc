@@ -53,6 +53,7 @@ std::string substitute(std::string text, std::string_view key, std::string_view 
 
 std::string_view to_string(DownstreamState s) noexcept {
   switch (s) {
+    case DownstreamState::reading_proxy_header: return "reading_proxy_header";
     case DownstreamState::tls_handshake: return "tls_handshake";
     case DownstreamState::serving: return "serving";
     case DownstreamState::draining: return "draining";
@@ -75,11 +76,63 @@ DownstreamConnection::~DownstreamConnection() { worker_.remove(this); }
 void DownstreamConnection::start() noexcept {
   worker_.add(this);
   uv_tcp_nodelay(socket_.tcp(), 1);
-  const std::string peer = socket_.peer_address();
-  if (auto hp = io::split_host_port(peer)) {
-    facts_.client_ip = hp->host;
-    facts_.client_port = hp->port;
+  worker_.server().metrics_connection_opened(listener_.cfg->name);
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  uv_tcp_getpeername(socket_.tcp(), reinterpret_cast<sockaddr*>(&peer), &len);
+  facts_.client_ip = io::ip_of(reinterpret_cast<const sockaddr*>(&peer));
+  facts_.client_port = io::port_of(reinterpret_cast<const sockaddr*>(&peer));
+  socket_.set_timer(static_cast<std::uint64_t>(
+      snapshot_->config.limits.tls_handshake_timeout.count()));
+  if (listener_.cfg->proxy_protocol != config::ListenerConfig::ProxyProtocol::off) {
+    // Only the load balancers named in trusted_proxies may speak first.
+    bool trusted = false;
+    for (const auto& c : listener_.trusted_proxies) {
+      trusted = trusted || c.contains(reinterpret_cast<const sockaddr*>(&peer));
+    }
+    if (!trusted) {
+      proxy_rejected(Reason::proxy_source_untrusted, "source not in trusted_proxies");
+      return;
+    }
+    state_ = DownstreamState::reading_proxy_header;
+    socket_.read(true);
+    return;
   }
+  begin_transport();
+}
+
+void DownstreamConnection::proxy_rejected(Reason why, std::string_view detail) noexcept {
+  worker_.server().tls_rejected(*this, why, std::string(detail), "proxy_reject");
+  close(why);
+}
+
+// The PROXY header is parsed from the raw bytes before TLS starts; the bytes after it are the
+// ClientHello and go to TLS untouched.
+void DownstreamConnection::on_proxy_bytes(std::string_view bytes) noexcept {
+  proxy_buffer_.append(bytes);
+  const ProxyResult r = listener_.proxy_parser.parse(proxy_buffer_);
+  if (r.state == ProxyResult::State::need_more) {
+    return;
+  }
+  if (r.state == ProxyResult::State::error) {
+    proxy_rejected(Reason::proxy_header_invalid, to_string(r.error));
+    return;
+  }
+  if (!r.local) {
+    facts_.client_ip = r.source_ip;
+    facts_.client_port = r.source_port;
+  }
+  const std::string rest = proxy_buffer_.substr(r.consumed);
+  proxy_buffer_.clear();
+  proxy_buffer_.shrink_to_fit();
+  state_ = DownstreamState::tls_handshake;
+  begin_transport();
+  if (!rest.empty() && state_ != DownstreamState::closing) {
+    socket_.inject(rest);
+  }
+}
+
+void DownstreamConnection::begin_transport() noexcept {
   if (egress_listener() && listener_.front_ctx == nullptr) {
     start_plain_egress();
     return;
@@ -91,10 +144,7 @@ void DownstreamConnection::start() noexcept {
   }
   tls::bind_selector(ssl.get(), &listener_.selector);
   socket_.set_tls(std::move(ssl), tls::Role::server);
-  socket_.set_timer(static_cast<std::uint64_t>(
-      snapshot_->config.limits.tls_handshake_timeout.count()));
   socket_.read(true);
-  worker_.server().metrics_connection_opened(listener_.cfg->name);
 }
 
 bool DownstreamConnection::egress_listener() const noexcept {
@@ -120,7 +170,6 @@ void DownstreamConnection::start_plain_egress() noexcept {
   state_ = DownstreamState::serving;
   socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
   socket_.read(true);
-  worker_.server().metrics_connection_opened(listener_.cfg->name);
 }
 
 void DownstreamConnection::on_handshake_done() noexcept {
@@ -171,6 +220,10 @@ void DownstreamConnection::on_handshake_done() noexcept {
 }
 
 void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
+  if (state_ == DownstreamState::reading_proxy_header) {
+    on_proxy_bytes(bytes);
+    return;
+  }
   if (!session_ || state_ == DownstreamState::closing) {
     return;
   }
@@ -246,7 +299,8 @@ void DownstreamConnection::on_writable() noexcept {
 }
 
 void DownstreamConnection::on_peer_eof() noexcept {
-  if (state_ == DownstreamState::tls_handshake) {
+  if (state_ == DownstreamState::tls_handshake ||
+      state_ == DownstreamState::reading_proxy_header) {
     close(Reason::tls_handshake_failed);
     return;
   }
@@ -294,6 +348,10 @@ void DownstreamConnection::arm_timer() noexcept {
 }
 
 void DownstreamConnection::on_timeout() noexcept {
+  if (state_ == DownstreamState::reading_proxy_header) {
+    proxy_rejected(Reason::proxy_header_invalid, "PROXY header deadline");
+    return;
+  }
   if (state_ == DownstreamState::tls_handshake) {
     worker_.server().tls_rejected(*this, Reason::tls_handshake_timeout, {});
     close(Reason::tls_handshake_timeout);

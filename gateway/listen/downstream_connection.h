@@ -25,6 +25,7 @@ class Worker;
 namespace portcullis::gateway::listen {
 
 enum class DownstreamState : std::uint8_t {
+  reading_proxy_header,  // proxy_protocol listeners: before TLS
   tls_handshake,
   serving,   // session attached; requests flow
   draining,  // GOAWAY / Connection: close sent
@@ -68,6 +69,9 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   void handshake_failed() noexcept;
   void route(http::Exchange& ex);
   bool egress_listener() const noexcept;
+  void begin_transport() noexcept;
+  void on_proxy_bytes(std::string_view bytes) noexcept;
+  void proxy_rejected(Reason why, std::string_view detail) noexcept;
   void arm_timer() noexcept;
   void request_timed_out() noexcept;
   void start_plain_egress() noexcept;
@@ -79,7 +83,8 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   bool tenant_by_fallback_ = false;
   using Clock = std::chrono::steady_clock;
   Clock::time_point header_deadline_{};  // unset: no request head in progress
-  std::string source_identity_;  // egress listeners: the workload's SPIFFE ID
+  std::string source_identity_;
+  std::string proxy_buffer_;  // PROXY header bytes until parsed (bounded by the parser)  // egress listeners: the workload's SPIFFE ID
   DownstreamState state_ = DownstreamState::tls_handshake;
   Reason close_reason_ = Reason::none;
   http::ConnFacts facts_;

@@ -268,7 +268,7 @@ void Server::tls_handshake_done(const listen::DownstreamConnection& c, const tls
 }
 
 void Server::tls_rejected(const listen::DownstreamConnection& c, Reason why,
-                          const std::string& detail) {
+                          const std::string& detail, std::string_view event) {
   metrics_.handshake_failed(to_string(why));
   observe::AuditSubject subject;
   subject.source = c.facts().client_ip + ":" + std::to_string(c.facts().client_port);
@@ -276,7 +276,7 @@ void Server::tls_rejected(const listen::DownstreamConnection& c, Reason why,
   if (!detail.empty()) {
     subject.detail = detail;
   }
-  audit_.record(observe::kEventTlsReject, observe::Decision::deny, to_string(why), subject);
+  audit_.record(event, observe::Decision::deny, to_string(why), subject);
 }
 
 void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {

@@ -49,8 +49,9 @@ class Server {
   // --- events from workers (any thread) ---
   void tls_handshake_done(const listen::DownstreamConnection& c, const tls::TlsSummary& s,
                           const std::string& tenant);
+  // A connection refused before HTTP: TLS (event tls_reject) or PROXY header (proxy_reject).
   void tls_rejected(const listen::DownstreamConnection& c, Reason why,
-                    const std::string& detail);
+                    const std::string& detail, std::string_view event = "tls_reject");
   void exchange_done(const http::ConnFacts& facts, http::Exchange& ex);
   void request_rejected(const http::ConnFacts& facts, const std::string& tenant, int status,
                         Reason why);

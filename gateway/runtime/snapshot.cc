@@ -168,6 +168,18 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
       errors.push_back(error_at(l.pos, "listener " + l.name + ": address must be ip:port"));
       continue;
     }
+    for (const auto& c : l.trusted_proxies) {
+      if (auto cidr = listen::Cidr::parse(c)) {
+        lr.trusted_proxies.push_back(*cidr);
+      } else {
+        errors.push_back(error_at(l.pos, "listener " + l.name + ": bad trusted_proxies " + c));
+      }
+    }
+    using PP = config::ListenerConfig::ProxyProtocol;
+    lr.proxy_parser = listen::ProxyHeaderParser(
+        l.proxy_protocol == PP::v1   ? listen::ProxyVersions::v1
+        : l.proxy_protocol == PP::v2 ? listen::ProxyVersions::v2
+                                     : listen::ProxyVersions::any);
     if (l.kind == config::ListenerConfig::Kind::egress) {
       if (l.client_auth == config::ListenerConfig::ClientAuth::none) {
         continue;  // plain HTTP from loopback clients only; no TLS context

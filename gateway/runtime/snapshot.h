@@ -16,6 +16,8 @@
 
 #include "gateway/config/config.h"
 #include "gateway/io/uv.h"
+#include "gateway/listen/cidr.h"
+#include "gateway/listen/proxy_protocol.h"
 #include "gateway/upstream/target.h"
 #include "routing/egress_policy.h"
 #include "routing/route_table.h"
@@ -57,6 +59,8 @@ struct ListenerRuntime {
   tls::SslCtxPtr front_ctx;
   tls::SniSelector selector;
   sockaddr_storage addr{};
+  std::vector<listen::Cidr> trusted_proxies;
+  listen::ProxyHeaderParser proxy_parser{listen::ProxyVersions::any};
 };
 
 struct Snapshot {

@@ -499,7 +499,6 @@ TEST_CASE("handshakes on worker threads while the main thread rotates keys", "[t
   Pki pki;
   TicketKeyStore store(TicketKeys::generate(kNow));
   Gateway gw(pki, &store);
-  SslCtxPtr client = make_client(pki);
   constexpr int kThreads = 4;
   constexpr int kRounds = 15;
   std::atomic<int> failed{0};
@@ -509,10 +508,19 @@ TEST_CASE("handshakes on worker threads while the main thread rotates keys", "[t
   for (int t = 0; t < kThreads; ++t) {
     workers.emplace_back([&, t] {
       const int version = t % 2 == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
+      // One client context per thread, as separate clients would have: the server side (front
+      // context, tenant contexts, store) is what is shared here.
+      ClientContextSpec spec;
+      spec.ca_bundle = pki.ca_pem;
+      ContextResult client = make_client_context(spec);
+      if (!client.ctx) {
+        failed += kRounds;
+        return;
+      }
       for (int i = 0; i < kRounds; ++i) {
-        Outcome first = connect_raw(gw, client.get(), "a.example.com", version, nullptr);
+        Outcome first = connect_raw(gw, client.ctx.get(), "a.example.com", version, nullptr);
         Outcome again =
-            connect_raw(gw, client.get(), "a.example.com", version, first.session.get());
+            connect_raw(gw, client.ctx.get(), "a.example.com", version, first.session.get());
         failed += (first.ok && again.ok) ? 0 : 1;
         resumed += again.server_resumed ? 1 : 0;
       }
