@@ -39,7 +39,7 @@ inline constexpr std::size_t kMaxTicketKeysInFile = 16;
 // Suggested period for generated keys (the gateway's own timer; a key file is rotated by the
 // fleet instead). With kTicketKeysKept keys a ticket stays decryptable for 24 to 36 hours,
 // longer than any session lifetime we configure.
-inline constexpr std::int64_t kTicketKeyRotationSeconds = 12 * 3600;
+inline constexpr std::int64_t kTicketKeyRotationSeconds = 3600;  // the default: hourly
 
 struct TicketKey {
   unsigned char name[kTicketKeyNameSize];

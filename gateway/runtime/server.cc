@@ -62,8 +62,48 @@ bool Server::bind_sockets(const Snapshot& snap, unsigned workers,
   return true;
 }
 
+bool Server::refresh_ticket_keys(const config::Config& cfg, bool rotate) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  if (!cfg.gateway.ticket_keys.empty()) {
+    std::string err;
+    auto keys = tls::TicketKeys::load_file(cfg.gateway.ticket_keys, err);
+    if (!keys) {
+      observe::AuditSubject subject;
+      subject.file = cfg.gateway.ticket_keys;
+      subject.detail = err;
+      audit_.record("ticket_keys", observe::Decision::deny, "invalid_ticket_keys", subject);
+      std::fprintf(stderr, "portcullis: ticket keys: %s\n", err.c_str());
+      return false;
+    }
+    tickets_.set(std::move(keys));
+    return true;
+  }
+  auto current = tickets_.get();
+  if (!current) {
+    tickets_.set(tls::TicketKeys::generate(now));
+  } else if (rotate) {
+    tickets_.set(current->rotated(now));
+  }
+  return true;
+}
+
+void Server::on_ticket_timer(uv_timer_t* h) noexcept {
+  auto& self = io::owner_of<Server>(h);
+  const SnapshotPtr snap = self.snapshot();
+  self.refresh_ticket_keys(snap->config, true);
+}
+
 int Server::run() {
-  BuildResult built = load_snapshot(config_path_, ++generation_, &health_);
+  {
+    // The key file is read before the snapshot so the first handshakes already use it.
+    config::LoadResult pre = config::load(config_path_);
+    if (pre.ok() && !refresh_ticket_keys(*pre.config, false)) {
+      return 1;
+    }
+  }
+  BuildResult built = load_snapshot(config_path_, ++generation_, &health_, &tickets_);
   if (!built.snapshot) {
     print_errors(built.errors);
     return 1;
@@ -91,6 +131,12 @@ int Server::run() {
   }
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
+  uv_timer_init(&loop_, &ticket_timer_);
+  ticket_timer_.data = this;
+  {
+    const auto period = static_cast<std::uint64_t>(tls::kTicketKeyRotationSeconds) * 1000;
+    uv_timer_start(&ticket_timer_, &Server::on_ticket_timer, period, period);
+  }
   uv_async_init(&loop_, &workers_done_, [](uv_async_t* h) {
     auto& self = io::owner_of<Server>(h);
     if (self.workers_running_.load() == 0) {
@@ -158,7 +204,14 @@ void Server::reload() {
     return;
   }
   const auto start = std::chrono::steady_clock::now();
-  BuildResult built = load_snapshot(config_path_, generation_ + 1, &health_);
+  BuildResult built = load_snapshot(config_path_, generation_ + 1, &health_, &tickets_);
+  if (built.snapshot && !refresh_ticket_keys(built.snapshot->config, false)) {
+    built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
+                                              config::Pos{built.snapshot->config.gateway.ticket_keys,
+                                                          0, 0},
+                                              "ticket key file refused", ""});
+    built.snapshot.reset();
+  }
   if (built.snapshot) {
     // Listening sockets outlive generations; changing them needs a restart.
     const auto& a = current_->listeners;
@@ -247,6 +300,7 @@ void Server::on_drain_timer(uv_timer_t* h) noexcept {
 
 void Server::finish() {
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&workers_done_), nullptr);
   for (auto* h : {&sig_hup_, &sig_term_, &sig_int_, &sig_usr1_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);

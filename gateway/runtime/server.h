@@ -24,6 +24,7 @@
 #include "gateway/runtime/snapshot.h"
 #include "gateway/upstream/health.h"
 #include "tls/stream.h"
+#include "tls/tickets.h"
 
 namespace portcullis::gateway::admin {
 class AdminServer;
@@ -75,6 +76,10 @@ class Server {
  private:
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_drain_timer(uv_timer_t* h) noexcept;
+  static void on_ticket_timer(uv_timer_t* h) noexcept;
+  // Ticket keys: from [gateway].ticket_keys (a fleet's shared file) or generated and rotated
+  // hourly. False (keys unchanged) when the file cannot be used.
+  bool refresh_ticket_keys(const config::Config& cfg, bool rotate);
   void reload();
   void start_drain();
   void finish();
@@ -98,6 +103,8 @@ class Server {
   mutable observe::AuditLog audit_;
   observe::GatewayMetrics metrics_;
   upstream::HealthRegistry health_;
+  tls::TicketKeyStore tickets_;  // outlives every snapshot's front contexts
+  uv_timer_t ticket_timer_{};
   friend class Worker;
 };
 

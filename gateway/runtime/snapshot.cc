@@ -26,7 +26,7 @@ const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcep
 }
 
 BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
-                           upstream::HealthRegistry* health) {
+                           upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
   snap->config = std::move(cfg);
@@ -196,6 +196,9 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
         continue;
       }
       lr.front_ctx = std::move(r.ctx);
+      if (tickets != nullptr) {
+        tls::install_ticket_callback(lr.front_ctx.get(), tickets);
+      }
       continue;
     }
     auto r = tls::make_front_context(true);
@@ -205,6 +208,9 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
     }
     lr.front_ctx = std::move(r.ctx);
     tls::install_client_hello_callback(lr.front_ctx.get());
+    if (tickets != nullptr) {
+      tls::install_ticket_callback(lr.front_ctx.get(), tickets);
+    }
     lr.selector.table = &snap->sni;
     if (l.unknown_sni != "reject") {
       for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
@@ -222,7 +228,7 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
 }
 
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
-                          upstream::HealthRegistry* health) {
+                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets) {
   config::LoadResult loaded = config::load(config_path);
   if (!loaded.ok()) {
     BuildResult r;
@@ -244,7 +250,7 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   if (!r.errors.empty()) {
     return r;
   }
-  return build_snapshot(std::move(*loaded.config), generation, health);
+  return build_snapshot(std::move(*loaded.config), generation, health, tickets);
 }
 
 }  // namespace portcullis::gateway::runtime

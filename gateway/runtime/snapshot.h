@@ -23,6 +23,7 @@
 #include "routing/route_table.h"
 #include "tls/ptr.h"
 #include "tls/sni.h"
+#include "tls/tickets.h"
 
 namespace portcullis::gateway::runtime {
 
@@ -88,11 +89,15 @@ struct BuildResult {
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.
 // `health` (optional) gives each cluster endpoint its process-wide health record.
+// `tickets` (optional): the process-wide ticket keys every listener's front context uses, so
+// that sessions resume across workers and reloads.
 BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
-                           upstream::HealthRegistry* health = nullptr);
+                           upstream::HealthRegistry* health = nullptr,
+                           const tls::TicketKeyStore* tickets = nullptr);
 
 // load + build, the whole path `run`, `check` and reload share.
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
-                          upstream::HealthRegistry* health = nullptr);
+                          upstream::HealthRegistry* health = nullptr,
+                          const tls::TicketKeyStore* tickets = nullptr);
 
 }  // namespace portcullis::gateway::runtime
