@@ -46,6 +46,9 @@ struct Limits {
   std::uint32_t max_requests_per_connection = 1000;   // max_requests_per_connection
   std::size_t buffer_per_direction = 64 * 1024;       // buffer_per_direction
   std::uint32_t max_connections_per_listener = 100'000;  // max_connections_per_listener
+  std::uint32_t max_connections_per_ip = 0;      // max_connections_per_ip (0 = no cap; counted
+                                                 // on the PROXY-protocol client address)
+  std::uint32_t max_connections_per_tenant = 0;  // max_connections_per_tenant (0 = no cap)
 };
 
 struct GatewaySection {

@@ -403,7 +403,8 @@ void read_limits(Reader& r, const toml::table& t, Limits& l) {
                {"h2_max_concurrent_streams", "h2_stream_window", "h2_connection_window",
                 "max_request_headers", "max_header_count", "header_timeout",
                 "tls_handshake_timeout", "idle_timeout", "max_requests_per_connection",
-                "buffer_per_direction", "max_connections_per_listener"},
+                "buffer_per_direction", "max_connections_per_listener",
+                "max_connections_per_ip", "max_connections_per_tenant"},
                "[limits]");
   constexpr std::int64_t kMaxWindow = 2147483647;
   r.integer(t, "h2_max_concurrent_streams", l.h2_max_concurrent_streams, 1, kMaxWindow);
@@ -417,6 +418,8 @@ void read_limits(Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, "max_requests_per_connection", l.max_requests_per_connection, 1, 4294967295LL);
   r.size(t, "buffer_per_direction", l.buffer_per_direction, 1024, 1ULL << 30);
   r.integer(t, "max_connections_per_listener", l.max_connections_per_listener, 1, 4294967295LL);
+  r.integer(t, "max_connections_per_ip", l.max_connections_per_ip, 0, 4294967295LL);
+  r.integer(t, "max_connections_per_tenant", l.max_connections_per_tenant, 0, 4294967295LL);
 }
 
 bool decode_base64(std::string_view s, std::string& out) {

@@ -84,6 +84,11 @@ void DownstreamConnection::start() noexcept {
   facts_.client_port = io::port_of(reinterpret_cast<const sockaddr*>(&peer));
   socket_.set_timer(static_cast<std::uint64_t>(
       snapshot_->config.limits.tls_handshake_timeout.count()));
+  const config::Limits& limits = snapshot_->config.limits;
+  if (!take_slot("l:" + listener_.cfg->name, limits.max_connections_per_listener,
+                 Reason::listener_connection_limit)) {
+    return;
+  }
   if (listener_.cfg->proxy_protocol != config::ListenerConfig::ProxyProtocol::off) {
     // Only the load balancers named in trusted_proxies may speak first.
     bool trusted = false;
@@ -99,6 +104,19 @@ void DownstreamConnection::start() noexcept {
     return;
   }
   begin_transport();
+}
+
+bool DownstreamConnection::take_slot(std::string key, std::uint32_t cap, Reason why) noexcept {
+  if (cap == 0) {
+    return true;
+  }
+  if (!worker_.server().connection_limits().acquire(key, cap)) {
+    worker_.server().connection_refused(why);
+    close(why);
+    return false;
+  }
+  slots_.push_back(std::move(key));
+  return true;
 }
 
 void DownstreamConnection::proxy_rejected(Reason why, std::string_view detail) noexcept {
@@ -133,6 +151,11 @@ void DownstreamConnection::on_proxy_bytes(std::string_view bytes) noexcept {
 }
 
 void DownstreamConnection::begin_transport() noexcept {
+  // The client address is final here (after any PROXY header).
+  if (!take_slot("ip:" + facts_.client_ip, snapshot_->config.limits.max_connections_per_ip,
+                 Reason::ip_connection_limit)) {
+    return;
+  }
   if (egress_listener() && listener_.front_ctx == nullptr) {
     start_plain_egress();
     return;
@@ -202,6 +225,10 @@ void DownstreamConnection::on_handshake_done() noexcept {
     return;
   }
   tenant_ = &snapshot_->tenants[*t];
+  if (!take_slot("t:" + tenant_->cfg->name, snapshot_->config.limits.max_connections_per_tenant,
+                 Reason::tenant_connection_limit)) {
+    return;
+  }
   const tls::TlsSummary& sum = socket_.tls()->summary();
   tenant_by_fallback_ = sum.sni.empty() || snapshot_->sni.find(sum.sni) == nullptr;
   facts_.sni = sum.sni;
@@ -415,6 +442,9 @@ void DownstreamConnection::on_closed() noexcept {
   if (session_) {
     session_->abort();
     session_.reset();
+  }
+  for (const auto& key : slots_) {
+    worker_.server().connection_limits().release(key);
   }
   worker_.server().metrics_connection_closed(listener_.cfg->name);
   delete this;

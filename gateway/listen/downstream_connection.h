@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/http/session.h"
 #include "gateway/io/socket.h"
@@ -72,6 +73,8 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   void begin_transport() noexcept;
   void on_proxy_bytes(std::string_view bytes) noexcept;
   void proxy_rejected(Reason why, std::string_view detail) noexcept;
+  // Takes a slot of a [limits] connection cap; false (and the connection closes) when full.
+  bool take_slot(std::string key, std::uint32_t cap, Reason why) noexcept;
   void arm_timer() noexcept;
   void request_timed_out() noexcept;
   void start_plain_egress() noexcept;
@@ -84,7 +87,8 @@ class DownstreamConnection final : public io::SocketOwner, public http::SessionO
   using Clock = std::chrono::steady_clock;
   Clock::time_point header_deadline_{};  // unset: no request head in progress
   std::string source_identity_;
-  std::string proxy_buffer_;  // PROXY header bytes until parsed (bounded by the parser)  // egress listeners: the workload's SPIFFE ID
+  std::string proxy_buffer_;
+  std::vector<std::string> slots_;  // connection-cap keys held; released in on_closed  // PROXY header bytes until parsed (bounded by the parser)  // egress listeners: the workload's SPIFFE ID
   DownstreamState state_ = DownstreamState::tls_handshake;
   Reason close_reason_ = Reason::none;
   http::ConnFacts facts_;

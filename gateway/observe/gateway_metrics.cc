@@ -94,6 +94,12 @@ void GatewayMetrics::handshake_failed(std::string_view reason) {
   ++handshake_failures_[key];
 }
 
+void GatewayMetrics::rejection(std::string_view reason) {
+  const std::string key = labels({{"reason", reason}});
+  std::lock_guard lock{mu_};
+  ++rejections_[key];
+}
+
 void GatewayMetrics::upstream_failure(const std::string& cluster, const std::string& reason) {
   const std::string key = labels({{"cluster", cluster}, {"reason", reason}});
   std::lock_guard lock{mu_};

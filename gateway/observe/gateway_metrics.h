@@ -22,6 +22,7 @@ class GatewayMetrics {
                int status, std::string_view reason, double seconds);
   void handshake(const std::string& tenant, const std::string& version, bool resumed);
   void handshake_failed(std::string_view reason);
+  void rejection(std::string_view reason);  // refused before a request: caps, PROXY, ...
   void upstream_failure(const std::string& cluster, const std::string& reason);
   void connection(const std::string& listener, int delta);
   void reload_result(bool ok);

@@ -45,6 +45,10 @@ enum class Reason : std::uint16_t {
   pin_mismatch,            // 502: no SPKI pin matched the verified chain
   weak_key,                // 502: RSA < 2048 or an unknown curve
   tls_version,             // 502: no TLS version at or above min_tls
+  // Connection caps ([limits] max_connections_per_*).
+  listener_connection_limit,
+  ip_connection_limit,
+  tenant_connection_limit,
   // Connection end.
   idle_timeout,
   peer_closed,

@@ -331,6 +331,9 @@ void Server::tls_rejected(const listen::DownstreamConnection& c, Reason why,
     subject.detail = detail;
   }
   audit_.record(event, observe::Decision::deny, to_string(why), subject);
+  if (event != "tls_reject") {
+    metrics_.rejection(to_string(why));
+  }
 }
 
 void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {

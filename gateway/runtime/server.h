@@ -21,6 +21,7 @@
 #include "gateway/observe/access_log.h"
 #include "gateway/observe/audit_log.h"
 #include "gateway/observe/gateway_metrics.h"
+#include "gateway/runtime/connection_limits.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/upstream/health.h"
 #include "tls/stream.h"
@@ -64,6 +65,9 @@ class Server {
   // Every egress decision is audited (egress_allow / egress_deny) and counted.
   void egress_decision(const std::string& source, const std::string& destination, bool allow,
                        const std::string& reason, const std::string& detail);
+  // A connection refused by a cap: counted, not audited (a flood must not flood the audit log).
+  void connection_refused(Reason why) { metrics_.rejection(to_string(why)); }
+  ConnectionLimits& connection_limits() noexcept { return connection_limits_; }
   void metrics_connection_opened(const std::string& listener);
   void metrics_connection_closed(const std::string& listener);
 
@@ -103,6 +107,7 @@ class Server {
   mutable observe::AuditLog audit_;
   observe::GatewayMetrics metrics_;
   upstream::HealthRegistry health_;
+  ConnectionLimits connection_limits_;
   tls::TicketKeyStore tickets_;  // outlives every snapshot's front contexts
   uv_timer_t ticket_timer_{};
   friend class Worker;

@@ -55,9 +55,13 @@ for exe in $wanted; do
     cp -R "$root/tests/fuzz/corpus/$name/." "$corpus/"
   fi
   echo "=== fuzz $name for ${seconds}s"
-  if ! "$build/$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
-      -artifact_prefix="$artifacts/" "$corpus" >"$work/$name.log" 2>&1; then
+  # -jobs > 1 runs that many fuzzing processes, each logging to fuzz-N.log in the work dir.
+  parallel=""
+  [ "$jobs" -gt 1 ] && parallel="-jobs=$jobs -workers=$jobs"
+  # shellcheck disable=SC2086
+  if ! (cd "$work" && "$build/$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 $parallel -artifact_prefix="$artifacts/" "$corpus" \
+      >"$work/$name.log" 2>&1); then
     echo "!!! $name FAILED; last lines of $work/$name.log:"
     tail -n 60 "$work/$name.log"
     for a in "$artifacts"/*; do
