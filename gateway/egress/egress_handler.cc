@@ -2,71 +2,13 @@
 
 #include <algorithm>
 
-#include "gateway/egress/address_class.h"
-#include "gateway/egress/resolver.h"
+#include "gateway/egress/destination.h"
 #include "gateway/runtime/server.h"
 #include "gateway/runtime/worker.h"
 #include "gateway/upstream/pool.h"
 
 namespace portcullis::gateway::egress {
 namespace {
-
-struct Destination {
-  std::string host;  // lower case, no brackets, no trailing dot
-  std::uint16_t port = kDefaultEgressPort;
-};
-
-std::optional<Destination> parse_destination(std::string_view authority) {
-  Destination d;
-  std::string_view h = authority;
-  std::string_view port;
-  if (!h.empty() && h.front() == '[') {
-    const auto close = h.find(']');
-    if (close == std::string_view::npos) {
-      return std::nullopt;
-    }
-    port = h.substr(close + 1);
-    h = h.substr(1, close - 1);
-    if (!port.empty() && port.front() != ':') {
-      return std::nullopt;
-    }
-    port = port.empty() ? port : port.substr(1);
-  } else if (const auto colon = h.rfind(':'); colon != std::string_view::npos) {
-    if (h.find(':') != colon) {
-      return std::nullopt;  // a bare IPv6 literal must be bracketed
-    }
-    port = h.substr(colon + 1);
-    h = h.substr(0, colon);
-  }
-  if (h.empty()) {
-    return std::nullopt;
-  }
-  if (!port.empty()) {
-    unsigned v = 0;
-    for (char c : port) {
-      if (c < '0' || c > '9' || port.size() > 5) {
-        return std::nullopt;
-      }
-      v = v * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (v == 0 || v > 65535) {
-      return std::nullopt;
-    }
-    d.port = static_cast<std::uint16_t>(v);
-  }
-  d.host.assign(h);
-  std::transform(d.host.begin(), d.host.end(), d.host.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (d.host.back() == '.') {
-    d.host.pop_back();
-  }
-  return d;
-}
-
-std::string destination_text(const Destination& d) {
-  return d.host.find(':') != std::string::npos ? "[" + d.host + "]:" + std::to_string(d.port)
-                                                : d.host + ":" + std::to_string(d.port);
-}
 
 // Holds the exchange while the destination resolves; it is the exchange's upstream side until
 // the pool takes over, so a client that leaves cancels the lookup.
@@ -84,22 +26,20 @@ class EgressRequest final : public http::UpstreamSide {
   }
 
   void start() {
-    if (sockaddr_storage a{}; io::parse_ip(dest_.host, dest_.port, a)) {
-      // An IP literal gets here only when an entry names exactly that literal.
-      connect({dest_.host});
-      return;
+    const config::EgressConfig& cfg = *snap_->egress[entry_].cfg;
+    Lookup* l = check_destination(worker_.loop(), snap_->config.gateway.resolver, dest_,
+                                  cfg.allow_private, [this](CheckResult r) {
+                                    lookup_ = nullptr;
+                                    if (r.status != 0) {
+                                      refuse(r.status, r.why, r.reason.c_str(), r.detail);
+                                      return;
+                                    }
+                                    connect(r.address);
+                                  });
+    // For an IP literal the callback already ran and `this` is gone (l is null then).
+    if (l != nullptr) {
+      lookup_ = l;
     }
-    const std::string& server = snap_->config.gateway.resolver;
-    lookup_ = resolve(worker_.loop(), server, dest_.host,
-                      [this](int status, std::vector<std::string> addrs) {
-                        lookup_ = nullptr;
-                        if (status != 0) {
-                          refuse(502, Reason::egress_resolve_failed, "resolve_failed",
-                                 uv_strerror(status));
-                          return;
-                        }
-                        connect(std::move(addrs));
-                      });
   }
 
   void on_request_body(http::Exchange&) noexcept override {}
@@ -113,24 +53,8 @@ class EgressRequest final : public http::UpstreamSide {
   }
 
  private:
-  void connect(std::vector<std::string> addresses) {
+  void connect(const std::string& chosen) {
     const config::EgressConfig& cfg = *snap_->egress[entry_].cfg;
-    std::string chosen;
-    std::string refused;
-    for (const auto& a : addresses) {
-      const AddressClass cls = classify(a);
-      if (!cfg.allow_private && refused_by_default(cls)) {
-        refused += (refused.empty() ? "" : ", ") + a + " (" + std::string(to_string(cls)) + ")";
-        continue;
-      }
-      chosen = a;
-      break;
-    }
-    if (chosen.empty()) {
-      refuse(403, Reason::egress_private_address, "private_address",
-             refused.empty() ? "no address" : refused);
-      return;
-    }
     upstream::Endpoint endpoint;
     endpoint.host_port = io::HostPort{dest_.host, dest_.port};
     sockaddr_storage addr{};

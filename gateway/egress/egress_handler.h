@@ -20,9 +20,6 @@ class Worker;
 
 namespace portcullis::gateway::egress {
 
-// Default port when the request names none: the gateway always originates TLS.
-inline constexpr std::uint16_t kDefaultEgressPort = 443;
-
 void handle_egress(runtime::Worker& worker, const runtime::SnapshotPtr& snap,
                    const std::string& source_identity, http::Exchange& ex);
 

@@ -38,6 +38,12 @@ constexpr std::size_t kFieldOverhead = 32;
 // Debian's 1.52 backports the library's own limit (NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, also 8);
 // upstream 1.52 has none, so we keep ours as well.
 constexpr int kMaxContinuations = 8;
+// Rapid Reset (CVE-2023-44487): RST_STREAM frames a client may send on one connection.
+// MadeYouReset (CVE-2025-8671): resets the gateway itself sends (provoked by malformed
+// frames); nghttp2 1.52 does not bound these, so they are counted in on_frame_send.
+// Past either: GOAWAY ENHANCE_YOUR_CALM.
+constexpr std::uint64_t kMaxClientResets = 1000;
+constexpr std::uint64_t kMaxServerResets = 1000;
 // NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, spelled as a number: not every 1.52 header declares it.
 constexpr ssize_t kErrTooManyContinuations = -905;
 
@@ -178,6 +184,7 @@ class Http2Session final : public Session {
   bool aborted_ = false;
   bool draining_ = false;
   std::uint64_t resets_sent_ = 0;
+  std::uint64_t client_resets_ = 0;
   std::uint64_t rejected_ = 0;
 };
 
@@ -294,6 +301,10 @@ Stream* Http2Session::stream_of(std::int32_t id) const noexcept {
 bool Http2Session::feed(std::string_view bytes) noexcept {
   reap();
   if (fatal_ || aborted_ || session_ == nullptr) {
+    return false;
+  }
+  if (flood_) {
+    fatal(NGHTTP2_ENHANCE_YOUR_CALM);  // the reset budget ran out while sending
     return false;
   }
   ssize_t rv = nghttp2_session_mem_recv(
@@ -597,6 +608,10 @@ void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
 int Http2Session::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd,
                                  void* ud) noexcept {
   auto& self = *static_cast<Http2Session*>(ud);
+  if (hd->type == NGHTTP2_RST_STREAM && ++self.client_resets_ > kMaxClientResets) {
+    self.flood_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
+  }
   if (hd->type == NGHTTP2_HEADERS) {
     self.continuations_ = 0;
   } else if (hd->type == NGHTTP2_CONTINUATION && ++self.continuations_ > kMaxContinuations) {
@@ -703,7 +718,9 @@ int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
                                 void* ud) noexcept {
   auto& self = *static_cast<Http2Session*>(ud);
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
-    ++self.resets_sent_;
+    if (++self.resets_sent_ > kMaxServerResets) {
+      self.flood_ = true;  // acted on at the next feed()
+    }
     Stream* st = self.stream_of(frame->hd.stream_id);
     if (st == nullptr) {
       // Refused before a stream object existed (REFUSED_STREAM past the limit, ...).

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include "gateway/egress/connect_request.h"
 #include "gateway/egress/egress_handler.h"
 #include "gateway/http/forwarded.h"
 #include "gateway/runtime/server.h"
 #include "gateway/runtime/worker.h"
 #include "gateway/upstream/pool.h"
+#include "tls/client_hello.h"
 #include "tls/sni.h"
 
 namespace portcullis::gateway::listen {
@@ -187,6 +189,7 @@ void DownstreamConnection::start_plain_egress() noexcept {
     return;
   }
   source_identity_ = "unauthenticated";
+  tunnel_phase_ = TunnelPhase::undecided;
   facts_.scheme = "http";
   facts_.alpn = "http/1.1";
   session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
@@ -208,6 +211,7 @@ void DownstreamConnection::on_handshake_done() noexcept {
       return;
     }
     source_identity_ = sum.peer_identity;
+    tunnel_phase_ = sum.alpn == "h2" ? TunnelPhase::none : TunnelPhase::undecided;
     facts_.sni = sum.sni;
     facts_.tls_version = sum.version;
     facts_.alpn = sum.alpn.empty() ? "http/1.1" : sum.alpn;
@@ -254,6 +258,14 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
   if (!session_ || state_ == DownstreamState::closing) {
     return;
   }
+  std::string seen;
+  if (tunnel_phase_ != TunnelPhase::none) {
+    if (tunnel_bytes(bytes)) {
+      return;
+    }
+    seen.swap(tunnel_buffer_);  // not a CONNECT: everything seen so far goes to the session
+    bytes = seen;
+  }
   // Slowloris: a request head must be complete within header_timeout of its first byte.
   if (session_->idle() && header_deadline_ == Clock::time_point{}) {
     header_deadline_ = Clock::now() + snapshot_->config.limits.header_timeout;
@@ -279,7 +291,7 @@ void DownstreamConnection::output_ready() noexcept {
 }
 
 void DownstreamConnection::flush() noexcept {
-  if (state_ == DownstreamState::closing || !session_) {
+  if (state_ == DownstreamState::closing || !session_ || tunnel_phase_ > TunnelPhase::none) {
     return;
   }
   if (busy_) {
@@ -315,6 +327,16 @@ void DownstreamConnection::flush() noexcept {
 }
 
 void DownstreamConnection::on_writable() noexcept {
+  if (tunnel_phase_ == TunnelPhase::relaying && tunnel_ != nullptr) {
+    tunnel_->read(true);
+    return;
+  }
+  if (tunnel_phase_ > TunnelPhase::none) {
+    if (close_reason_ != Reason::none && socket_.backlog() == 0) {
+      close(close_reason_);
+    }
+    return;
+  }
   if (!session_) {
     // A rejected handshake waits here for its alert to leave.
     if (close_reason_ != Reason::none && socket_.backlog() == 0) {
@@ -388,11 +410,164 @@ void DownstreamConnection::on_timeout() noexcept {
     request_timed_out();
     return;
   }
-  if (session_ && session_->idle()) {
+  if ((session_ && session_->idle()) || tunnel_phase_ > TunnelPhase::none) {
     close(Reason::idle_timeout);
     return;
   }
   arm_timer();
+}
+
+// --- egress CONNECT tunnels ---
+
+bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
+  static constexpr std::string_view kConnect = "CONNECT ";
+  static constexpr std::size_t kMaxBuffered = 64 * 1024;
+  if (tunnel_phase_ == TunnelPhase::relaying) {
+    if (tunnel_ == nullptr) {
+      return true;  // the destination closed; we are flushing what it sent
+    }
+    tunnel_->send(bytes);
+    if (!tunnel_->writable()) {
+      socket_.read(false);  // backpressure: resume in tunnel_writable()
+    }
+    socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+    return true;
+  }
+  tunnel_buffer_.append(bytes);
+  if (tunnel_phase_ == TunnelPhase::undecided) {
+    const std::size_t n = std::min(tunnel_buffer_.size(), kConnect.size());
+    if (tunnel_buffer_.compare(0, n, kConnect.substr(0, n)) != 0) {
+      tunnel_phase_ = TunnelPhase::none;
+      return false;
+    }
+    if (tunnel_buffer_.size() < kConnect.size()) {
+      return true;
+    }
+    tunnel_phase_ = TunnelPhase::reading_connect;
+  }
+  if (tunnel_buffer_.size() > kMaxBuffered + 16 * 1024) {
+    socket_.read(false);  // the client runs ahead of the tunnel set-up; wait
+  }
+  switch (tunnel_phase_) {
+    case TunnelPhase::reading_connect: {
+      const egress::ConnectRequest req = egress::parse_connect(tunnel_buffer_);
+      if (req.state == egress::ConnectRequest::State::need_more) {
+        return true;
+      }
+      if (req.state == egress::ConnectRequest::State::error) {
+        tunnel_refuse(req.status, Reason::http_malformed, "bad_connect", req.error);
+        return true;
+      }
+      tunnel_dest_ = egress::Destination{req.host, req.port};
+      tunnel_buffer_.erase(0, req.consumed);
+      start_tunnel();
+      return true;
+    }
+    case TunnelPhase::awaiting_hello:
+      check_hello();
+      return true;
+    default:
+      return true;  // connecting: keep the bytes for the ClientHello check
+  }
+}
+
+void DownstreamConnection::start_tunnel() noexcept {
+  const std::string dest = egress::destination_text(tunnel_dest_);
+  const routing::Decision d =
+      snapshot_->egress_policy.decide(source_identity_, tunnel_dest_.host, tunnel_dest_.port);
+  if (!d.allow || !d.rule) {
+    tunnel_refuse(403, Reason::egress_denied, std::string(d.reason), "CONNECT " + dest);
+    return;
+  }
+  const config::EgressConfig& cfg = *snapshot_->egress[*d.rule].cfg;
+  if (cfg.mode != "tunnel") {
+    // Origination is the default: the gateway's own TLS checks are skipped only where an
+    // entry says so.
+    tunnel_refuse(403, Reason::egress_denied, "tunnel_not_allowed", "CONNECT " + dest);
+    return;
+  }
+  tunnel_phase_ = TunnelPhase::connecting;
+  tunnel_ = egress::Tunnel::open(worker_.loop(), snapshot_->config.gateway.resolver, tunnel_dest_,
+                                 cfg.allow_private, *this);
+}
+
+void DownstreamConnection::tunnel_connected(const std::string& address) noexcept {
+  (void)address;
+  tunnel_phase_ = TunnelPhase::awaiting_hello;
+  socket_.send("HTTP/1.1 200 Connection Established\r\n\r\n");
+  socket_.read(true);
+  if (!tunnel_buffer_.empty()) {
+    check_hello();
+  }
+}
+
+// The tunnelled ClientHello must name the host the CONNECT named: no tunnelling elsewhere.
+void DownstreamConnection::check_hello() noexcept {
+  const tls::HelloInfo hello = tls::parse_client_hello(tunnel_buffer_);
+  if (hello.result == tls::HelloParse::need_more) {
+    return;
+  }
+  const std::string dest = egress::destination_text(tunnel_dest_);
+  if (hello.result != tls::HelloParse::ok || hello.sni != tunnel_dest_.host) {
+    const std::string why = hello.result == tls::HelloParse::ok ? "sni_mismatch" : "not_tls";
+    worker_.server().egress_decision(source_identity_, dest, false, why,
+                                     "tunnelled SNI \"" + hello.sni + "\"");
+    close(Reason::egress_denied);
+    return;
+  }
+  worker_.server().egress_decision(source_identity_, dest, true, "tunnel", "");
+  tunnel_phase_ = TunnelPhase::relaying;
+  tunnel_->send(tunnel_buffer_);
+  tunnel_buffer_.clear();
+  tunnel_buffer_.shrink_to_fit();
+  socket_.read(tunnel_->writable());
+}
+
+void DownstreamConnection::tunnel_failed(int status, Reason why, const std::string& reason,
+                                         const std::string& detail) noexcept {
+  tunnel_ = nullptr;  // it is closing itself
+  tunnel_refuse(status, why, reason, detail);
+}
+
+void DownstreamConnection::tunnel_refuse(int status, Reason why, const std::string& reason,
+                                         const std::string& detail) noexcept {
+  worker_.server().egress_decision(source_identity_, egress::destination_text(tunnel_dest_),
+                                   false, reason, detail);
+  const std::string body = "egress denied: " + reason + "\n";
+  std::string msg = "HTTP/1.1 " + std::to_string(status) + " " +
+                    (status == 403 ? "Forbidden" : status == 502 ? "Bad Gateway" : "Bad Request") +
+                    "\r\nContent-Type: text/plain\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  tunnel_phase_ = TunnelPhase::connecting;  // no session from here on
+  close_reason_ = why;
+  socket_.read(false);
+  socket_.send(msg);
+  if (socket_.backlog() == 0) {
+    close(why);
+  }
+}
+
+void DownstreamConnection::tunnel_data(std::string_view bytes) noexcept {
+  socket_.send(bytes);
+  if (!socket_.writable() && tunnel_ != nullptr) {
+    tunnel_->read(false);  // backpressure: resume in on_writable()
+  }
+}
+
+void DownstreamConnection::tunnel_writable() noexcept {
+  if (tunnel_phase_ == TunnelPhase::relaying) {
+    socket_.read(true);
+  }
+}
+
+void DownstreamConnection::tunnel_closed() noexcept {
+  // The destination closed: deliver what it sent, then close (on_writable).
+  tunnel_ = nullptr;
+  close_reason_ = Reason::peer_closed;
+  socket_.read(false);
+  if (socket_.backlog() == 0) {
+    close(Reason::peer_closed);
+  }
 }
 
 // 408 for HTTP/1.1 (nothing else is in flight: the head never completed), GOAWAY for HTTP/2.
@@ -433,6 +608,10 @@ void DownstreamConnection::close(Reason why) noexcept {
   }
   state_ = DownstreamState::closing;
   worker_.cancel_flush(this);
+  if (tunnel_ != nullptr) {
+    tunnel_->detach_and_close();
+    tunnel_ = nullptr;
+  }
   close_reason_ = why;
   socket_.close();
 }

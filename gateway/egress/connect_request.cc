@@ -1,0 +1,357 @@
+#include "gateway/egress/connect_request.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <optional>
+#include <utility>
+
+namespace portcullis::gateway::egress {
+namespace {
+
+constexpr std::string_view kMethod = "CONNECT";
+constexpr std::string_view kVersion = "HTTP/1.1";
+
+using State = ConnectRequest::State;
+
+// RFC 9110 5.6.2 tchar.
+bool is_tchar(unsigned char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+    return true;
+  }
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (to_lower(a[i]) != to_lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+ConnectRequest fail(int status, std::string why) {
+  ConnectRequest r;
+  r.state = State::error;
+  r.status = status;
+  r.error = std::move(why);
+  return r;
+}
+
+// Strict dotted quad: four decimal parts 0..255, no leading zeros.
+bool is_ipv4(std::string_view s) noexcept {
+  int parts = 0;
+  std::size_t i = 0;
+  while (true) {
+    std::size_t start = i;
+    unsigned value = 0;
+    while (i < s.size() && is_digit(s[i]) && i - start < 3) {
+      value = value * 10 + static_cast<unsigned>(s[i] - '0');
+      ++i;
+    }
+    const std::size_t n = i - start;
+    if (n == 0 || value > 255 || (n > 1 && s[start] == '0')) {
+      return false;
+    }
+    ++parts;
+    if (i == s.size()) {
+      return parts == 4;
+    }
+    if (s[i] != '.' || parts == 4) {
+      return false;
+    }
+    ++i;
+  }
+}
+
+// A label that inet_aton() would read as a number (decimal, octal or 0x hex).
+bool is_numeric_label(std::string_view label) noexcept {
+  if (label.size() >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X')) {
+    for (std::size_t i = 2; i < label.size(); ++i) {
+      const char c = to_lower(label[i]);
+      if (!is_digit(c) && !(c >= 'a' && c <= 'f')) {
+        return false;
+      }
+    }
+    return true;
+  }
+  for (char c : label) {
+    if (!is_digit(c)) {
+      return false;
+    }
+  }
+  return !label.empty();
+}
+
+// LDH host name (RFC 1123): labels 1..63 of letters, digits and '-', not starting or ending with
+// '-', at most 253 bytes, no trailing dot. A name whose last label is numeric must be a strict
+// dotted quad (so "127.1" or "0x7f000001" cannot reach a resolver that reads them as IPv4).
+bool is_host_name(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  std::size_t start = 0;
+  std::string_view last;
+  while (true) {
+    std::size_t end = s.find('.', start);
+    if (end == std::string_view::npos) {
+      end = s.size();
+    }
+    const std::string_view label = s.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      const char l = to_lower(c);
+      if (!(l >= 'a' && l <= 'z') && !is_digit(l) && l != '-') {
+        return false;
+      }
+    }
+    last = label;
+    if (end == s.size()) {
+      break;
+    }
+    start = end + 1;
+  }
+  if (is_numeric_label(last)) {
+    return is_ipv4(s);
+  }
+  return true;
+}
+
+bool is_ipv6(std::string_view s) {
+  if (s.empty() || s.size() > 45) {
+    return false;
+  }
+  for (char c : s) {
+    const char l = to_lower(c);
+    if (!is_digit(l) && !(l >= 'a' && l <= 'f') && l != ':' && l != '.') {
+      return false;  // no zone id ("%eth0") or anything else inet_pton might accept
+    }
+  }
+  const std::string text(s);
+  in6_addr addr{};
+  return inet_pton(AF_INET6, text.c_str(), &addr) == 1;
+}
+
+// authority-form (RFC 9112 3.2.3): host ":" port, port required and 1..65535.
+bool parse_authority(std::string_view a, ConnectRequest& out, std::string& why) {
+  const std::size_t colon = a.rfind(':');
+  if (colon == std::string_view::npos) {
+    why = "authority without port";
+    return false;
+  }
+  const std::string_view host = a.substr(0, colon);
+  const std::string_view port = a.substr(colon + 1);
+  if (port.empty() || port.size() > 5) {
+    why = "bad port";
+    return false;
+  }
+  unsigned value = 0;
+  for (char c : port) {
+    if (!is_digit(c)) {
+      why = "bad port";
+      return false;
+    }
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) {
+    why = "port out of range";
+    return false;
+  }
+  std::string_view name = host;
+  if (!host.empty() && host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      why = "bad IPv6 literal";
+      return false;
+    }
+    name = host.substr(1, host.size() - 2);
+    if (!is_ipv6(name)) {
+      why = "bad IPv6 literal";
+      return false;
+    }
+  } else if (!is_host_name(host)) {
+    why = "bad host";
+    return false;
+  }
+  out.host.clear();
+  out.host.reserve(name.size());
+  for (char c : name) {
+    out.host.push_back(to_lower(c));
+  }
+  out.port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+// Checks the method token of the first line, complete or not: 400 for a byte that cannot be in
+// a token, 405 once a whole method other than CONNECT is seen. nullopt: fine so far.
+std::optional<ConnectRequest> check_method(std::string_view line) {
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c == ' ') {
+      if (i == 0) {
+        return fail(400, "empty method");
+      }
+      if (line.substr(0, i) != kMethod) {
+        return fail(405, "method is not CONNECT");
+      }
+      return std::nullopt;
+    }
+    if (!is_tchar(c)) {
+      return fail(400, "bad method");
+    }
+  }
+  return std::nullopt;
+}
+
+bool parse_request_line(std::string_view line, ConnectRequest& out, std::string& why) {
+  // check_method() has already accepted "CONNECT ".
+  if (line.size() <= kMethod.size() || line[kMethod.size()] != ' ') {
+    why = "bad request line";
+    return false;
+  }
+  const std::string_view rest = line.substr(kMethod.size() + 1);
+  const std::size_t sp = rest.find(' ');
+  if (sp == std::string_view::npos) {
+    why = "bad request line";
+    return false;
+  }
+  const std::string_view authority = rest.substr(0, sp);
+  const std::string_view version = rest.substr(sp + 1);
+  if (version != kVersion) {
+    why = "version is not HTTP/1.1";
+    return false;
+  }
+  return parse_authority(authority, out, why);
+}
+
+// One header line (no CRLF). Sets `why` and returns false on a violation.
+bool parse_field(std::string_view line, std::string& why) {
+  if (line.front() == ' ' || line.front() == '\t') {
+    why = "obsolete line folding";
+    return false;
+  }
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    why = "bad header field";
+    return false;
+  }
+  const std::string_view name = line.substr(0, colon);
+  for (char c : name) {
+    if (!is_tchar(static_cast<unsigned char>(c))) {
+      why = "bad header field name";
+      return false;
+    }
+  }
+  std::string_view value = line.substr(colon + 1);
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) {
+      why = "control byte in header value";
+      return false;
+    }
+  }
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  if (iequals(name, "transfer-encoding")) {
+    why = "CONNECT with Transfer-Encoding";
+    return false;
+  }
+  if (iequals(name, "content-length")) {
+    if (value.empty()) {
+      why = "bad Content-Length";
+      return false;
+    }
+    for (char c : value) {
+      if (c != '0') {
+        why = "CONNECT with a body";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool looks_like_connect(std::string_view first_bytes) noexcept {
+  return first_bytes.size() >= kMethod.size() + 1 &&
+         first_bytes.substr(0, kMethod.size()) == kMethod && first_bytes[kMethod.size()] == ' ';
+}
+
+ConnectRequest parse_connect(std::string_view bytes, std::size_t max_head) {
+  ConnectRequest out;
+  std::size_t pos = 0;
+  std::size_t fields = 0;
+  bool first = true;
+  while (true) {
+    // Find the end of the current line: CRLF only; a bare CR or LF is an error.
+    std::size_t eol = pos;
+    while (eol < bytes.size() && bytes[eol] != '\r' && bytes[eol] != '\n') {
+      ++eol;
+    }
+    const std::string_view line = bytes.substr(pos, eol - pos);
+    if (first) {
+      if (auto bad = check_method(line)) {
+        return *std::move(bad);
+      }
+    }
+    if (eol < bytes.size() && bytes[eol] == '\n') {
+      return fail(400, "bare LF");
+    }
+    if (eol + 1 < bytes.size() && bytes[eol + 1] != '\n') {
+      return fail(400, "bare CR");
+    }
+    if (eol + 1 >= bytes.size()) {
+      // The line is not complete yet; any completion ends past bytes.size().
+      if (bytes.size() >= max_head) {
+        return fail(431, "request head too large");
+      }
+      out.state = State::need_more;
+      return out;
+    }
+    const std::size_t next = eol + 2;
+    if (next > max_head) {
+      return fail(431, "request head too large");
+    }
+    std::string why;
+    if (first) {
+      if (!parse_request_line(line, out, why)) {
+        return fail(400, std::move(why));
+      }
+      first = false;
+    } else if (line.empty()) {
+      out.state = State::ok;
+      out.consumed = next;
+      return out;
+    } else {
+      if (++fields > kMaxConnectFields) {
+        return fail(431, "too many header fields");
+      }
+      if (!parse_field(line, why)) {
+        return fail(400, std::move(why));
+      }
+    }
+    pos = next;
+  }
+}
+
+}  // namespace portcullis::gateway::egress
