@@ -6,6 +6,7 @@
 
 #include "certs/pem.h"
 #include "gateway/config/validate.h"
+#include "tls/tickets.h"
 
 namespace portcullis::gateway::config {
 
@@ -284,7 +285,19 @@ class Analyzer {
 }  // namespace
 
 std::vector<Diagnostic> analyze(const Config& cfg, std::int64_t now_unix) {
-  return Analyzer(cfg, now_unix).run();
+  std::vector<Diagnostic> out = Analyzer(cfg, now_unix).run();
+  // The fleet's ticket key file: `run` refuses what this refuses (size, mode, content).
+  if (!cfg.gateway.ticket_keys.empty()) {
+    std::string err;
+    if (!tls::TicketKeys::load_file(cfg.gateway.ticket_keys, err)) {
+      Diagnostic d;
+      d.pos = Pos{cfg.file, 0, 0};
+      d.message = "ticket_keys: " + err;
+      d.accepted = "a file of N x 80 bytes (or base64 lines), mode 0600";
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
 }
 
 std::vector<Diagnostic> analyze(const Config& cfg) {

@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "gateway/http/message.h"
+
 namespace portcullis::gateway::egress {
 namespace {
 
@@ -14,19 +16,6 @@ constexpr std::string_view kVersion = "HTTP/1.1";
 
 using State = ConnectRequest::State;
 
-// RFC 9110 5.6.2 tchar.
-bool is_tchar(unsigned char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -211,7 +200,7 @@ std::optional<ConnectRequest> check_method(std::string_view line) {
       }
       return std::nullopt;
     }
-    if (!is_tchar(c)) {
+    if (!http::is_token_char(static_cast<char>(c))) {
       return fail(400, "bad method");
     }
   }
@@ -252,7 +241,7 @@ bool parse_field(std::string_view line, std::string& why) {
   }
   const std::string_view name = line.substr(0, colon);
   for (char c : name) {
-    if (!is_tchar(static_cast<unsigned char>(c))) {
+    if (!http::is_token_char(c)) {
       why = "bad header field name";
       return false;
     }

@@ -17,25 +17,12 @@ std::mt19937_64& prng() {
   return gen;
 }
 
-// RFC 7230 token characters: a value made only of these needs no quoting in Forwarded.
-bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 // token or quoted-string (RFC 7239 section 4).
 std::string forwarded_value(std::string_view v) {
   bool token = !v.empty();
   for (char c : v) {
-    if (!is_tchar(c)) {
+    if (!is_token_char(c)) {
       token = false;
       break;
     }

@@ -7,18 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/http/message.h"
+
 namespace portcullis::gateway::http {
 
 // "OK", "Not Found", ... ("Unknown" for codes we do not name).
 std::string_view status_reason_phrase(int status) noexcept;
 
-// RFC 9110 token character (method names, field names, transfer codings).
-bool is_token_char(char c) noexcept;
-
-// ASCII lower-casing.
-std::string to_lower_ascii(std::string_view s);
-
-// Case-insensitive ASCII equality.
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
+// is_token_char, to_lower_ascii and iequals_ascii live in message.h.
 
 }  // namespace portcullis::gateway::http

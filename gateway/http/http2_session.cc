@@ -51,25 +51,6 @@ std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
   return std::string_view(reinterpret_cast<const char*>(p), n);
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') {
-      x = static_cast<char>(x - 'A' + 'a');
-    }
-    if (y >= 'A' && y <= 'Z') {
-      y = static_cast<char>(y - 'A' + 'a');
-    }
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool has_forbidden_octet(std::string_view v) noexcept {
   return v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
@@ -155,6 +136,7 @@ class Http2Session final : public Session {
   static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
                            const std::uint8_t* data, std::size_t len, void* ud) noexcept;
   static int on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
+
   static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
                              void* ud) noexcept;
   static ssize_t read_response(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
@@ -185,6 +167,7 @@ class Http2Session final : public Session {
   bool draining_ = false;
   std::uint64_t resets_sent_ = 0;
   std::uint64_t client_resets_ = 0;
+  bool error_counted_ = false;           // the connection's failure was counted
   std::uint64_t rejected_ = 0;
 };
 
@@ -240,6 +223,7 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Session::on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Http2Session::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Session::on_stream_close);
+
 
   // The window opens only as the upstream consumes request body: this is the backpressure.
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -393,6 +377,14 @@ void Http2Session::fatal(std::uint32_t goaway_code) noexcept {
     return;
   }
   fatal_ = true;
+  // Counted once per connection: floods (Rapid Reset, MadeYouReset, PING/SETTINGS floods,
+  // CONTINUATION floods) as h2_flood, everything else as h2_protocol_error.
+  if (!error_counted_) {
+    error_counted_ = true;
+    owner_.request_rejected(400, goaway_code == NGHTTP2_ENHANCE_YOUR_CALM
+                                     ? Reason::h2_flood
+                                     : Reason::h2_protocol_error);
+  }
   // Queue a GOAWAY if nghttp2 has not done so; pull_output() may still flush it.
   nghttp2_session_terminate_session(session_, goaway_code);
   owner_.output_ready();
@@ -483,7 +475,7 @@ void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
   if (st.has_host_) {
     if (h.authority.empty()) {
       h.authority = st.host_;
-    } else if (!iequals(h.authority, st.host_)) {
+    } else if (!iequals_ascii(h.authority, st.host_)) {
       reject(st, 400, Reason::misdirected_host);
       return;
     }
@@ -717,6 +709,15 @@ int Http2Session::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t s
 int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
                                 void* ud) noexcept {
   auto& self = *static_cast<Http2Session*>(ud);
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+      !self.error_counted_) {
+    // nghttp2 ended the connection itself for a violation it detected (e.g. a stream past
+    // the acknowledged SETTINGS_MAX_CONCURRENT_STREAMS): count it once, like fatal() does.
+    self.error_counted_ = true;
+    self.owner_.request_rejected(400, frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
+                                          ? Reason::h2_flood
+                                          : Reason::h2_protocol_error);
+  }
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     if (++self.resets_sent_ > kMaxServerResets) {
       self.flood_ = true;  // acted on at the next feed()

@@ -48,4 +48,13 @@ void remove_header(Headers& h, std::string_view name);
 // proxy-authenticate, proxy-authorization, trailer.
 bool is_hop_by_hop(std::string_view lower_name) noexcept;
 
+// RFC 9110 5.6.2 token character (method names, field names, transfer codings).
+bool is_token_char(char c) noexcept;
+
+// ASCII lower-casing.
+std::string to_lower_ascii(std::string_view s);
+
+// Case-insensitive ASCII equality.
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
+
 }  // namespace portcullis::gateway::http

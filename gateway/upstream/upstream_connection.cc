@@ -332,10 +332,16 @@ void UpstreamConnection::flush() noexcept {
     close();
     return;
   }
-  socket_.read(client_->want_read());
   if (client_->active() == 0 && pending_.empty()) {
+    // Idle and from a retired generation: nobody will reuse it (pool keys carry the
+    // generation), so close now instead of holding the old snapshot until the idle time-out.
+    if (key_.generation < worker_.snapshot()->generation) {
+      close();
+      return;
+    }
     socket_.set_timer(static_cast<std::uint64_t>(snap_->config.limits.idle_timeout.count()));
   }
+  socket_.read(client_->want_read());
 }
 
 void UpstreamConnection::on_writable() noexcept { flush(); }

@@ -362,3 +362,25 @@ def canary(t, http2=False):
     r = h.get(t, "acme", "/canary", http2=http2, timeout=10)
     h.check(r.rc == 0 and r.status == 200 and "acme upstream /canary" in r.body,
             f"canary request failed: {r!r}")
+
+
+class CanaryThread(threading.Thread):
+    """Runs canary() (HTTP/2 and HTTP/1.1) in a thread while a probe floods; join() then
+    check()."""
+
+    def __init__(self, t):
+        super().__init__(daemon=True)
+        self.t = t
+        self.error = None
+
+    def run(self):
+        try:
+            canary(self.t, http2=True)
+            canary(self.t, http2=False)
+        except Exception as e:  # noqa: BLE001 - reported by check()
+            self.error = e
+
+    def check(self):
+        self.join(timeout=60)
+        h.check(not self.is_alive(), "canary during the flood did not finish within 60 s")
+        h.check(self.error is None, f"canary during the flood failed: {self.error}")

@@ -96,7 +96,7 @@ def test_h1_slowloris_headers_get_408():
             h.check(ru.parse_statuses(data)[:1] == [408],
                     f"slowloris: want 408, got {data[:300]!r} after {took:.1f}s")
             h.check(closed, "slowloris: connection not closed after 408")
-            h.check(took < 6, f"slowloris: took {took:.1f}s with header_timeout = 2s")
+            h.check(1.5 <= took < 6, f"slowloris: took {took:.1f}s with header_timeout = 2s")
             ru.wait_metric_above(t.gw, REJECTIONS, before, reason="header_timeout")
             h.check(t.raw.since(mark) == ([], []), "slowloris request reached the upstream")
             ru.canary(t)

@@ -19,6 +19,7 @@ def _req(head_lines, body=b""):
 
 
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\n"
+SMUGGLED_CHUNK = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 
 # (name, bytes, body the RFC reading gives if forwarded, or None: must be refused)
 CASES = [
@@ -116,8 +117,8 @@ CASES = [
      SMUGGLED),
     ("smuggled_in_body_chunked",
      _req([b"POST /s HTTP/1.1", b"Host: " + HOST.encode(), b"Transfer-Encoding: chunked"],
-          b"24\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n"),
-     b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"),
+          b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED_CHUNK), SMUGGLED_CHUNK)),
+     SMUGGLED_CHUNK),
     ("absolute_form_other_tenant",
      _req([b"GET https://" + h.GLOBEX_HOST.encode() + b"/app/x HTTP/1.1",
            b"Host: " + HOST.encode()]), None),
@@ -129,8 +130,9 @@ CASES = [
 def _judge(t, name, payload, expect_body):
     """Returns None if the case passes, else a description of the deviation."""
     mark = t.raw.mark()
+    rejections = ru.metric_sum(t.gw, "portcullis_rejections_total")
     try:
-        statuses, data, closed = ru.h1_exchange(t.gw.port, payload)
+        statuses, data, closed = ru.h1_exchange(t.gw.port, payload, idle_timeout=1.0)
     except OSError as e:
         statuses, data, closed = [], repr(e).encode(), True
     time.sleep(0.3)  # let a forwarded request land
@@ -146,6 +148,11 @@ def _judge(t, name, payload, expect_body):
         must_close = not name.startswith("absolute_form")
         if statuses and 400 <= statuses[0] < 500 and len(statuses) == 1 and (
                 closed or not must_close):
+            try:
+                ru.wait_metric_above(t.gw, "portcullis_rejections_total", rejections)
+            except AssertionError:
+                return f"refused with {statuses[0]} but portcullis_rejections_total did not rise"
+            print(f"  refused {statuses[0]} closed={closed}: {name}")
             return None
         return f"not refused with one 4xx + close: statuses={statuses}; {got}"
     if len(reqs) != 1:
@@ -157,6 +164,7 @@ def _judge(t, name, payload, expect_body):
         return f"forwarded body {r.body!r} != sent {expect_body!r}; {got}"
     if statuses[:1] != [200] or len(statuses) > 1:
         return f"client responses {statuses} (want exactly one 200); {got}"
+    print(f"  forwarded cleanly ({r.framing}, {len(r.body)} bytes): {name}")
     return None
 
 

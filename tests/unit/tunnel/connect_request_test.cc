@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -177,7 +178,7 @@ TEST_CASE("header field rules") {
       "NoColon\r\n",
       ": value\r\n",                    // empty name
       "Bad(Name): v\r\n",
-      "X: a\0b\r\n",                    // NUL
+      std::string("X: a\0b\r\n", 8),   // NUL
       "X: a\x01b\r\n",                  // control byte
       "X: a\x7f\r\n",                   // DEL
       "Content-Length: 5\r\n",          // a CONNECT carries no body
