@@ -23,6 +23,10 @@ class ClientOwner {
   virtual void client_output_ready() noexcept = 0;
   // The client can take another exchange (a request finished, or H2 SETTINGS raised the limit).
   virtual void client_capacity_available() noexcept = 0;
+  // The upstream never processed `ex` (HTTP/2 REFUSED_STREAM, or a stream past a GOAWAY's last
+  // stream id) and it has no request body: send it again elsewhere. The client has already let
+  // go of it. False: the owner could not, and the client fails it with 502.
+  virtual bool client_retry(http::Exchange& ex) noexcept = 0;
 };
 
 class ClientSession {

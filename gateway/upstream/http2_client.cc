@@ -109,13 +109,14 @@ class Http2Client final : public ClientSession {
   void headers_done(Stream& st, bool end_stream) noexcept;
   void response_end(Stream& st) noexcept;
   void give_back_window(Stream& st) noexcept;
-  void drop_stream(std::int32_t id, int status, Reason why) noexcept;
+  void drop_stream(std::int32_t id, int status, Reason why, bool unprocessed = false) noexcept;
   void fail_all(int status, Reason why) noexcept;
 
   ClientOwner& owner_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
   bool goaway_ = false;
+  std::int32_t goaway_last_stream_ = 0;  // streams above it were not processed
   bool fatal_ = false;
 };
 
@@ -152,6 +153,10 @@ Http2Client::Http2Client(ClientOwner& owner) noexcept : owner_(owner) {
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Client::on_stream_close);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  // Until the server's SETTINGS arrive, assume the RFC 9113 recommended minimum of 100
+  // concurrent streams rather than "unlimited": streams past the server's real limit would be
+  // refused and surface as 502s.
+  nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
   int rv = nghttp2_session_client_new2(&session_, cbs, this, opt);
   nghttp2_session_callbacks_del(cbs);
   nghttp2_option_del(opt);
@@ -348,7 +353,8 @@ void Http2Client::cancel(Stream& st) noexcept {
   owner_.client_output_ready();
 }
 
-void Http2Client::drop_stream(std::int32_t id, int status, Reason why) noexcept {
+void Http2Client::drop_stream(std::int32_t id, int status, Reason why,
+                              bool unprocessed) noexcept {
   auto it = streams_.find(id);
   if (it == streams_.end()) {
     return;
@@ -357,6 +363,17 @@ void Http2Client::drop_stream(std::int32_t id, int status, Reason why) noexcept 
   streams_.erase(it);
   give_back_window(*st);
   if (Exchange* ex = std::exchange(st->ex_, nullptr); ex != nullptr) {
+    // A request the server never processed and that carried no body is safe to send again
+    // (RFC 9113 8.7), once.
+    if (unprocessed && !ex->request().has_body && !ex->response_started() &&
+        !ex->info().retried) {
+      ex->detach_upstream();
+      ex->info().retried = true;
+      if (owner_.client_retry(*ex)) {
+        owner_.client_capacity_available();
+        return;
+      }
+    }
     ex->fail(status, why);
   }
   owner_.client_capacity_available();
@@ -474,6 +491,7 @@ int Http2Client::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, voi
     }
     case NGHTTP2_GOAWAY:
       self.goaway_ = true;
+      self.goaway_last_stream_ = frame->goaway.last_stream_id;
       return 0;
     case NGHTTP2_SETTINGS:
       if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
@@ -504,15 +522,18 @@ int Http2Client::on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame,
   auto& self = *static_cast<Http2Client*>(ud);
   if (frame->hd.type == NGHTTP2_HEADERS) {
     // The request never left (GOAWAY received, stream ids exhausted, canceled while queued).
-    self.drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset);
+    self.drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset, true);
   }
   return 0;
 }
 
-int Http2Client::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t,
-                                 void* ud) noexcept {
+int Http2Client::on_stream_close(nghttp2_session*, std::int32_t stream_id,
+                                 std::uint32_t error_code, void* ud) noexcept {
   // Still attached here means the response did not complete: RST_STREAM or a stream error.
-  static_cast<Http2Client*>(ud)->drop_stream(stream_id, 502, Reason::upstream_reset);
+  auto& self = *static_cast<Http2Client*>(ud);
+  const bool unprocessed = error_code == NGHTTP2_REFUSED_STREAM ||
+                           (self.goaway_ && stream_id > self.goaway_last_stream_);
+  self.drop_stream(stream_id, 502, Reason::upstream_reset, unprocessed);
   return 0;
 }
 

@@ -309,6 +309,13 @@ void UpstreamConnection::client_capacity_available() noexcept {
   flush();
 }
 
+bool UpstreamConnection::client_retry(http::Exchange& ex) noexcept {
+  // Same target and endpoint; this connection no longer takes streams, so the pool finds or
+  // opens another.
+  pool_.acquire(snap_, key_, target_, endpoint_, ex);
+  return true;
+}
+
 void UpstreamConnection::flush() noexcept {
   if (closing_ || !client_) {
     return;

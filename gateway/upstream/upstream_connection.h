@@ -51,6 +51,7 @@ class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
   // ClientOwner
   void client_output_ready() noexcept override;
   void client_capacity_available() noexcept override;
+  bool client_retry(http::Exchange& ex) noexcept override;
 
  private:
   struct Waiting;

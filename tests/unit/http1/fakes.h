@@ -110,6 +110,7 @@ class FakeClientOwner : public upstream::ClientOwner {
  public:
   void client_output_ready() noexcept override { ++output_ready_calls; }
   void client_capacity_available() noexcept override { ++capacity_calls; }
+  bool client_retry(http::Exchange&) noexcept override { return false; }
   int output_ready_calls = 0;
   int capacity_calls = 0;
 };

@@ -100,6 +100,7 @@ struct ClientReq final : DownstreamSide {
 struct FakeClientOwner final : ClientOwner {
   void client_output_ready() noexcept override { ++outputs; }
   void client_capacity_available() noexcept override { ++capacity; }
+  bool client_retry(Exchange&) noexcept override { return false; }
   int outputs = 0;
   int capacity = 0;
 };
