@@ -20,7 +20,6 @@ constexpr std::string_view kSizeAccepted = R"(an integer number of bytes, "64KiB
 constexpr std::string_view kAddressAccepted = R"("a.b.c.d:port" or "[v6]:port", port 1-65535)";
 constexpr std::string_view kHostAccepted =
     R"(a lower-case DNS name like "shop.example" or a one-label wildcard like "*.example.com")";
-constexpr std::string_view kMinTlsAccepted = R"("1.2", "1.3")";
 
 std::optional<std::uint64_t> parse_uint(std::string_view s) {
   if (s.empty() || s.size() > 19) {

@@ -624,7 +624,13 @@ int Http2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
   ++self.streams_begun_;
   if (self.limits_.max_requests_per_connection != 0 &&
       self.streams_begun_ == self.limits_.max_requests_per_connection && !self.draining_) {
-    // Request budget spent (this also bounds rapid-reset abuse): finish what is open, then go.
+    if (self.client_resets_ * 2 >= self.streams_begun_) {
+      // The budget went mostly to streams the client reset itself: Rapid Reset, not a busy
+      // client. ENHANCE_YOUR_CALM instead of a graceful GOAWAY.
+      self.flood_ = true;
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    // Request budget spent: finish what is open, then go.
     self.draining_ = true;
     nghttp2_submit_goaway(self.session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                           NGHTTP2_NO_ERROR, nullptr, 0);

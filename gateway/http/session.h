@@ -27,6 +27,7 @@ struct ConnFacts {
   std::string alpn;          // "h2" | "http/1.1"
   std::string listener;
   std::string scheme = "https";
+  std::string source_identity;  // egress listeners: the workload's SPIFFE ID / unauthenticated
 };
 
 // Limits a session enforces (copied from config::Limits by the owner).

@@ -189,6 +189,7 @@ void DownstreamConnection::start_plain_egress() noexcept {
     return;
   }
   source_identity_ = "unauthenticated";
+  facts_.source_identity = source_identity_;
   tunnel_phase_ = TunnelPhase::undecided;
   facts_.scheme = "http";
   facts_.alpn = "http/1.1";
@@ -211,6 +212,7 @@ void DownstreamConnection::on_handshake_done() noexcept {
       return;
     }
     source_identity_ = sum.peer_identity;
+    facts_.source_identity = source_identity_;
     tunnel_phase_ = sum.alpn == "h2" ? TunnelPhase::none : TunnelPhase::undecided;
     facts_.sni = sum.sni;
     facts_.tls_version = sum.version;

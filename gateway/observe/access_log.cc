@@ -258,6 +258,9 @@ std::string format_access(const AccessRecord& r, std::string_view time) {
       .add("upstream_identity", r.upstream_identity)
       .add("request_id", r.request_id)
       .add("reason", r.reason.empty() ? std::string_view("none") : r.reason);
+  if (!r.source_identity.empty()) {
+    j.add("source_identity", r.source_identity);
+  }
   return j.str();
 }
 

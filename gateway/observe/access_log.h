@@ -103,6 +103,7 @@ struct AccessRecord {
   std::string_view upstream_identity;  // verified SPIFFE ID or DNS name
   std::string_view request_id;
   std::string_view reason;  // gateway::to_string(Reason); "none" or empty for success
+  std::string_view source_identity;  // egress listeners: the workload's identity (else omitted)
 };
 
 // One JSON object with every CONTRACT.md access field (in contract order) plus reason.

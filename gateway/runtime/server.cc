@@ -203,7 +203,6 @@ void Server::reload() {
   if (draining_) {
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
   BuildResult built = load_snapshot(config_path_, generation_ + 1, &health_, &tickets_);
   if (built.snapshot && !refresh_ticket_keys(built.snapshot->config, false)) {
     built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
@@ -358,6 +357,7 @@ void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
   a.upstream_identity = info.upstream_identity;
   a.request_id = info.request_id;
   a.reason = info.reason == Reason::none ? "" : to_string(info.reason);
+  a.source_identity = facts.source_identity;
   access_.log(a);
   metrics_.request(info.tenant, info.route, info.cluster, ex.response().status,
                    info.reason == Reason::none ? "" : to_string(info.reason),
@@ -442,20 +442,9 @@ namespace portcullis::gateway::runtime {
 namespace {
 
 std::string js(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+  std::string out;
+  observe::JsonLine::append_escaped(out, s);  // quotes included
+  return out;
 }
 
 std::string js_list(const std::vector<std::string>& v) {
