@@ -619,6 +619,10 @@ void DownstreamConnection::close(Reason why) noexcept {
 }
 
 void DownstreamConnection::on_closed() noexcept {
+  if (tunnel_ != nullptr) {  // closed without close() (accept failure): let the tunnel go
+    tunnel_->detach_and_close();
+    tunnel_ = nullptr;
+  }
   // The session goes first: aborting exchanges tells their upstream sides to let go.
   if (session_) {
     session_->abort();

@@ -59,6 +59,8 @@ class DownstreamConnection final : public io::SocketOwner,
   void start() noexcept;
   // Graceful: finish in-flight requests, then close.
   void drain() noexcept;
+  // The drain time-out ran out: close now.
+  void abort() noexcept { close(Reason::draining); }
   // Called by the Worker on the loop turn after output_ready().
   void flush_deferred() noexcept { flush(); }
 

@@ -122,7 +122,7 @@ void Worker::stop() {
     }
     std::vector<listen::DownstreamConnection*> all(w.connections_.begin(), w.connections_.end());
     for (auto* c : all) {
-      c->socket().close();
+      c->abort();
     }
     w.maybe_finish();
   });
