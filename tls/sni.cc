@@ -36,6 +36,9 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
     *alert = SSL_AD_ILLEGAL_PARAMETER;
     return SSL_CLIENT_HELLO_ERROR;
   }
+  if (TlsStream* s = stream_of(ssl); s != nullptr && parsed == SniParse::ok) {
+    s->set_requested_sni(name);
+  }
   const TenantTls* t = parsed == SniParse::ok ? sel->table->find(name) : nullptr;
   if (t == nullptr && sel->fallback) {
     t = sel->table->tenant(*sel->fallback);

@@ -71,6 +71,10 @@ class TlsStream {
   // Set by a verify callback or the SNI callback to explain a failure more precisely than
   // OpenSSL's error queue does.
   void set_failure_hint(Failure f) noexcept { hint_ = f; }
+  // The server name the client asked for, kept by the SNI callback even when it was refused
+  // (the summary is only filled after a successful handshake), for the audit log.
+  void set_requested_sni(std::string name) { requested_sni_ = std::move(name); }
+  const std::string& requested_sni() const noexcept { return requested_sni_; }
 
  private:
   Progress do_handshake();
@@ -86,6 +90,7 @@ class TlsStream {
   Failure hint_ = Failure::none;
   std::string failure_detail_;
   unsigned long failure_code_ = 0;
+  std::string requested_sni_;
   TlsSummary summary_;
 };
 

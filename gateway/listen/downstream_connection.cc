@@ -377,7 +377,14 @@ void DownstreamConnection::handshake_failed() noexcept {
       default: break;
     }
   }
-  worker_.server().tls_rejected(*this, why, t != nullptr ? t->failure_detail() : std::string{});
+  std::string detail;
+  if (t != nullptr) {
+    detail = t->requested_sni().empty() ? "no sni" : "sni " + t->requested_sni();
+    if (!t->failure_detail().empty()) {
+      detail += "; " + t->failure_detail();
+    }
+  }
+  worker_.server().tls_rejected(*this, why, detail);
   // The alert is already queued; give it a moment to leave before the socket closes.
   socket_.read(false);
   if (socket_.backlog() == 0) {
