@@ -223,8 +223,6 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Session::on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Http2Session::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Session::on_stream_close);
-
-
   // The window opens only as the upstream consumes request body: this is the backpressure.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
