@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "gateway/egress/address_class.h"
 #include "gateway/egress/connect_request.h"
 #include "gateway/egress/egress_handler.h"
 #include "gateway/http/forwarded.h"
@@ -178,11 +179,7 @@ bool DownstreamConnection::egress_listener() const noexcept {
 
 // client_auth = "none": plain HTTP/1.1, and only from this host (sidecar style).
 void DownstreamConnection::start_plain_egress() noexcept {
-  sockaddr_storage ss{};
-  io::parse_ip(facts_.client_ip, 0, ss);
-  const bool loopback = facts_.client_ip == "::1" || facts_.client_ip.rfind("127.", 0) == 0 ||
-                        facts_.client_ip.rfind("::ffff:127.", 0) == 0;
-  if (!loopback) {
+  if (egress::classify(facts_.client_ip) != egress::AddressClass::loopback) {
     worker_.server().egress_decision("unauthenticated", "listener " + listener_.cfg->name,
                                      false, "non_loopback_client", facts_.client_ip);
     close(Reason::egress_denied);
