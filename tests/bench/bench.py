@@ -22,6 +22,7 @@ compares whatever else is available, so the harness itself can be exercised.
 """
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -186,6 +187,8 @@ http {{
         server_name {HOST};
         ssl_certificate {setup.front_cert};
         ssl_certificate_key {setup.front_key};
+        # the same protocols as the others (Debian 12 nginx 1.22 defaults to TLS 1.0-1.2)
+        ssl_protocols TLSv1.2 TLSv1.3;
         location / {{
             proxy_pass https://mesh;
             proxy_http_version 1.1;
@@ -360,6 +363,8 @@ def main():
     ap.add_argument("--proxy-cpu", default="0")
     ap.add_argument("--other-cpus", default=None, help="cpus for upstream and h2load")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--perf", metavar="PHASE", choices=["h1", "h2", "hs"],
+                    help="record a perf profile (perf.<proxy>.<phase>.data) of one phase")
     args = ap.parse_args()
 
     ncpu = os.cpu_count() or 1
@@ -405,13 +410,17 @@ def main():
                 h2load(port, ["--h1", "-c", "4", "-n", "200"], other)
                 for run in range(runs):
                     lf = env.path(f"{name}-{run}.log")
-                    m["h1"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_keepalive)],
-                                          other, logfile=lf))
+                    with profiled(args.perf == "h1", args.proxy_cpu, f"perf.{name}.h1.data"):
+                        m["h1"].append(h2load(port, ["--h1", "-c", "50", "-n",
+                                                     str(n_keepalive)], other, logfile=lf))
                     m["p99"].append(p99_ms(lf))
-                    m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n",
-                                                 str(n_keepalive)], other))
-                    m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake),
-                                                 "-H", "Connection: close"], other))
+                    with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"):
+                        m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n",
+                                                     str(n_keepalive)], other))
+                    with profiled(args.perf == "hs", args.proxy_cpu, f"perf.{name}.hs.data"):
+                        m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n",
+                                                     str(n_handshake), "-H", "Connection: close"],
+                                              other))
                     rss, growth = idle_rss_mib(proc, port, idle)
                     m["rss"].append(rss)
                     m["rss_growth"].append(growth)
@@ -428,6 +437,25 @@ def main():
                 proc.stop()
 
     print_table(results, idle, runs, notes)
+
+
+@contextlib.contextmanager
+def profiled(enabled, cpu, out):
+    """perf record of everything on the proxy's cpu for the duration of the block (system-wide on
+    that cpu, so nginx's and HAProxy's worker processes are caught too)."""
+    if not enabled:
+        yield
+        return
+    rec = subprocess.Popen(["perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,16384", "-o", out,
+                            "-C", cpu],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # let perf attach before the load starts
+    try:
+        yield
+    finally:
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=60)
+        log(f"  perf profile written to {out}")
 
 
 def print_table(results, idle, runs, notes):
