@@ -49,6 +49,19 @@ struct Limits {
   std::uint32_t max_connections_per_ip = 0;      // max_connections_per_ip (0 = no cap; counted
                                                  // on the PROXY-protocol client address)
   std::uint32_t max_connections_per_tenant = 0;  // max_connections_per_tenant (0 = no cap)
+  // HTTP/2 flood and abuse bounds (each past-the-limit event is counted in
+  // portcullis_rejections_total under h2_flood or h2_protocol_error).
+  std::uint32_t h2_header_table_size = 4096;         // h2_header_table_size (HPACK, ours)
+  std::uint32_t h2_max_continuations = 8;            // h2_max_continuations per header block
+  std::uint32_t h2_max_settings = 32;                // h2_max_settings entries per SETTINGS
+  std::uint32_t h2_max_outbound_control_frames = 1000;  // h2_max_outbound_control_frames
+  std::uint32_t h2_max_client_resets = 1000;  // h2_max_client_resets (Rapid Reset)
+  std::uint32_t h2_max_server_resets = 1000;  // h2_max_server_resets (MadeYouReset)
+  // memory_budget: resident memory past which new requests are shed with 503 (reason
+  // memory_budget) until it falls below 90% of the budget. "auto" = 90% of the cgroup's
+  // memory.max, or of MemTotal when there is no cgroup limit; "off" never sheds.
+  static constexpr std::uint64_t kMemoryBudgetAuto = ~std::uint64_t{0};
+  std::uint64_t memory_budget = kMemoryBudgetAuto;  // bytes; 0 = off
 };
 
 struct GatewaySection {

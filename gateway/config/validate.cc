@@ -397,13 +397,34 @@ void read_min_tls(Reader& r, const toml::table& t, std::string& out) {
   r.choice(t, "min_tls", {"1.2", "1.3"}, out);
 }
 
+// memory_budget = "auto" | "off" | a size of at least 16 MiB ("2GiB").
+void read_memory_budget(Reader& r, const toml::table& t, Limits& l) {
+  const toml::node* n = r.get(t, "memory_budget");
+  if (n == nullptr) {
+    return;
+  }
+  if (const auto* s = n->as_string(); s != nullptr && !parse_size(s->get())) {
+    if (s->get() == "auto" || s->get() == "off") {
+      l.memory_budget = s->get() == "auto" ? Limits::kMemoryBudgetAuto : 0;
+    } else {
+      r.error(r.pos(*n), "memory_budget = \"" + s->get() + "\" is not valid",
+              R"("auto", "off", or a size such as "2GiB")");
+    }
+    return;
+  }
+  r.size(t, "memory_budget", l.memory_budget, 16ULL << 20, 1ULL << 50);
+}
+
 void read_limits(Reader& r, const toml::table& t, Limits& l) {
   r.known_keys(t,
                {"h2_max_concurrent_streams", "h2_stream_window", "h2_connection_window",
                 "max_request_headers", "max_header_count", "header_timeout",
                 "tls_handshake_timeout", "idle_timeout", "max_requests_per_connection",
                 "buffer_per_direction", "max_connections_per_listener",
-                "max_connections_per_ip", "max_connections_per_tenant"},
+                "max_connections_per_ip", "max_connections_per_tenant",
+                "h2_header_table_size", "h2_max_continuations", "h2_max_settings",
+                "h2_max_outbound_control_frames", "h2_max_client_resets",
+                "h2_max_server_resets", "memory_budget"},
                "[limits]");
   constexpr std::int64_t kMaxWindow = 2147483647;
   r.integer(t, "h2_max_concurrent_streams", l.h2_max_concurrent_streams, 1, kMaxWindow);
@@ -419,6 +440,13 @@ void read_limits(Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, "max_connections_per_listener", l.max_connections_per_listener, 1, 4294967295LL);
   r.integer(t, "max_connections_per_ip", l.max_connections_per_ip, 0, 4294967295LL);
   r.integer(t, "max_connections_per_tenant", l.max_connections_per_tenant, 0, 4294967295LL);
+  r.size(t, "h2_header_table_size", l.h2_header_table_size, 0, 1ULL << 20);
+  r.integer(t, "h2_max_continuations", l.h2_max_continuations, 0, 1000);
+  r.integer(t, "h2_max_settings", l.h2_max_settings, 8, 1000);
+  r.integer(t, "h2_max_outbound_control_frames", l.h2_max_outbound_control_frames, 10, 100000);
+  r.integer(t, "h2_max_client_resets", l.h2_max_client_resets, 1, 4294967295LL);
+  r.integer(t, "h2_max_server_resets", l.h2_max_server_resets, 1, 4294967295LL);
+  read_memory_budget(r, t, l);
 }
 
 bool decode_base64(std::string_view s, std::string& out) {

@@ -27,23 +27,20 @@
 namespace portcullis::gateway::http {
 namespace {
 
-// Flood guard for queued SETTINGS ACK / PING ACK frames (as in Envoy).
-constexpr std::size_t kMaxOutboundAck = 1000;
-// Maximum number of SETTINGS entries accepted in one frame.
-constexpr std::size_t kMaxSettings = 32;
-constexpr std::uint32_t kHeaderTableSize = 4096;
+// The flood and abuse bounds are [limits] keys (SessionLimits), defaults in config.h:
+// - h2_max_outbound_control_frames: queued SETTINGS ACK / PING ACK frames (as in Envoy); a client
+//   that sends PINGs and never reads is closed past it.
+// - h2_max_settings: entries accepted in one SETTINGS frame.
+// - h2_max_continuations: CONTINUATION frames after one HEADERS frame (CVE-2024-28182: an
+//   endless header block). Debian's 1.52 backports the library's own limit
+//   (NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, also 8); upstream 1.52 has none, so we keep ours too.
+// - h2_max_client_resets: Rapid Reset (CVE-2023-44487), RST_STREAM frames a client may send.
+// - h2_max_server_resets: MadeYouReset (CVE-2025-8671), resets the gateway itself sends
+//   (provoked by malformed frames); nghttp2 1.52 does not bound these, so they are counted in
+//   on_frame_send.
+// Past either reset budget: GOAWAY ENHANCE_YOUR_CALM.
 // RFC 9113 6.5.2: the size of a field is name + value + 32.
 constexpr std::size_t kFieldOverhead = 32;
-// CONTINUATION frames allowed after one HEADERS frame (CVE-2024-28182: an endless header block).
-// Debian's 1.52 backports the library's own limit (NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, also 8);
-// upstream 1.52 has none, so we keep ours as well.
-constexpr int kMaxContinuations = 8;
-// Rapid Reset (CVE-2023-44487): RST_STREAM frames a client may send on one connection.
-// MadeYouReset (CVE-2025-8671): resets the gateway itself sends (provoked by malformed
-// frames); nghttp2 1.52 does not bound these, so they are counted in on_frame_send.
-// Past either: GOAWAY ENHANCE_YOUR_CALM.
-constexpr std::uint64_t kMaxClientResets = 1000;
-constexpr std::uint64_t kMaxServerResets = 1000;
 // NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, spelled as a number: not every 1.52 header declares it.
 constexpr ssize_t kErrTooManyContinuations = -905;
 
@@ -159,7 +156,7 @@ class Http2Session final : public Session {
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> graveyard_;
   std::uint32_t streams_begun_ = 0;
-  int continuations_ = 0;
+  std::uint32_t continuations_ = 0;
   bool flood_ = false;
   bool fatal_ = false;
   bool send_failed_ = false;
@@ -225,8 +222,8 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Session::on_stream_close);
   // The window opens only as the upstream consumes request body: this is the backpressure.
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
-  nghttp2_option_set_max_settings(opt, kMaxSettings);
+  nghttp2_option_set_max_outbound_ack(opt, limits_.h2_max_outbound_control_frames);
+  nghttp2_option_set_max_settings(opt, limits_.h2_max_settings);
   // HTTP messaging validation stays on (the default): uppercase names, connection-specific
   // fields and bad pseudo-headers are rejected by nghttp2 itself.
 
@@ -242,7 +239,7 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
   const nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.h2_max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.h2_stream_window},
-      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, kHeaderTableSize},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits_.h2_header_table_size},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
        static_cast<std::uint32_t>(
            std::min<std::size_t>(limits_.max_request_headers, 0x7fffffffu))},
@@ -598,13 +595,14 @@ void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
 int Http2Session::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd,
                                  void* ud) noexcept {
   auto& self = *static_cast<Http2Session*>(ud);
-  if (hd->type == NGHTTP2_RST_STREAM && ++self.client_resets_ > kMaxClientResets) {
+  const SessionLimits& l = self.limits_;
+  if (hd->type == NGHTTP2_RST_STREAM && ++self.client_resets_ > l.h2_max_client_resets) {
     self.flood_ = true;
     return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
   }
   if (hd->type == NGHTTP2_HEADERS) {
     self.continuations_ = 0;
-  } else if (hd->type == NGHTTP2_CONTINUATION && ++self.continuations_ > kMaxContinuations) {
+  } else if (hd->type == NGHTTP2_CONTINUATION && ++self.continuations_ > l.h2_max_continuations) {
     self.flood_ = true;
     return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
   }
@@ -723,7 +721,7 @@ int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
                                           : Reason::h2_protocol_error);
   }
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
-    if (++self.resets_sent_ > kMaxServerResets) {
+    if (++self.resets_sent_ > self.limits_.h2_max_server_resets) {
       self.flood_ = true;  // acted on at the next feed()
     }
     Stream* st = self.stream_of(frame->hd.stream_id);

@@ -38,6 +38,12 @@ struct SessionLimits {
   std::uint32_t h2_max_concurrent_streams = 100;
   std::uint32_t h2_stream_window = 64 * 1024;
   std::uint32_t h2_connection_window = 1024 * 1024;
+  std::uint32_t h2_header_table_size = 4096;
+  std::uint32_t h2_max_continuations = 8;
+  std::uint32_t h2_max_settings = 32;
+  std::uint32_t h2_max_outbound_control_frames = 1000;
+  std::uint32_t h2_max_client_resets = 1000;
+  std::uint32_t h2_max_server_resets = 1000;
 };
 
 class SessionOwner {

@@ -23,6 +23,12 @@ http::SessionLimits session_limits(const config::Limits& l) {
   s.h2_max_concurrent_streams = l.h2_max_concurrent_streams;
   s.h2_stream_window = l.h2_stream_window;
   s.h2_connection_window = l.h2_connection_window;
+  s.h2_header_table_size = l.h2_header_table_size;
+  s.h2_max_continuations = l.h2_max_continuations;
+  s.h2_max_settings = l.h2_max_settings;
+  s.h2_max_outbound_control_frames = l.h2_max_outbound_control_frames;
+  s.h2_max_client_resets = l.h2_max_client_resets;
+  s.h2_max_server_resets = l.h2_max_server_resets;
   return s;
 }
 
@@ -641,6 +647,12 @@ void DownstreamConnection::on_closed() noexcept {
 
 void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
   header_deadline_ = {};
+  if (worker_.server().shedding()) {
+    // Over [limits].memory_budget: refuse new work before the kernel OOM killer refuses all of it.
+    ex.info().tenant = tenant_ != nullptr ? tenant_->cfg->name : std::string();
+    ex.local_reply(503, Reason::memory_budget, "overloaded: try again later");
+    return;
+  }
   route(ex);
 }
 

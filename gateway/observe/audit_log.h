@@ -25,6 +25,7 @@ inline constexpr std::string_view kEventConfigLoad = "config_load";      // at s
 inline constexpr std::string_view kEventConfigReload = "config_reload";  // SIGHUP / file change
 inline constexpr std::string_view kEventCertReload = "cert_reload";
 inline constexpr std::string_view kEventPlaintextUpstream = "plaintext_upstream";  // at start
+inline constexpr std::string_view kEventMemoryBudget = "memory_budget";  // shedding on / off
 
 enum class Decision : std::uint8_t { allow, deny };
 std::string_view to_string(Decision d) noexcept;

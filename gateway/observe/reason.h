@@ -49,6 +49,8 @@ enum class Reason : std::uint16_t {
   listener_connection_limit,
   ip_connection_limit,
   tenant_connection_limit,
+  // Overload ([limits] memory_budget): new requests answered 503.
+  memory_budget,
   // Connection end.
   idle_timeout,
   peer_closed,

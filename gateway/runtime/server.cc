@@ -14,6 +14,10 @@
 namespace portcullis::gateway::runtime {
 namespace {
 
+// The memory budget is checked four times a second: cheap (one small /proc read) and quick
+// enough to catch a surge long before the kernel OOM killer would act.
+constexpr std::uint64_t kMemorySampleMs = 250;
+
 void print_errors(const std::vector<config::Diagnostic>& errors) {
   for (const auto& d : errors) {
     std::fprintf(stderr, "%s\n", d.format().c_str());
@@ -95,6 +99,23 @@ void Server::on_ticket_timer(uv_timer_t* h) noexcept {
   self.refresh_ticket_keys(snap->config, true);
 }
 
+void Server::on_memory_timer(uv_timer_t* h) noexcept {
+  auto& self = io::owner_of<Server>(h);
+  if (!self.memory_.sample()) {
+    return;
+  }
+  const bool shed = self.memory_.shedding();
+  const std::string detail = "rss " + std::to_string(self.memory_.rss()) + " bytes, budget " +
+                             std::to_string(self.memory_.budget()) + " bytes";
+  std::fprintf(stderr, "portcullis: memory budget: %s new requests (%s)\n",
+               shed ? "shedding" : "accepting", detail.c_str());
+  observe::AuditSubject subject;
+  subject.detail = detail;
+  self.audit_.record(observe::kEventMemoryBudget,
+                     shed ? observe::Decision::deny : observe::Decision::allow,
+                     shed ? "memory_budget" : "memory_recovered", subject);
+}
+
 int Server::run() {
   {
     // The key file is read before the snapshot so the first handshakes already use it.
@@ -137,6 +158,11 @@ int Server::run() {
     const auto period = static_cast<std::uint64_t>(tls::kTicketKeyRotationSeconds) * 1000;
     uv_timer_start(&ticket_timer_, &Server::on_ticket_timer, period, period);
   }
+  memory_.configure(cfg.limits.memory_budget);
+  memory_.sample();
+  uv_timer_init(&loop_, &memory_timer_);
+  memory_timer_.data = this;
+  uv_timer_start(&memory_timer_, &Server::on_memory_timer, kMemorySampleMs, kMemorySampleMs);
   uv_async_init(&loop_, &workers_done_, [](uv_async_t* h) {
     auto& self = io::owner_of<Server>(h);
     if (self.workers_running_.load() == 0) {
@@ -266,6 +292,7 @@ void Server::reload() {
   for (auto& w : workers_) {
     w->publish(built.snapshot);
   }
+  memory_.configure(built.snapshot->config.limits.memory_budget);
   audit_.config_loaded(true, generation_, config_path_);
   watcher_->rebuild(config_path_, built.snapshot->config);
   metrics_.reload_result(true);
@@ -300,6 +327,7 @@ void Server::on_drain_timer(uv_timer_t* h) noexcept {
 void Server::finish() {
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&memory_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&workers_done_), nullptr);
   for (auto* h : {&sig_hup_, &sig_term_, &sig_int_, &sig_usr1_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
@@ -427,6 +455,15 @@ std::string Server::render_metrics() const {
     out += "portcullis_certificate_expiry_seconds{certificate=\"" + observe::label_value(c.name) +
            "\"} " + std::to_string(c.not_after - now) + "\n";
   }
+  out += "# HELP portcullis_memory_rss_bytes Resident memory of the gateway process.\n"
+         "# TYPE portcullis_memory_rss_bytes gauge\n"
+         "portcullis_memory_rss_bytes " + std::to_string(memory_.rss()) + "\n";
+  out += "# HELP portcullis_memory_budget_bytes [limits].memory_budget in bytes (0 = off).\n"
+         "# TYPE portcullis_memory_budget_bytes gauge\n"
+         "portcullis_memory_budget_bytes " + std::to_string(memory_.budget()) + "\n";
+  out += "# HELP portcullis_memory_shedding 1 while new requests are shed for memory.\n"
+         "# TYPE portcullis_memory_shedding gauge\n"
+         "portcullis_memory_shedding " + std::to_string(memory_.shedding() ? 1 : 0) + "\n";
   out += "# HELP portcullis_access_log_write_failures_total Log lines that could not be written.\n"
          "# TYPE portcullis_access_log_write_failures_total counter\n";
   out += "portcullis_access_log_write_failures_total{log=\"access\"} " +

@@ -22,6 +22,7 @@
 #include "gateway/observe/audit_log.h"
 #include "gateway/observe/gateway_metrics.h"
 #include "gateway/runtime/connection_limits.h"
+#include "gateway/runtime/memory_budget.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/upstream/health.h"
 #include "tls/stream.h"
@@ -68,6 +69,8 @@ class Server {
   // A connection refused by a cap: counted, not audited (a flood must not flood the audit log).
   void connection_refused(Reason why) { metrics_.rejection(to_string(why)); }
   ConnectionLimits& connection_limits() noexcept { return connection_limits_; }
+  // Past [limits].memory_budget, workers answer new requests with 503 (reason memory_budget).
+  bool shedding() const noexcept { return memory_.shedding(); }
   void metrics_connection_opened(const std::string& listener);
   void metrics_connection_closed(const std::string& listener);
 
@@ -81,6 +84,7 @@ class Server {
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_drain_timer(uv_timer_t* h) noexcept;
   static void on_ticket_timer(uv_timer_t* h) noexcept;
+  static void on_memory_timer(uv_timer_t* h) noexcept;
   // Ticket keys: from [gateway].ticket_keys (a fleet's shared file) or generated and rotated
   // hourly. False (keys unchanged) when the file cannot be used.
   bool refresh_ticket_keys(const config::Config& cfg, bool rotate);
@@ -110,6 +114,8 @@ class Server {
   ConnectionLimits connection_limits_;
   tls::TicketKeyStore tickets_;  // outlives every snapshot's front contexts
   uv_timer_t ticket_timer_{};
+  MemoryBudget memory_;
+  uv_timer_t memory_timer_{};
   friend class Worker;
 };
 

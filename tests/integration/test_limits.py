@@ -1,13 +1,17 @@
-"""[limits] connection caps: per client IP and per tenant. A connection past a cap is closed
+"""[limits]: connection caps per client IP and per tenant (a connection past a cap is closed
 before any request, counted in portcullis_rejections_total{reason}, and the others keep
-working."""
+working), the HTTP/2 reset budget as a key, and the memory budget that sheds new requests."""
 
+import signal
 import socket
 import ssl
 import time
 
+from hyperframe import frame as hf
+
 import harness as h
 import raw_upstream as ru
+import test_h2_probes as probes
 
 REJECTIONS = "portcullis_rejections_total"
 
@@ -62,3 +66,94 @@ def test_connection_cap_per_ip():
 def test_connection_cap_per_tenant():
     _check_cap('\n[limits]\nmax_connections_per_tenant = 2\n', "tenant_connection_limit",
                "shop.acme.example")
+
+
+def _reload_with(t, extra_toml):
+    """Rewrites gateway.toml with `extra_toml` appended and reloads; waits for the generation."""
+    before = ru.metric_sum(t.gw, "portcullis_config_generation")
+    t.gw.extra_gateway_toml = extra_toml
+    t.gw.write()
+    t.gw.proc.send_signal(signal.SIGHUP)
+    h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_config_generation") > before, 10,
+               "config generation to move after SIGHUP")
+
+
+def test_h2_reset_budget_is_a_limits_key():
+    """h2_max_client_resets = 50: the 51st client RST_STREAM ends the connection with GOAWAY
+    ENHANCE_YOUR_CALM, where the default budget (1000) would have let 60 pass."""
+    with h.TestEnv("limits") as env:
+        t = ru.hostile_topology(env, extra_gateway_toml="\n[limits]\nh2_max_client_resets = 50\n")
+        try:
+            before = ru.metric_sum(t.gw, REJECTIONS, reason="h2_flood")
+            c = probes.H2Conn(t.gw.port)
+            c.pump(0.3)
+            block = c.block(c.request_headers("/reset"))
+            batch = []
+            for i in range(60):
+                sid = 1 + 2 * i
+                batch.append(c.headers_frame(sid, block))
+                r = hf.RstStreamFrame(sid)
+                r.error_code = probes.CANCEL
+                batch.append(r)
+            c.send(*batch)
+            c.wait(lambda f: isinstance(f, hf.GoAwayFrame), 5, "GOAWAY after 51 resets")
+            g = c.goaway()
+            h.check(g is not None and g.error_code == probes.ENHANCE_YOUR_CALM,
+                    f"60 resets against a budget of 50: {c.summary()}")
+            c.close()
+            ru.wait_metric_above(t.gw, REJECTIONS, before, reason="h2_flood")
+            ru.canary(t, http2=True)
+        finally:
+            t.raw.stop()
+
+
+def test_memory_budget_sheds_new_requests_and_recovers():
+    """Past [limits].memory_budget, new requests get 503 (reason memory_budget) on existing and
+    new connections, in HTTP/1.1 and HTTP/2, without reaching the upstream; the shedding is
+    audited and visible on /metrics; raising the budget restores service."""
+    with h.TestEnv("limits") as env:
+        t = h.build_topology(env, extra_gateway_toml="\n[limits]\nmemory_budget = \"off\"\n")
+        r = h.get(t, "acme", "/before")
+        h.check(r.status == 200, f"request before the budget: {r!r}")
+        rss = ru.metric_sum(t.gw, "portcullis_memory_rss_bytes")
+        h.check(rss > 1 << 20, f"portcullis_memory_rss_bytes = {rss}")
+        h.check(ru.metric_sum(t.gw, "portcullis_memory_budget_bytes") == 0, "budget off")
+
+        # A budget just under what the process uses now (the smallest allowed is 16 MiB: hold
+        # idle TLS connections until the gateway is past it).
+        budget = 16 << 20
+        held = []
+        try:
+            _reload_with(t, f'\n[limits]\nmemory_budget = {budget}\n')
+            for _ in range(40):
+                if ru.metric_sum(t.gw, "portcullis_memory_rss_bytes") > budget:
+                    break
+                held += [_tls(t.gw.port, "shop.acme.example") for _ in range(100)]
+                time.sleep(0.3)
+            h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_memory_shedding") == 1, 5,
+                       f"shedding with RSS {ru.metric_sum(t.gw, 'portcullis_memory_rss_bytes')}"
+                       f" over a budget of {budget} ({len(held)} connections held)")
+            before = ru.metric_sum(t.gw, REJECTIONS, reason="memory_budget")
+            for http2 in (False, True):
+                r = h.get(t, "acme", "/shed", http2=http2)
+                h.check(r.status == 503, f"new request past the budget (h2={http2}): {r!r}")
+            # an existing connection's next request is a new stream too
+            held[0].sendall(b"GET /shed-held HTTP/1.1\r\nHost: shop.acme.example\r\n\r\n")
+            h.check(held[0].recv(100).startswith(b"HTTP/1.1 503"), "held connection: 503")
+            ru.wait_metric_above(t.gw, REJECTIONS, before + 2, reason="memory_budget")
+            h.check("/shed" not in t.nginx.access_log(), "a shed request reached the upstream")
+            lines = [a for a in t.gw.access_log() if a.get("reason") == "memory_budget"]
+            h.check(len(lines) >= 3 and all(a["status"] == 503 for a in lines),
+                    f"access log lines with reason memory_budget: {lines}")
+            t.gw.wait_audit(lambda e: e.get("event") == "memory_budget"
+                            and e.get("decision") == "deny", "memory_budget deny")
+        finally:
+            for s in held:
+                s.close()
+        _reload_with(t, '\n[limits]\nmemory_budget = "off"\n')
+        h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_memory_shedding") == 0, 5,
+                   "shedding to stop once the budget is off")
+        r = h.get(t, "acme", "/after")
+        h.check(r.status == 200, f"request after the budget was lifted: {r!r}")
+        t.gw.wait_audit(lambda e: e.get("event") == "memory_budget"
+                        and e.get("decision") == "allow", "memory_budget allow")

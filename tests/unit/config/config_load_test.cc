@@ -311,6 +311,60 @@ idle_timeout = "2m"
   CHECK(r.config->limits.buffer_per_direction == 131072);
   CHECK(r.config->limits.idle_timeout == cfg::Millis{120000});
   CHECK(r.config->limits.header_timeout == cfg::Millis{10000});  // default kept
+  CHECK(r.config->limits.h2_max_client_resets == 1000);          // default kept
+  CHECK(r.config->limits.memory_budget == cfg::Limits::kMemoryBudgetAuto);
+}
+
+TEST_CASE("[limits]: HTTP/2 flood bounds and the memory budget", "[config]") {
+  TmpDir dir;
+  write_valid(dir);
+  dir.write("gateway.toml", std::string(kGateway) + R"(
+[limits]
+h2_header_table_size = "8KiB"
+h2_max_continuations = 4
+h2_max_settings = 16
+h2_max_outbound_control_frames = 500
+h2_max_client_resets = 200
+h2_max_server_resets = 300
+memory_budget = "2GiB"
+)");
+  auto r = cfg::load(dir.path("gateway.toml"));
+  INFO(dump(r));
+  REQUIRE(r.ok());
+  const cfg::Limits& l = r.config->limits;
+  CHECK(l.h2_header_table_size == 8192);
+  CHECK(l.h2_max_continuations == 4);
+  CHECK(l.h2_max_settings == 16);
+  CHECK(l.h2_max_outbound_control_frames == 500);
+  CHECK(l.h2_max_client_resets == 200);
+  CHECK(l.h2_max_server_resets == 300);
+  CHECK(l.memory_budget == 2ULL << 30);
+
+  dir.write("gateway.toml", std::string(kGateway) + "[limits]\nmemory_budget = \"off\"\n");
+  r = cfg::load(dir.path("gateway.toml"));
+  REQUIRE(r.ok());
+  CHECK(r.config->limits.memory_budget == 0);
+  dir.write("gateway.toml", std::string(kGateway) + "[limits]\nmemory_budget = \"lots\"\n");
+  r = cfg::load(dir.path("gateway.toml"));
+  CHECK_FALSE(r.ok());
+  CHECK(find(r, "gateway.toml", 31, 17, "memory_budget = \"lots\" is not valid") != nullptr);
+
+  // Out of range, wrong type, a budget too small to run in: each named at its line and column.
+  dir.write("gateway.toml", std::string(kGateway) + R"(
+[limits]
+h2_max_settings = 2
+h2_max_client_resets = 0
+h2_max_continuations = "8"
+memory_budget = "1MiB"
+)");
+  r = cfg::load(dir.path("gateway.toml"));
+  INFO(dump(r));
+  CHECK_FALSE(r.ok());
+  CHECK(find(r, "gateway.toml", 32, 19, "h2_max_settings = 2 is out of range") != nullptr);
+  CHECK(find(r, "gateway.toml", 33, 24, "h2_max_client_resets = 0 is out of range") != nullptr);
+  CHECK(find(r, "gateway.toml", 34, 24, "'h2_max_continuations' must be an integer") != nullptr);
+  CHECK(find(r, "gateway.toml", 35, 17, "memory_budget = 1048576 bytes is out of range") != nullptr);
+  CHECK(r.diagnostics.size() == 4);
 }
 
 TEST_CASE("tenant isolation: a cluster identity must lie under the tenant's namespace",

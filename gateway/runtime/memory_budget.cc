@@ -1,0 +1,135 @@
+#include "gateway/runtime/memory_budget.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gateway/config/config.h"
+
+namespace portcullis::gateway::runtime {
+namespace {
+
+std::optional<std::uint64_t> number(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end == s.data()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The memory limit of our cgroup: v2 ("0::/path"), then v1 ("N:memory:/path"), each first at the
+// path /proc/self/cgroup names and then at the mount root (a container sees its own cgroup there).
+std::optional<std::uint64_t> cgroup_limit() {
+  std::string v2_path, v1_path;
+  std::istringstream lines(slurp("/proc/self/cgroup"));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0::", 0) == 0) {
+      v2_path = line.substr(3);
+    } else if (const auto p = line.find(":memory:"); p != std::string::npos) {
+      v1_path = line.substr(p + 8);
+    }
+  }
+  const std::string candidates[] = {
+      "/sys/fs/cgroup" + v2_path + "/memory.max",
+      "/sys/fs/cgroup/memory.max",
+      "/sys/fs/cgroup/memory" + v1_path + "/memory.limit_in_bytes",
+      "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+  };
+  for (const std::string& path : candidates) {
+    const std::string text = slurp(path);
+    if (!text.empty()) {
+      return parse_cgroup_limit(text);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_statm_rss(std::string_view statm, std::uint64_t page_size) {
+  const auto space = statm.find(' ');
+  if (space == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto pages = number(statm.substr(space + 1));
+  if (!pages) {
+    return std::nullopt;
+  }
+  return *pages * page_size;
+}
+
+std::optional<std::uint64_t> parse_meminfo_total(std::string_view meminfo) {
+  constexpr std::string_view kKey = "MemTotal:";
+  const auto p = meminfo.find(kKey);
+  if (p == std::string_view::npos || (p != 0 && meminfo[p - 1] != '\n')) {
+    return std::nullopt;
+  }
+  std::string_view rest = meminfo.substr(p + kKey.size());
+  rest = rest.substr(0, rest.find('\n'));
+  const auto kib = number(rest);
+  if (!kib || rest.find("kB") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return *kib * 1024;
+}
+
+std::optional<std::uint64_t> parse_cgroup_limit(std::string_view text) {
+  const auto v = number(text);
+  // v1 writes "unlimited" as a page-rounded INT64_MAX; anything past 2^60 bytes is no limit.
+  if (!v || *v >= (std::uint64_t{1} << 60)) {
+    return std::nullopt;  // "max", or unreadable
+  }
+  return v;
+}
+
+std::uint64_t auto_budget(std::optional<std::uint64_t> cgroup_limit, std::uint64_t mem_total) {
+  std::uint64_t limit = mem_total;
+  if (cgroup_limit && (*cgroup_limit < limit || limit == 0)) {
+    limit = *cgroup_limit;
+  }
+  return limit / 10 * 9;
+}
+
+bool next_shedding(bool shedding, std::uint64_t rss, std::uint64_t budget) noexcept {
+  if (budget == 0) {
+    return false;
+  }
+  return shedding ? rss >= budget / 10 * 9 : rss > budget;
+}
+
+void MemoryBudget::configure(std::uint64_t configured) {
+  std::uint64_t budget = configured;
+  if (configured == config::Limits::kMemoryBudgetAuto) {
+    budget = auto_budget(cgroup_limit(), parse_meminfo_total(slurp("/proc/meminfo")).value_or(0));
+  }
+  budget_.store(budget, std::memory_order_relaxed);
+}
+
+bool MemoryBudget::sample() {
+  static const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  const auto rss = parse_statm_rss(slurp("/proc/self/statm"), page);
+  if (!rss) {
+    return false;  // keep the last state: /proc unreadable is no evidence either way
+  }
+  rss_.store(*rss, std::memory_order_relaxed);
+  const bool was = shedding();
+  const bool now = next_shedding(was, *rss, budget());
+  shedding_.store(now, std::memory_order_relaxed);
+  return now != was;
+}
+
+}  // namespace portcullis::gateway::runtime
