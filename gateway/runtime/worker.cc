@@ -129,20 +129,26 @@ void Worker::stop() {
 }
 
 void Worker::defer_flush(listen::DownstreamConnection* c) {
-  if (deferred_.empty()) {
+  if (deferred_order_.empty()) {
     uv_idle_start(&idle_, &Worker::on_idle);
   }
-  deferred_.insert(c);
+  if (deferred_.insert(c).second) {
+    deferred_order_.push_back(c);
+  }
 }
 
 void Worker::on_idle(uv_idle_t* h) noexcept {
   auto& self = io::owner_of<Worker>(h);
-  std::unordered_set<listen::DownstreamConnection*> batch;
-  batch.swap(self.deferred_);
   uv_idle_stop(h);
-  for (auto* c : batch) {
-    c->flush_deferred();
+  // Flushing may defer again (for the next turn) or close connections: work on a copy of the
+  // order, and flush only those still due. Both vectors keep their capacity between turns.
+  self.flushing_.swap(self.deferred_order_);
+  for (auto* c : self.flushing_) {
+    if (self.deferred_.erase(c) == 1) {
+      c->flush_deferred();
+    }
   }
+  self.flushing_.clear();
 }
 
 void Worker::remove(listen::DownstreamConnection* c) {

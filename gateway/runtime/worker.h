@@ -64,6 +64,7 @@ class Worker {
   // be pulled inside an upstream callback: pulling may finish and destroy the exchange that is
   // still on the caller's stack.
   void defer_flush(listen::DownstreamConnection* c);
+  // Its entry in deferred_order_ stays and is skipped.
   void cancel_flush(listen::DownstreamConnection* c) { deferred_.erase(c); }
 
  private:
@@ -87,6 +88,11 @@ class Worker {
   std::unique_ptr<upstream::HealthChecker> health_;  // worker 0 only
   std::vector<std::unique_ptr<listen::Listener>> listeners_;
   std::unordered_set<listen::DownstreamConnection*> connections_;
+  // Connections whose output waits for the next loop turn. Flushed first come, first served:
+  // the vector keeps the order (an unordered_set's hash order gave some connections a
+  // consistently late turn, widening the latency tail); the set says who is still due, so a
+  // cancelled or closed connection is skipped.
+  std::vector<listen::DownstreamConnection*> deferred_order_, flushing_;
   std::unordered_set<listen::DownstreamConnection*> deferred_;
   uv_idle_t idle_{};
   static void on_idle(uv_idle_t* h) noexcept;
