@@ -1,172 +1,83 @@
 #include "gateway/observe/gateway_metrics.h"
 
-#include <cstdio>
+#include <charconv>
 
 namespace portcullis::gateway::observe {
-namespace {
 
-std::string labels(std::initializer_list<std::pair<const char*, std::string_view>> kv) {
-  std::string out;
-  for (const auto& [k, v] : kv) {
-    out += out.empty() ? "" : ",";
-    out += k;
-    out += "=\"" + label_value(v) + "\"";
-  }
-  return out;
-}
-
-void family(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += " ";
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += " ";
-  out += type;
-  out += "\n";
-}
-
-template <class Map>
-void samples(std::string& out, const char* name, const Map& m) {
-  for (const auto& [l, v] : m) {
-    out += name;
-    out += "{" + l + "} " + std::to_string(v) + "\n";
-  }
-}
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-}  // namespace
-
-std::string label_value(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+GatewayMetrics::GatewayMetrics()
+    : requests_(registry_.counter("portcullis_requests_total",
+                                  "Requests by tenant, route, cluster, code.",
+                                  {"tenant", "route", "cluster", "code"})),
+      rejections_(registry_.counter("portcullis_rejections_total",
+                                    "Requests refused or failed, by reason.", {"reason"})),
+      latency_(registry_.histogram("portcullis_request_duration_seconds",
+                                   "Request latency by tenant, route and cluster.",
+                                   {"tenant", "route", "cluster"})),
+      handshakes_(registry_.counter("portcullis_tls_handshakes_total",
+                                    "Completed downstream handshakes.",
+                                    {"tenant", "version", "resumed"})),
+      handshake_failures_(registry_.counter("portcullis_tls_handshake_failures_total",
+                                            "Failed downstream handshakes by reason.",
+                                            {"reason"})),
+      upstream_failures_(registry_.counter(
+          "portcullis_upstream_failures_total",
+          "Upstream connect, TLS and identity failures by cluster and reason.",
+          {"cluster", "reason"}, kMaxUpstreamFailureSeries)),
+      connections_(registry_.gauge("portcullis_downstream_connections",
+                                   "Open client connections.", {"listener"})),
+      reloads_(registry_.counter("portcullis_config_reloads_total", "Reload attempts by result.",
+                                 {"result"})),
+      egress_(registry_.counter("portcullis_egress_decisions_total",
+                                "Egress decisions by reason.", {"decision", "reason"})),
+      generation_(registry_.gauge("portcullis_config_generation", "The running config generation.")
+                      .get()) {
+  generation_.set(1);
 }
 
 void GatewayMetrics::request(const std::string& tenant, const std::string& route,
                              const std::string& cluster, int status, std::string_view reason,
                              double seconds) {
-  const std::string code = std::to_string(status);
-  const std::string key = labels({{"tenant", tenant}, {"route", route}, {"cluster", cluster},
-                                  {"code", code}});
-  const std::string hkey = labels({{"tenant", tenant}, {"route", route}, {"cluster", cluster}});
-  std::lock_guard lock{mu_};
-  ++requests_[key];
+  char buf[16];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, status);
+  const std::string_view code(buf, static_cast<std::size_t>(end - buf));
+  requests_.with({tenant, route, cluster, code}).inc();
   if (!reason.empty()) {
-    ++rejections_[labels({{"reason", reason}})];
+    rejections_.with({reason}).inc();
   }
-  Histogram& h = latency_[hkey];
-  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) {
-      ++h.buckets[i];
-    }
-  }
-  ++h.count;
-  h.sum += seconds;
+  latency_.with({tenant, route, cluster}).observe(seconds);
 }
 
 void GatewayMetrics::handshake(const std::string& tenant, const std::string& version,
                                bool resumed) {
-  const std::string key = labels(
-      {{"tenant", tenant}, {"version", version}, {"resumed", resumed ? "true" : "false"}});
-  std::lock_guard lock{mu_};
-  ++handshakes_[key];
+  handshakes_.with({tenant, version, resumed ? "true" : "false"}).inc();
 }
 
 void GatewayMetrics::handshake_failed(std::string_view reason) {
-  const std::string key = labels({{"reason", reason}});
-  std::lock_guard lock{mu_};
-  ++handshake_failures_[key];
+  handshake_failures_.with({reason}).inc();
 }
 
-void GatewayMetrics::rejection(std::string_view reason) {
-  const std::string key = labels({{"reason", reason}});
-  std::lock_guard lock{mu_};
-  ++rejections_[key];
-}
+void GatewayMetrics::rejection(std::string_view reason) { rejections_.with({reason}).inc(); }
 
 void GatewayMetrics::upstream_failure(const std::string& cluster, const std::string& reason) {
-  const std::string key = labels({{"cluster", cluster}, {"reason", reason}});
-  std::lock_guard lock{mu_};
-  ++upstream_failures_[key];
+  upstream_failures_.with({cluster, reason}).inc();
 }
 
 void GatewayMetrics::connection(const std::string& listener, int delta) {
-  const std::string key = labels({{"listener", listener}});
-  std::lock_guard lock{mu_};
-  connections_[key] += delta;
+  connections_.with({listener}).add(delta);
 }
 
 void GatewayMetrics::reload_result(bool ok) {
-  const std::string key = labels({{"result", ok ? "success" : "failure"}});
-  std::lock_guard lock{mu_};
-  ++reloads_[key];
+  reloads_.with({ok ? "success" : "failure"}).inc();
 }
 
 void GatewayMetrics::set_generation(std::uint64_t g) {
-  std::lock_guard lock{mu_};
-  generation_ = g;
+  generation_.set(static_cast<double>(g));
 }
 
 void GatewayMetrics::egress(const std::string& decision, const std::string& reason) {
-  const std::string key = labels({{"decision", decision}, {"reason", reason}});
-  std::lock_guard lock{mu_};
-  ++egress_[key];
+  egress_.with({decision, reason}).inc();
 }
 
-std::string GatewayMetrics::render() const {
-  std::lock_guard lock{mu_};
-  std::string out;
-  family(out, "portcullis_requests_total", "counter", "Requests by tenant, route, cluster, code.");
-  samples(out, "portcullis_requests_total", requests_);
-  family(out, "portcullis_rejections_total", "counter",
-         "Requests refused or failed, by reason.");
-  samples(out, "portcullis_rejections_total", rejections_);
-  family(out, "portcullis_request_duration_seconds", "histogram",
-         "Request latency by tenant, route and cluster.");
-  for (const auto& [l, h] : latency_) {
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      out += "portcullis_request_duration_seconds_bucket{" + l + ",le=\"" + number(kBuckets[i]) +
-             "\"} " + std::to_string(h.buckets[i]) + "\n";
-    }
-    out += "portcullis_request_duration_seconds_bucket{" + l + ",le=\"+Inf\"} " +
-           std::to_string(h.count) + "\n";
-    out += "portcullis_request_duration_seconds_sum{" + l + "} " + number(h.sum) + "\n";
-    out += "portcullis_request_duration_seconds_count{" + l + "} " + std::to_string(h.count) +
-           "\n";
-  }
-  family(out, "portcullis_tls_handshakes_total", "counter", "Completed downstream handshakes.");
-  samples(out, "portcullis_tls_handshakes_total", handshakes_);
-  family(out, "portcullis_tls_handshake_failures_total", "counter",
-         "Failed downstream handshakes by reason.");
-  samples(out, "portcullis_tls_handshake_failures_total", handshake_failures_);
-  family(out, "portcullis_upstream_failures_total", "counter",
-         "Upstream connect, TLS and identity failures by cluster and reason.");
-  samples(out, "portcullis_upstream_failures_total", upstream_failures_);
-  family(out, "portcullis_downstream_connections", "gauge", "Open client connections.");
-  samples(out, "portcullis_downstream_connections", connections_);
-  family(out, "portcullis_config_reloads_total", "counter", "Reload attempts by result.");
-  samples(out, "portcullis_config_reloads_total", reloads_);
-  family(out, "portcullis_egress_decisions_total", "counter", "Egress decisions by reason.");
-  samples(out, "portcullis_egress_decisions_total", egress_);
-  family(out, "portcullis_config_generation", "gauge", "The running config generation.");
-  out += "portcullis_config_generation " + std::to_string(generation_) + "\n";
-  return out;
-}
+std::string GatewayMetrics::render() const { return registry_.render(); }
 
 }  // namespace portcullis::gateway::observe

@@ -1,23 +1,30 @@
-// GatewayMetrics: the gateway's own metric families (CONTRACT "/metrics"), rendered as
-// Prometheus text.
+// GatewayMetrics: the gateway's own metric families (CONTRACT "/metrics") on the Registry of
+// metrics.h, rendered as Prometheus text.
 //
-// Thread:   updated from every worker, rendered on the main thread.
-// Shortcut: one mutex around label maps. A request takes it once, at its end; per-worker
-//           lock-free shards summed at render time are the planned replacement once the
-//           benchmarks show the lock.
+// Thread: updated from every worker, rendered on the main thread. An update finds its series
+//         with a lock-free lookup and bumps atomics; only the first sample of a label set takes
+//         that family's mutex, to create the series.
+// Labels: tenant, route, cluster and listener come from the config; reasons, decisions, TLS
+//         versions and results are fixed tokens; codes are HTTP statuses. The one open set is
+//         the cluster of an upstream failure on the egress path, the destination host:port a
+//         workload asked for (any name under a wildcard entry), so that family has a small cap.
+//         Every family is capped (metrics.h): past it, new label sets share one series labelled
+//         "__overflow__".
 #pragma once
 
-#include <array>
+#include <cstddef>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
+
+#include "gateway/observe/metrics.h"
 
 namespace portcullis::gateway::observe {
 
 class GatewayMetrics {
  public:
+  GatewayMetrics();
+
   void request(const std::string& tenant, const std::string& route, const std::string& cluster,
                int status, std::string_view reason, double seconds);
   void handshake(const std::string& tenant, const std::string& version, bool resumed);
@@ -30,29 +37,25 @@ class GatewayMetrics {
   void egress(const std::string& decision, const std::string& reason);
   std::string render() const;
 
-  static constexpr std::array<double, 12> kBuckets = {.001, .005, .01, .025, .05, .1,
-                                                      .25,  .5,   1,   2.5,  5,   10};
+  // Distinct (cluster, reason) pairs kept for upstream failures; see "Labels" above.
+  static constexpr std::size_t kMaxUpstreamFailureSeries = 1000;
 
  private:
-  struct Histogram {
-    std::array<std::uint64_t, kBuckets.size()> buckets{};
-    std::uint64_t count = 0;
-    double sum = 0;
-  };
-  mutable std::mutex mu_;
-  std::map<std::string, std::uint64_t> requests_;       // labels -> count
-  std::map<std::string, std::uint64_t> rejections_;     // reason -> count
-  std::map<std::string, Histogram> latency_;            // labels -> histogram
-  std::map<std::string, std::uint64_t> handshakes_;
-  std::map<std::string, std::uint64_t> handshake_failures_;
-  std::map<std::string, std::uint64_t> upstream_failures_;
-  std::map<std::string, std::int64_t> connections_;
-  std::map<std::string, std::uint64_t> reloads_;
-  std::map<std::string, std::uint64_t> egress_;
-  std::uint64_t generation_ = 1;
+  // Declaration order is registration order, which is the order of render().
+  Registry registry_;
+  CounterFamily& requests_;
+  CounterFamily& rejections_;
+  HistogramFamily& latency_;
+  CounterFamily& handshakes_;
+  CounterFamily& handshake_failures_;
+  CounterFamily& upstream_failures_;
+  GaugeFamily& connections_;
+  CounterFamily& reloads_;
+  CounterFamily& egress_;
+  Gauge& generation_;
 };
 
 // Escapes a Prometheus label value (backslash, quote, newline).
-std::string label_value(std::string_view v);
+inline std::string label_value(std::string_view v) { return escape_label_value(v); }
 
 }  // namespace portcullis::gateway::observe

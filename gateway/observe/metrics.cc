@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 namespace portcullis::gateway::observe {
@@ -101,14 +102,12 @@ MetricType type_of<Gauge>() { return MetricType::gauge; }
 template <>
 MetricType type_of<Histogram>() { return MetricType::histogram; }
 
-template <class Series>
-std::unique_ptr<Series> make_series(const std::vector<double>& bounds) {
-  if constexpr (std::is_same_v<Series, Histogram>) {
-    return std::make_unique<Histogram>(bounds);
-  } else {
-    (void)bounds;
-    return std::make_unique<Series>();
+std::size_t hash_values(std::span<const std::string_view> values) noexcept {
+  std::size_t h = values.size();
+  for (const std::string_view v : values) {
+    h ^= std::hash<std::string_view>{}(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   }
+  return h;
 }
 
 }  // namespace
@@ -137,6 +136,12 @@ std::string format_double(double v) {
     return v > 0 ? "+Inf" : "-Inf";
   }
   char buf[64];
+  // Integers print as integers: a gauge of 120000 connections reads "120000", not "1.2e+05".
+  constexpr double kExactInt = 9007199254740992.0;  // 2^53
+  if (v == std::trunc(v) && std::fabs(v) < kExactInt) {
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(v));
+    return std::string(buf, p);
+  }
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
   if (ec != std::errc{}) {
     return "NaN";
@@ -160,12 +165,7 @@ bool valid_label_name(std::string_view n) {
 }
 
 Histogram::Histogram(std::span<const double> bounds)
-    : bounds_(bounds.begin(), bounds.end()),
-      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds.size() + 1)) {
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-    counts_[i].store(0, std::memory_order_relaxed);
-  }
-}
+    : bounds_(bounds), counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds.size() + 1)) {}
 
 void Histogram::observe(double v) noexcept {
   // le is inclusive: v == bound counts in that bucket.
@@ -175,33 +175,162 @@ void Histogram::observe(double v) noexcept {
 }
 
 template <class Series>
+struct Family<Series>::Node {
+  Node(std::span<const std::string_view> v, std::size_t h, std::span<const double> bounds)
+      : values(v.begin(), v.end()), hash(h), series(make(bounds)) {}
+
+  static Series make(std::span<const double> bounds) {
+    if constexpr (std::is_same_v<Series, Histogram>) {
+      return Histogram(bounds);
+    } else {
+      (void)bounds;
+      return Series();
+    }
+  }
+
+  std::vector<std::string> values;
+  std::size_t hash;
+  Series series;
+};
+
+// Open addressing with linear probing, at most half full so a probe always meets an empty slot.
+template <class Series>
+struct Family<Series>::Table {
+  explicit Table(std::size_t capacity)
+      : mask(capacity - 1), slots(std::make_unique<std::atomic<Node*>[]>(capacity)) {}
+
+  std::size_t capacity() const noexcept { return mask + 1; }
+  void place(Node* n) noexcept {
+    std::size_t i = n->hash & mask;
+    while (slots[i].load(std::memory_order_relaxed) != nullptr) {
+      i = (i + 1) & mask;
+    }
+    slots[i].store(n, std::memory_order_release);
+  }
+
+  std::size_t mask;
+  std::unique_ptr<std::atomic<Node*>[]> slots;
+};
+
+template <class Series>
 Family<Series>::Family(std::string name, std::string help, std::vector<std::string> label_names,
-                       std::vector<double> bounds)
+                       std::vector<double> bounds, std::size_t max_series)
     : name_(std::move(name)),
       help_(std::move(help)),
       label_names_(std::move(label_names)),
-      bounds_(std::move(bounds)) {}
+      bounds_(std::move(bounds)),
+      max_series_(std::max<std::size_t>(max_series, 1)) {
+  tables_.push_back(std::make_unique<Table>(8));
+  table_.store(tables_.back().get(), std::memory_order_release);
+}
 
 template <class Series>
-Series& Family<Series>::with(const std::vector<std::string>& label_values) {
+Family<Series>::~Family() = default;
+
+template <class Series>
+typename Family<Series>::Node* Family<Series>::find(const Table& t,
+                                                    std::span<const std::string_view> values,
+                                                    std::size_t hash) noexcept {
+  for (std::size_t i = hash & t.mask;; i = (i + 1) & t.mask) {
+    Node* n = t.slots[i].load(std::memory_order_acquire);
+    if (n == nullptr) {
+      return nullptr;
+    }
+    if (n->hash == hash &&
+        std::equal(n->values.begin(), n->values.end(), values.begin(), values.end())) {
+      return n;
+    }
+  }
+}
+
+template <class Series>
+Series& Family<Series>::with(std::span<const std::string_view> label_values) {
   if (label_values.size() != label_names_.size()) {
     throw std::invalid_argument("metric " + name_ + ": expected " +
                                 std::to_string(label_names_.size()) + " label values");
   }
-  std::lock_guard lock(mu_);
-  auto& slot = series_[label_values];
-  if (!slot) {
-    slot = make_series<Series>(bounds_);
+  const std::size_t hash = hash_values(label_values);
+  if (Node* n = find(*table_.load(std::memory_order_acquire), label_values, hash)) {
+    return n->series;
   }
-  return *slot;
+  if (Series* o = overflow_.load(std::memory_order_acquire)) {
+    // Full: no series is added any more, so a look at the latest table is final.
+    Node* n = find(*table_.load(std::memory_order_acquire), label_values, hash);
+    return n != nullptr ? n->series : *o;
+  }
+  return create(label_values, hash);
+}
+
+template <class Series>
+Series& Family<Series>::create(std::span<const std::string_view> values, std::size_t hash) {
+  std::lock_guard lock(mu_);
+  if (Node* n = find(*table_.load(std::memory_order_relaxed), values, hash)) {
+    return n->series;  // another thread created it first
+  }
+  if (nodes_.size() >= max_series_) {
+    return overflow_locked();
+  }
+  return insert_locked(values, hash).series;
+}
+
+template <class Series>
+Series& Family<Series>::overflow_locked() {
+  if (Series* o = overflow_.load(std::memory_order_relaxed)) {
+    return *o;
+  }
+  const std::vector<std::string_view> values(label_names_.size(), kOverflowLabelValue);
+  const std::size_t hash = hash_values(values);
+  Node* n = find(*table_.load(std::memory_order_relaxed), values, hash);
+  if (n == nullptr) {
+    n = &insert_locked(values, hash);  // the one series allowed past max_series
+  }
+  overflow_.store(&n->series, std::memory_order_release);
+  return n->series;
+}
+
+template <class Series>
+typename Family<Series>::Node& Family<Series>::insert_locked(
+    std::span<const std::string_view> values, std::size_t hash) {
+  // Everything that can throw comes first, so a failure publishes nothing.
+  auto node = std::make_unique<Node>(values, hash, bounds_);
+  Table* table = table_.load(std::memory_order_relaxed);
+  std::unique_ptr<Table> bigger;
+  if ((nodes_.size() + 1) * 2 > table->capacity()) {
+    bigger = std::make_unique<Table>(table->capacity() * 2);
+    tables_.reserve(tables_.size() + 1);
+  }
+  nodes_.reserve(nodes_.size() + 1);
+
+  Node& added = *node;
+  nodes_.push_back(std::move(node));
+  if (bigger) {
+    for (const auto& n : nodes_) {
+      bigger->place(n.get());
+    }
+    tables_.push_back(std::move(bigger));
+    table_.store(tables_.back().get(), std::memory_order_release);
+  } else {
+    table->place(&added);
+  }
+  return added;
 }
 
 template <class Series>
 void Family<Series>::render(std::string& out) const {
   header(out, name_, help_, type_of<Series>());
-  std::lock_guard lock(mu_);
-  for (const auto& [values, series] : series_) {
-    render_series(out, name_, label_names_, values, *series);
+  std::vector<const Node*> sorted;
+  {
+    std::lock_guard lock(mu_);
+    sorted.reserve(nodes_.size());
+    for (const auto& n : nodes_) {
+      sorted.push_back(n.get());
+    }
+  }
+  // Nodes are never removed or changed but for their atomics, so they are read unlocked.
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Node* a, const Node* b) { return a->values < b->values; });
+  for (const Node* n : sorted) {
+    render_series(out, name_, label_names_, n->values, n->series);
   }
 }
 
@@ -211,7 +340,7 @@ template class Family<Histogram>;
 
 Registry::Entry& Registry::find_or_add(MetricType type, std::string& name, std::string& help,
                                        std::vector<std::string>& labels,
-                                       std::span<const double> bounds) {
+                                       std::span<const double> bounds, std::size_t max_series) {
   if (!valid_metric_name(name)) {
     throw std::invalid_argument("invalid metric name: " + name);
   }
@@ -240,15 +369,17 @@ Registry::Entry& Registry::find_or_add(MetricType type, std::string& name, std::
   e->label_names = labels;
   switch (type) {
     case MetricType::counter:
-      e->counter = std::make_unique<CounterFamily>(std::move(name), std::move(help), labels);
+      e->counter = std::make_unique<CounterFamily>(std::move(name), std::move(help), labels,
+                                                   std::vector<double>{}, max_series);
       break;
     case MetricType::gauge:
-      e->gauge = std::make_unique<GaugeFamily>(std::move(name), std::move(help), labels);
+      e->gauge = std::make_unique<GaugeFamily>(std::move(name), std::move(help), labels,
+                                               std::vector<double>{}, max_series);
       break;
     case MetricType::histogram:
       e->histogram = std::make_unique<HistogramFamily>(
           std::move(name), std::move(help), labels,
-          std::vector<double>(bounds.begin(), bounds.end()));
+          std::vector<double>(bounds.begin(), bounds.end()), max_series);
       break;
   }
   entries_.push_back(std::move(e));
@@ -256,19 +387,20 @@ Registry::Entry& Registry::find_or_add(MetricType type, std::string& name, std::
 }
 
 CounterFamily& Registry::counter(std::string name, std::string help,
-                                 std::vector<std::string> label_names) {
-  return *find_or_add(MetricType::counter, name, help, label_names, {}).counter;
+                                 std::vector<std::string> label_names, std::size_t max_series) {
+  return *find_or_add(MetricType::counter, name, help, label_names, {}, max_series).counter;
 }
 
 GaugeFamily& Registry::gauge(std::string name, std::string help,
-                             std::vector<std::string> label_names) {
-  return *find_or_add(MetricType::gauge, name, help, label_names, {}).gauge;
+                             std::vector<std::string> label_names, std::size_t max_series) {
+  return *find_or_add(MetricType::gauge, name, help, label_names, {}, max_series).gauge;
 }
 
 HistogramFamily& Registry::histogram(std::string name, std::string help,
                                      std::vector<std::string> label_names,
-                                     std::span<const double> bounds) {
-  return *find_or_add(MetricType::histogram, name, help, label_names, bounds).histogram;
+                                     std::span<const double> bounds, std::size_t max_series) {
+  return *find_or_add(MetricType::histogram, name, help, label_names, bounds, max_series)
+              .histogram;
 }
 
 std::string Registry::render() const {

@@ -1,23 +1,28 @@
 // Metrics: a small Prometheus registry (counters, gauges, fixed-bucket histograms).
 //
 // Hot path without locks: a family (name + help + label names) hands out one series per label
-// set through with({...}); that lookup takes the family's mutex, so callers do it once (at
-// snapshot build or connection start) and keep the returned reference. The reference stays valid
-// for the registry's lifetime (series are heap-allocated and never removed). Updating a series
-// is one relaxed atomic operation.
+// set through with({...}). Finding an existing series is lock-free (an insert-only open-addressing
+// table read with acquire loads); only creating a series takes the family's mutex. Updating a
+// series is one relaxed atomic operation. References stay valid for the family's lifetime
+// (series are never removed), so a caller may also keep them.
+//
+// Cardinality: a family holds at most max_series label sets. Past that, new label sets share one
+// series whose every label value is kOverflowLabelValue, so totals stay exact and memory bounded.
 //
 // render() produces the Prometheus text exposition format (version 0.0.4): # HELP and # TYPE per
-// family, label values escaped, histograms as cumulative _bucket{le="..."} plus _sum and _count.
+// family, series sorted by label values, label values escaped, histograms as cumulative
+// _bucket{le="..."} plus _sum and _count.
 //
-// Thread: series updates from any thread; with()/render() from any thread (family mutex);
+// Thread: series lookups and updates from any thread; render() from any thread (family mutex);
 // registering families (counter()/gauge()/histogram()) from any thread (registry mutex).
 // Bad metric or label names are programming errors and throw std::invalid_argument at
-// registration, never on the request path.
+// registration; a wrong number of label values throws from with().
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
-#include <map>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -30,6 +35,8 @@ namespace portcullis::gateway::observe {
 // Latency buckets in seconds.
 inline constexpr double kLatencyBuckets[] = {.001, .005, .01, .025, .05, .1,
                                              .25,  .5,   1,   2.5,  5,   10};
+inline constexpr std::size_t kDefaultMaxSeries = 10000;
+inline constexpr std::string_view kOverflowLabelValue = "__overflow__";
 
 class Counter {
  public:
@@ -52,6 +59,7 @@ class Gauge {
 
 class Histogram {
  public:
+  // bounds: sorted, and must outlive the histogram (its family owns them).
   explicit Histogram(std::span<const double> bounds);
   void observe(double v) noexcept;
   // Non-cumulative count of bucket i (i == bounds().size() is the +Inf overflow bucket).
@@ -62,7 +70,7 @@ class Histogram {
   std::span<const double> bounds() const noexcept { return bounds_; }
 
  private:
-  std::vector<double> bounds_;
+  std::span<const double> bounds_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
   std::atomic<double> sum_{0};
 };
@@ -73,25 +81,53 @@ template <class Series>
 class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
-         std::vector<double> bounds = {});
+         std::vector<double> bounds = {}, std::size_t max_series = kDefaultMaxSeries);
+  ~Family();
+  Family(const Family&) = delete;
+  Family& operator=(const Family&) = delete;
 
-  // The series for these label values (in label_names order), created on first use. The
-  // reference is stable; cache it. Throws std::invalid_argument on a wrong number of values.
-  Series& with(const std::vector<std::string>& label_values);
+  // The series for these label values (in label_names order), created on first use; past
+  // max_series, the shared overflow series. Throws std::invalid_argument on a wrong count.
+  Series& with(std::span<const std::string_view> label_values);
+  Series& with(std::initializer_list<std::string_view> label_values) {
+    return with(std::span<const std::string_view>(label_values.begin(), label_values.size()));
+  }
   // The series of a family without labels.
-  Series& get() { return with({}); }
+  Series& get() { return with(std::span<const std::string_view>{}); }
 
   const std::string& name() const noexcept { return name_; }
   void render(std::string& out) const;
 
  private:
+  struct Node;
+  struct Table;
+  static Node* find(const Table& t, std::span<const std::string_view> values,
+                    std::size_t hash) noexcept;
+  Series& create(std::span<const std::string_view> values, std::size_t hash);
+  Node& insert_locked(std::span<const std::string_view> values, std::size_t hash);
+  Series& overflow_locked();
+
   std::string name_;
   std::string help_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;  // histograms only
+  std::size_t max_series_;
+
+  // Readers load table_ and probe it without a lock. Writers (under mu_) either fill an empty
+  // slot of the current table or publish a twice-as-large copy. Superseded tables stay in
+  // tables_ until destruction, since a reader may still be probing one; doubling keeps them
+  // under the size of the current table.
+  std::atomic<Table*> table_;
+  std::atomic<Series*> overflow_{nullptr};  // set once the family is full
   mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<Table>> tables_;
 };
+
+// Defined and instantiated in metrics.cc.
+extern template class Family<Counter>;
+extern template class Family<Gauge>;
+extern template class Family<Histogram>;
 
 using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
@@ -101,12 +137,15 @@ class Registry {
  public:
   // Registering the same name again with the same type and labels returns the same family.
   CounterFamily& counter(std::string name, std::string help,
-                         std::vector<std::string> label_names = {});
+                         std::vector<std::string> label_names = {},
+                         std::size_t max_series = kDefaultMaxSeries);
   GaugeFamily& gauge(std::string name, std::string help,
-                     std::vector<std::string> label_names = {});
+                     std::vector<std::string> label_names = {},
+                     std::size_t max_series = kDefaultMaxSeries);
   HistogramFamily& histogram(std::string name, std::string help,
                              std::vector<std::string> label_names = {},
-                             std::span<const double> bounds = kLatencyBuckets);
+                             std::span<const double> bounds = kLatencyBuckets,
+                             std::size_t max_series = kDefaultMaxSeries);
 
   // The whole registry in text exposition format, families in registration order.
   std::string render() const;
@@ -120,7 +159,8 @@ class Registry {
     std::unique_ptr<HistogramFamily> histogram;
   };
   Entry& find_or_add(MetricType type, std::string& name, std::string& help,
-                     std::vector<std::string>& labels, std::span<const double> bounds);
+                     std::vector<std::string>& labels, std::span<const double> bounds,
+                     std::size_t max_series);
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
@@ -128,7 +168,9 @@ class Registry {
 
 // Helpers exposed for tests.
 std::string escape_label_value(std::string_view v);
-std::string format_double(double v);  // Prometheus float text: "0.005", "2.5", "+Inf", "NaN"
+// Prometheus float text: integers as integers ("3", "120000"), else the shortest round-trip
+// form ("0.005", "2.5"); "+Inf", "-Inf", "NaN".
+std::string format_double(double v);
 bool valid_metric_name(std::string_view name);
 bool valid_label_name(std::string_view name);
 
