@@ -5,6 +5,7 @@
 
 #include "gateway/egress/address_class.h"
 #include "gateway/io/uv.h"
+#include "routing/authority.h"
 
 namespace portcullis::gateway::egress {
 namespace {
@@ -31,49 +32,16 @@ CheckResult choose(const std::vector<std::string>& addresses, bool allow_private
 }  // namespace
 
 std::optional<Destination> parse_destination(std::string_view authority) {
-  Destination d;
-  std::string_view h = authority;
-  std::string_view port;
-  if (!h.empty() && h.front() == '[') {
-    const auto close = h.find(']');
-    if (close == std::string_view::npos) {
-      return std::nullopt;
-    }
-    port = h.substr(close + 1);
-    h = h.substr(1, close - 1);
-    if (!port.empty() && port.front() != ':') {
-      return std::nullopt;
-    }
-    port = port.empty() ? port : port.substr(1);
-  } else if (const auto colon = h.rfind(':'); colon != std::string_view::npos) {
-    if (h.find(':') != colon) {
-      return std::nullopt;  // a bare IPv6 literal must be bracketed
-    }
-    port = h.substr(colon + 1);
-    h = h.substr(0, colon);
-  }
-  if (h.empty()) {
+  const auto a = routing::split_authority(authority);
+  if (!a || a->port == std::optional<std::uint16_t>{0}) {
     return std::nullopt;
   }
-  if (!port.empty()) {
-    unsigned v = 0;
-    for (char c : port) {
-      if (c < '0' || c > '9' || port.size() > 5) {
-        return std::nullopt;
-      }
-      v = v * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (v == 0 || v > 65535) {
-      return std::nullopt;
-    }
-    d.port = static_cast<std::uint16_t>(v);
+  Destination d;
+  d.host = routing::normalize_host(a->host);
+  if (d.host.empty()) {
+    return std::nullopt;  // "." alone
   }
-  d.host.assign(h);
-  std::transform(d.host.begin(), d.host.end(), d.host.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (d.host.back() == '.') {
-    d.host.pop_back();
-  }
+  d.port = a->port.value_or(kDefaultEgressPort);
   return d;
 }
 

@@ -3,41 +3,16 @@
 #include <arpa/inet.h>
 #include <cstring>
 
+#include "routing/authority.h"
+
 namespace portcullis::gateway::io {
 
 std::optional<HostPort> split_host_port(std::string_view s) {
-  HostPort hp;
-  std::string_view port;
-  if (!s.empty() && s.front() == '[') {
-    const auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      return std::nullopt;
-    }
-    hp.host = std::string(s.substr(1, close - 1));
-    port = s.substr(close + 2);
-  } else {
-    const auto colon = s.rfind(':');
-    if (colon == std::string_view::npos || s.find(':') != colon) {
-      return std::nullopt;
-    }
-    hp.host = std::string(s.substr(0, colon));
-    port = s.substr(colon + 1);
-  }
-  if (hp.host.empty() || port.empty() || port.size() > 5) {
+  const auto a = routing::split_authority(s);
+  if (!a || !a->port) {
     return std::nullopt;
   }
-  unsigned value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value > 65535) {
-    return std::nullopt;
-  }
-  hp.port = static_cast<std::uint16_t>(value);
-  return hp;
+  return HostPort{std::string(a->host), *a->port};
 }
 
 bool parse_ip(const std::string& host, std::uint16_t port, sockaddr_storage& out) noexcept {

@@ -9,6 +9,7 @@
 #include "gateway/runtime/server.h"
 #include "gateway/runtime/worker.h"
 #include "gateway/upstream/pool.h"
+#include "routing/authority.h"
 #include "tls/client_hello.h"
 #include "tls/sni.h"
 
@@ -32,22 +33,10 @@ http::SessionLimits session_limits(const config::Limits& l) {
   return s;
 }
 
-// "Host:port" / "[v6]:port" -> lower-case host without port.
+// "Host:port" / "[v6]:port" -> the host as the SNI table holds it; "" when malformed.
 std::string host_of(std::string_view authority) {
-  std::string_view h = authority;
-  if (!h.empty() && h.front() == '[') {
-    const auto close = h.find(']');
-    h = close == std::string_view::npos ? h : h.substr(0, close + 1);
-  } else if (const auto colon = h.rfind(':'); colon != std::string_view::npos) {
-    h = h.substr(0, colon);
-  }
-  std::string out(h);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!out.empty() && out.back() == '.') {
-    out.pop_back();
-  }
-  return out;
+  const auto a = routing::split_authority(authority);
+  return a ? routing::normalize_host(a->host) : std::string();
 }
 
 std::string substitute(std::string text, std::string_view key, std::string_view value) {
