@@ -67,6 +67,7 @@ class Analyzer {
     }
     listeners();
     overlaps();
+    limits();
     return std::move(out_);
   }
 
@@ -239,6 +240,15 @@ class Analyzer {
             "\"none\") on non-loopback address " + l.address,
             "client_auth = \"mesh\", or a loopback address");
       }
+    }
+  }
+
+  void limits() {
+    if (cfg_.limits.memory_budget == 0) {
+      add(Severity::warning, cfg_.limits.pos_memory_budget,
+          "memory_budget is off: under a surge the kernel's OOM killer, not the gateway, decides "
+          "which connections die",
+          "memory_budget = \"auto\" or a size below the memory the box has");
     }
   }
 

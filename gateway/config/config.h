@@ -62,6 +62,7 @@ struct Limits {
   // memory.max, or of MemTotal when there is no cgroup limit; "off" never sheds.
   static constexpr std::uint64_t kMemoryBudgetAuto = ~std::uint64_t{0};
   std::uint64_t memory_budget = kMemoryBudgetAuto;  // bytes; 0 = off
+  Pos pos_memory_budget;                            // for check's warning when off
 };
 
 struct GatewaySection {

@@ -403,6 +403,7 @@ void read_memory_budget(Reader& r, const toml::table& t, Limits& l) {
   if (n == nullptr) {
     return;
   }
+  l.pos_memory_budget = r.pos(*n);
   if (const auto* s = n->as_string(); s != nullptr && !parse_size(s->get())) {
     if (s->get() == "auto" || s->get() == "off") {
       l.memory_budget = s->get() == "auto" ? Limits::kMemoryBudgetAuto : 0;

@@ -234,6 +234,9 @@ client_auth = "none"
 host = "api.partner.example"
 allow = ["*"]
 allow_private = true
+
+[limits]
+memory_budget = "off"
 )";
   dir.write("gateway.toml", gw);
   dir.write("tenants.d/acme.toml", std::string(kAcme) + R"(
@@ -261,11 +264,12 @@ key = "../certs/zeta.key"
   const auto* overlap = find(ds, kWarning, "acme.toml", 2, "also covered by \"*.acme.example\"");
   REQUIRE(overlap != nullptr);
   CHECK(overlap->message.find("zeta.toml:2:10") != std::string::npos);
-  CHECK(ds.size() == 6);
+  CHECK(find(ds, kWarning, "gateway.toml", 30, "memory_budget is off") != nullptr);
+  CHECK(ds.size() == 7);
 
   std::ostringstream out;
   CHECK(cfg::run_check(dir.path("gateway.toml"), out) == 0);
-  CHECK(out.str().ends_with("ok: 2 tenants, 2 listeners, 6 warnings\n"));
+  CHECK(out.str().ends_with("ok: 2 tenants, 2 listeners, 7 warnings\n"));
 }
 
 TEST_CASE("run_check reports load errors with exit status 1", "[config][analyze]") {
