@@ -63,6 +63,7 @@ class EgressRequest final : public http::UpstreamSide {
 
     upstream::Target target;
     target.name = destination_text(dest_);
+    target.metrics_cluster = "egress:" + cfg.host;
     target.ctx = snap_->egress[entry_].ctx.get();
     const bool literal = io::parse_ip(dest_.host, dest_.port, addr);
     target.sni = literal ? "" : dest_.host;  // SNI never carries an IP literal (RFC 6066)
@@ -74,7 +75,7 @@ class EgressRequest final : public http::UpstreamSide {
     worker_.server().egress_decision(source_, target.name, true, "allowed", chosen);
     http::Exchange& ex = *ex_;
     ex.detach_upstream();
-    ex.info().cluster = "egress:" + cfg.host;
+    ex.info().cluster = target.metrics_cluster;
     upstream::PoolKey key{snap_->generation, &snap_->egress[entry_],
                           dest_.host + "|" + io::to_string(reinterpret_cast<sockaddr*>(&addr))};
     worker_.pool().acquire(snap_, std::move(key), target, endpoint, ex);

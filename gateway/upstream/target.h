@@ -22,7 +22,10 @@
 namespace portcullis::gateway::upstream {
 
 struct Target {
-  std::string name;         // cluster name or egress destination, for logs and metrics
+  std::string name;         // cluster name or egress destination, for logs
+  // The metrics label when it differs from name: "egress:<entry host>" for egress, so that the
+  // host:port a workload asks for (any name under a wildcard entry) never becomes a label.
+  std::string metrics_cluster;
   SSL_CTX* ctx = nullptr;   // null: plaintext (only with an explicit plaintext = true)
   std::string sni;          // empty: none
   std::string expect_uri;   // the peer must carry this URI SAN (mesh SPIFFE ID)

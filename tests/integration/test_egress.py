@@ -25,6 +25,7 @@ import threading
 import time
 
 import harness as h
+import raw_upstream as ru
 from dns_stub import DnsStub
 
 PARTNER_HOST = "api.partner.test"
@@ -395,6 +396,11 @@ def assert_tls_fail(sc, r, reason):
     # the gateway did try (this is a TLS failure, not a policy refusal)
     if sc.server is not None and isinstance(sc.server, FakeTlsServer):
         h.check(snap["connections"] >= 1, f"{reason}: the gateway never connected: {snap}")
+    # counted under the entry, never under the host:port the workload asked for
+    ru.wait_metric_above(f.gw, "portcullis_upstream_failures_total", 0,
+                         cluster=f"egress:{PARTNER_HOST}", reason=reason)
+    h.check(f":{f.dest_port}" not in f.gw.admin_get("/metrics")[1],
+            "a metric label carries the requested destination port")
     # last, so that everything above is verified even while this one fails
     h.check(audit.get("source") == BILLING_ID,
             f"egress_tls_fail audit line does not name the source identity ({BILLING_ID}): "
