@@ -132,6 +132,7 @@ class RawUpstream:
         self._stop = threading.Event()
         self._sock = None
         self._thread = None
+        self.extra_sockets = []  # closed by stop()
 
     def start(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -160,6 +161,8 @@ class RawUpstream:
             self._thread.join(timeout=2)
         if self._sock:
             self._sock.close()
+        for extra in self.extra_sockets:
+            extra.close()
 
     def mark(self):
         """(number of requests, number of errors) now: pass to since()."""
@@ -242,6 +245,13 @@ def hostile_topology(env, extra_gateway_toml="", workers=1):
     up = RawUpstream(ucert, ukey, t.mesh_ca_pem).start()
     t.raw = up
     t.hostile_ca_pem = os.path.join(ca, "ca.pem")
+    # /stall goes to an endpoint that listens but never accepts: the gateway's TLS handshake to
+    # it never completes, so request bodies sent there are never consumed (flow-control probes).
+    t.stall = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.stall.bind(("127.0.0.1", 0))
+    t.stall.listen(16)
+    up.extra_sockets.append(t.stall)  # closed by t.raw.stop()
+    stall_endpoint = f"127.0.0.1:{t.stall.getsockname()[1]}"
     t.gw.add_tenant_file("hostile", f"""name = "hostile"
 hosts = [{h.toml_str(HOSTILE_HOST)}]
 
@@ -250,11 +260,20 @@ cert = {h.toml_str(cert)}
 key = {h.toml_str(key)}
 
 [[route]]
+path_prefix = "/stall/"
+cluster = "stall"
+
+[[route]]
 path_prefix = "/"
 cluster = "raw"
 
 [cluster.raw]
 endpoints = [{h.toml_str(up.endpoint)}]
+identity = {h.toml_str(h.workload_id("hostile", "raw"))}
+protocol = "http/1.1"
+
+[cluster.stall]
+endpoints = [{h.toml_str(stall_endpoint)}]
 identity = {h.toml_str(h.workload_id("hostile", "raw"))}
 protocol = "http/1.1"
 """)

@@ -218,11 +218,14 @@ def test_h2_stream_window_overrun_refused():
             mark = t.raw.mark()
             c = H2Conn(t.gw.port)
             c.pump(0.3)
+            # /stall/ routes to an upstream that never completes its handshake, so nothing
+            # the gateway receives is consumed and no stream WINDOW_UPDATE can be due: the
+            # outcome does not depend on how fast the upstream drains.
             c.send(c.headers_frame(1, c.block(c.request_headers(
-                "/window", "POST", extra=[("content-length", "100000")])), end_stream=False))
-            # 80 KiB of DATA, no WINDOW_UPDATE from the gateway read in between: past the
-            # advertised 64 KiB stream window (the gateway may have raised the connection
-            # window, never the stream's without a WINDOW_UPDATE)
+                "/stall/window", "POST", extra=[("content-length", "100000")])),
+                end_stream=False))
+            # 80 KiB of DATA: past the advertised 64 KiB stream window (the gateway may have
+            # raised the connection window, never the stream's without a WINDOW_UPDATE)
             frames = []
             for _ in range(5):
                 d = hf.DataFrame(1)
