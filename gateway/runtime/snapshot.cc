@@ -1,5 +1,10 @@
 #include "gateway/runtime/snapshot.h"
 
+#include <algorithm>
+#include <ctime>
+#include <string_view>
+#include <unordered_map>
+
 #include "certs/pem.h"
 #include "gateway/config/analyze.h"
 #include "tls/context.h"
@@ -14,7 +19,94 @@ config::Diagnostic error_at(const config::Pos& pos, std::string message) {
   return d;
 }
 
+bool same_time(const timespec& a, const timespec& b) noexcept {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+// Per tenant of `c` (by index): the previous generation's runtime whose server context it can
+// take over, or nullptr. Same name, same TLS settings, every file stamp unchanged, and nothing
+// in the chain expired (an expired chain goes through the analyzer, which refuses it).
+using ReusePlan = std::vector<const TenantRuntime*>;
+
+ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now) {
+  ReusePlan plan(c.tenants.size(), nullptr);
+  if (previous == nullptr) {
+    return plan;
+  }
+  std::unordered_map<std::string_view, const TenantRuntime*> by_name;
+  by_name.reserve(previous->tenants.size());
+  for (const TenantRuntime& rt : previous->tenants) {
+    if (rt.server_ctx) {
+      by_name.emplace(rt.cfg->name, &rt);
+    }
+  }
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    const config::TenantConfig& t = c.tenants[i];
+    const auto it = by_name.find(t.name);
+    if (it == by_name.end()) {
+      continue;
+    }
+    const TenantRuntime& old = *it->second;
+    const config::TenantConfig& o = *old.cfg;
+    const TenantTlsSource& src = old.tls_source;
+    if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
+        o.min_tls != t.min_tls || src.chain_not_after <= now) {
+      continue;
+    }
+    if (src.cert.same(FileStamp::of(t.cert)) && src.key.same(FileStamp::of(t.key)) &&
+        src.client_ca.same(FileStamp::of(t.client_ca))) {
+      plan[i] = &old;
+    }
+  }
+  return plan;
+}
+
+// Fills what a reload needs to judge reuse and what /metrics shows, from the built context.
+void describe_built(SSL_CTX* ctx, TenantTlsSource& src) {
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  if (leaf == nullptr) {
+    return;
+  }
+  src.leaf_sha256 = certs::fingerprint_sha256(leaf);
+  src.leaf_not_after = certs::not_after_unix(leaf);
+  src.chain_not_after = src.leaf_not_after;
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+      src.chain_not_after =
+          std::min(src.chain_not_after, certs::not_after_unix(sk_X509_value(chain, i)));
+    }
+  }
+}
+
+BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
+                  const tls::TicketKeyStore* tickets, const ReusePlan& plan);
+
 }  // namespace
+
+FileStamp FileStamp::of(const std::string& path) noexcept {
+  FileStamp s;
+  if (path.empty()) {
+    s.ok = true;  // "no file": equal to another "no file"
+    return s;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return s;
+  }
+  s.ok = true;
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.size = st.st_size;
+  s.mtime = st.st_mtim;
+  s.ctime = st.st_ctim;
+  return s;
+}
+
+bool FileStamp::same(const FileStamp& o) const noexcept {
+  return ok && o.ok && dev == o.dev && ino == o.ino && size == o.size &&
+         same_time(mtime, o.mtime) && same_time(ctime, o.ctime);
+}
 
 const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcept {
   for (const auto& l : listeners) {
@@ -26,7 +118,16 @@ const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcep
 }
 
 BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
-                           upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets) {
+                           upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
+                           const Snapshot* previous) {
+  ReusePlan plan = plan_reuse(cfg, previous, static_cast<std::int64_t>(std::time(nullptr)));
+  return build(std::move(cfg), generation, health, tickets, plan);
+}
+
+namespace {
+
+BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
+                  const tls::TicketKeyStore* tickets, const ReusePlan& plan) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
   snap->config = std::move(cfg);
@@ -74,24 +175,39 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
     const config::TenantConfig& t = c.tenants[ti];
     TenantRuntime& rt = snap->tenants.emplace_back();
     rt.cfg = &t;
-    tls::ServerContextSpec spec;
-    spec.cert_chain = t.cert;
-    spec.key = t.key;
-    spec.client_ca = t.client_ca;
-    spec.min_version = tls::parse_min_version(t.min_tls);
-    // Distinct per tenant and per client-auth policy: a session never resumes across them.
-    spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
-    auto r = tls::make_server_context(spec);
-    if (!r.ctx) {
-      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + r.error));
-      continue;
+    const int min_version = tls::parse_min_version(t.min_tls);
+    if (const TenantRuntime* old = plan[ti]) {
+      // Unchanged files: share the running context (OpenSSL reference count).
+      SSL_CTX_up_ref(old->server_ctx.get());
+      rt.server_ctx.reset(old->server_ctx.get());
+      rt.tls_source = old->tls_source;
+      ++result.tenants_reused;
+    } else {
+      tls::ServerContextSpec spec;
+      spec.cert_chain = t.cert;
+      spec.key = t.key;
+      spec.client_ca = t.client_ca;
+      spec.min_version = min_version;
+      // Distinct per tenant and per client-auth policy: a session never resumes across them.
+      spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
+      // Stamped before reading: a file that changes during the build differs next time.
+      rt.tls_source.cert = FileStamp::of(t.cert);
+      rt.tls_source.key = FileStamp::of(t.key);
+      rt.tls_source.client_ca = FileStamp::of(t.client_ca);
+      auto r = tls::make_server_context(spec);
+      if (!r.ctx) {
+        errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + r.error));
+        continue;
+      }
+      rt.server_ctx = std::move(r.ctx);
+      describe_built(rt.server_ctx.get(), rt.tls_source);
+      ++result.tenants_built;
     }
-    rt.server_ctx = std::move(r.ctx);
-    if (X509* leaf = SSL_CTX_get0_certificate(rt.server_ctx.get())) {
-      snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, certs::fingerprint_sha256(leaf),
-                                     certs::not_after_unix(leaf)});
+    if (!rt.tls_source.leaf_sha256.empty()) {
+      snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256,
+                                     rt.tls_source.leaf_not_after});
     }
-    snap->sni.add_tenant(tls::TenantTls{rt.server_ctx.get(), spec.min_version, ti});
+    snap->sni.add_tenant(tls::TenantTls{rt.server_ctx.get(), min_version, ti});
     for (const auto& h : t.hosts) {
       if (!snap->sni.add_host(h, ti)) {
         errors.push_back(error_at(t.pos_cert, "host " + h + " of tenant " + t.name +
@@ -227,8 +343,11 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
   return result;
 }
 
+}  // namespace
+
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
-                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets) {
+                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
+                          const Snapshot* previous) {
   config::LoadResult loaded = config::load(config_path);
   if (!loaded.ok()) {
     BuildResult r;
@@ -240,9 +359,27 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
     return r;
   }
   // The analyzers' errors (expired certificate, key not matching its certificate...) refuse
-  // the config too; their warnings are for `check`.
+  // the config too; their warnings are for `check`. Tenants whose context is reused were
+  // analyzed when it was built and their files have not changed: leave them out (at 100k
+  // tenants the analyzers parse every certificate and key again, the bulk of a reload).
+  config::Config& cfg = *loaded.config;
+  const ReusePlan plan = plan_reuse(cfg, previous, static_cast<std::int64_t>(std::time(nullptr)));
+  std::vector<config::Diagnostic> diagnostics;
+  if (std::count(plan.begin(), plan.end(), nullptr) == static_cast<std::ptrdiff_t>(plan.size())) {
+    diagnostics = config::analyze(cfg);
+  } else {
+    std::vector<config::TenantConfig> all = std::move(cfg.tenants);
+    cfg.tenants.clear();
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (plan[i] == nullptr) {
+        cfg.tenants.push_back(all[i]);
+      }
+    }
+    diagnostics = config::analyze(cfg);
+    cfg.tenants = std::move(all);
+  }
   BuildResult r;
-  for (auto& d : config::analyze(*loaded.config)) {
+  for (auto& d : diagnostics) {
     if (d.severity == config::Diagnostic::Severity::error) {
       r.errors.push_back(std::move(d));
     }
@@ -250,7 +387,7 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   if (!r.errors.empty()) {
     return r;
   }
-  return build_snapshot(std::move(*loaded.config), generation, health, tickets);
+  return build(std::move(cfg), generation, health, tickets, plan);
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "gateway/config/config.h"
 #include "gateway/io/uv.h"
@@ -41,9 +42,31 @@ struct CertFact {
   std::int64_t not_after = 0;
 };
 
+// What stat() says about a file: a rewrite, a rename over it, a touch or a chmod changes it.
+struct FileStamp {
+  bool ok = false;  // false: missing or unreadable (never equal to another stamp)
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  timespec mtime{};
+  timespec ctime{};
+  static FileStamp of(const std::string& path) noexcept;  // "" gives a stamp equal to ""'s
+  bool same(const FileStamp& o) const noexcept;
+};
+
+// The files a tenant's server context was built from, stamped before they were read, and what
+// the build found in them. A reload reuses the context while every stamp is unchanged.
+struct TenantTlsSource {
+  FileStamp cert, key, client_ca;
+  std::string leaf_sha256;
+  std::int64_t leaf_not_after = 0;
+  std::int64_t chain_not_after = 0;  // earliest notAfter in the chain file
+};
+
 struct TenantRuntime {
   const config::TenantConfig* cfg = nullptr;
-  tls::SslCtxPtr server_ctx;
+  tls::SslCtxPtr server_ctx;  // may be shared (up-ref'd) with the previous generation
+  TenantTlsSource tls_source;
   routing::RouteTable routes;            // -> index into cfg->routes
   std::vector<int> route_cluster;        // per route: index into clusters, -1 for direct
   std::vector<ClusterRuntime> clusters;
@@ -85,19 +108,28 @@ using SnapshotPtr = std::shared_ptr<const Snapshot>;
 struct BuildResult {
   SnapshotPtr snapshot;
   std::vector<config::Diagnostic> errors;
+  std::size_t tenants_built = 0;   // server contexts made from the files
+  std::size_t tenants_reused = 0;  // taken over from `previous`: no file changed
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.
 // `health` (optional) gives each cluster endpoint its process-wide health record.
 // `tickets` (optional): the process-wide ticket keys every listener's front context uses, so
 // that sessions resume across workers and reloads.
+// `previous` (optional, the running generation): a tenant whose name, TLS settings and files
+// (cert, key, client_ca: same stamps) are unchanged, and whose chain has not expired, shares
+// the previous server context instead of parsing and building it again. Only the tenant's own
+// context is ever reused, so tenants stay isolated (each has its own session-id context).
 BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
                            upstream::HealthRegistry* health = nullptr,
-                           const tls::TicketKeyStore* tickets = nullptr);
+                           const tls::TicketKeyStore* tickets = nullptr,
+                           const Snapshot* previous = nullptr);
 
-// load + build, the whole path `run`, `check` and reload share.
+// load + analyze + build, the path `run` and reload share. With `previous`, the certificate
+// analyzers run only for tenants that cannot be reused (their files were already checked).
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
                           upstream::HealthRegistry* health = nullptr,
-                          const tls::TicketKeyStore* tickets = nullptr);
+                          const tls::TicketKeyStore* tickets = nullptr,
+                          const Snapshot* previous = nullptr);
 
 }  // namespace portcullis::gateway::runtime
