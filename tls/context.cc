@@ -1,10 +1,138 @@
 #include "tls/context.h"
 
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+#include <openssl/decoder.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "tls/error.h"
 
 namespace portcullis::tls {
+
+struct ContextLoader::Impl {
+  ~Impl() { OSSL_DECODER_CTX_free(key_decoder); }
+
+  // The leaf and the rest of a PEM chain file; false when the file is not plain CERTIFICATE
+  // blocks (the caller then uses OpenSSL's loader, which knows every variant).
+  bool load_chain(const std::string& path, X509Ptr& leaf, std::vector<X509Ptr>& chain);
+  // The private key, or null (the caller then uses OpenSSL's loader).
+  EvpPkeyPtr load_key(const std::string& path);
+
+  OSSL_DECODER_CTX* key_decoder = nullptr;  // writes into `decoded`
+  EVP_PKEY* decoded = nullptr;
+  std::unordered_map<std::string, X509Ptr> chain_certs;  // DER -> parsed once
+};
+
+namespace {
+
+template <class T>
+struct OsslFree {
+  void operator()(T* p) const noexcept { OPENSSL_free(p); }
+};
+
+bool read_file(const std::string& path, std::string& out) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return false;
+  }
+  char buf[8192];
+  std::size_t n = 0;
+  out.clear();
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out.append(buf, n);
+  }
+  const bool ok = std::ferror(f) == 0;
+  std::fclose(f);
+  return ok;
+}
+
+}  // namespace
+
+bool ContextLoader::Impl::load_chain(const std::string& path, X509Ptr& leaf,
+                                     std::vector<X509Ptr>& chain) {
+  std::string pem;
+  if (!read_file(path, pem)) {
+    return false;
+  }
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) {
+    return false;
+  }
+  for (;;) {
+    char* name_raw = nullptr;
+    char* header_raw = nullptr;
+    unsigned char* data_raw = nullptr;
+    long len = 0;
+    if (PEM_read_bio(bio.get(), &name_raw, &header_raw, &data_raw, &len) != 1) {
+      const unsigned long e = ERR_peek_last_error();
+      const bool end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+      ERR_clear_error();
+      return end && leaf != nullptr;
+    }
+    std::unique_ptr<char, OsslFree<char>> name(name_raw);
+    std::unique_ptr<char, OsslFree<char>> header(header_raw);
+    std::unique_ptr<unsigned char, OsslFree<unsigned char>> data(data_raw);
+    if (std::strcmp(name.get(), PEM_STRING_X509) != 0 || header.get()[0] != '\0' || len <= 0) {
+      return false;
+    }
+    const unsigned char* p = data.get();
+    if (!leaf) {
+      leaf.reset(d2i_X509(nullptr, &p, len));
+      if (!leaf) {
+        ERR_clear_error();
+        return false;
+      }
+      continue;
+    }
+    std::string der(reinterpret_cast<const char*>(data.get()), static_cast<std::size_t>(len));
+    auto it = chain_certs.find(der);
+    if (it == chain_certs.end()) {
+      X509Ptr parsed(d2i_X509(nullptr, &p, len));
+      if (!parsed) {
+        ERR_clear_error();
+        return false;
+      }
+      it = chain_certs.emplace(std::move(der), std::move(parsed)).first;
+    }
+    X509_up_ref(it->second.get());
+    chain.emplace_back(it->second.get());
+  }
+}
+
+EvpPkeyPtr ContextLoader::Impl::load_key(const std::string& path) {
+  if (key_decoder == nullptr) {
+    // The decoder PEM_read_bio_PrivateKey would set up, made once and reused for every key.
+    key_decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, "PEM", nullptr, nullptr,
+                                                EVP_PKEY_KEYPAIR, nullptr, nullptr);
+    if (key_decoder == nullptr) {
+      ERR_clear_error();
+      return nullptr;
+    }
+  }
+  std::string pem;
+  if (!read_file(path, pem)) {
+    return nullptr;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(pem.data());
+  std::size_t left = pem.size();
+  decoded = nullptr;
+  const int ok = OSSL_DECODER_from_data(key_decoder, &p, &left);
+  EvpPkeyPtr key(decoded);
+  decoded = nullptr;
+  if (ok != 1 || !key) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return key;
+}
+
+ContextLoader::ContextLoader() : impl_(std::make_unique<Impl>()) {}
+ContextLoader::~ContextLoader() = default;
+
 namespace {
 
 constexpr const char* kCipherList12 =
@@ -58,17 +186,49 @@ int parse_min_version(const std::string& v) noexcept {
   return 0;
 }
 
-ContextResult make_server_context(const ServerContextSpec& spec) {
+namespace {
+
+// The loader's fast path, else OpenSSL's file loader (the only one before the loader existed).
+bool use_chain(SSL_CTX* ctx, const std::string& path, ContextLoader::Impl* loader) {
+  X509Ptr leaf;
+  std::vector<X509Ptr> chain;
+  if (loader != nullptr && loader->load_chain(path, leaf, chain)) {
+    if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1) {
+      return false;
+    }
+    for (auto& c : chain) {
+      if (SSL_CTX_add1_chain_cert(ctx, c.get()) != 1) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return SSL_CTX_use_certificate_chain_file(ctx, path.c_str()) == 1;
+}
+
+bool use_key(SSL_CTX* ctx, const std::string& path, ContextLoader::Impl* loader) {
+  if (loader != nullptr) {
+    if (EvpPkeyPtr key = loader->load_key(path)) {
+      return SSL_CTX_use_PrivateKey(ctx, key.get()) == 1;  // takes its own reference
+    }
+  }
+  return SSL_CTX_use_PrivateKey_file(ctx, path.c_str(), SSL_FILETYPE_PEM) == 1;
+}
+
+}  // namespace
+
+ContextResult make_server_context(const ServerContextSpec& spec, ContextLoader* loader) {
   ERR_clear_error();
   SslCtxPtr ctx{SSL_CTX_new(TLS_server_method())};
   if (!ctx) {
     return failure("SSL_CTX_new failed");
   }
   common_settings(ctx.get(), spec.min_version);
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), spec.cert_chain.c_str()) != 1) {
+  ContextLoader::Impl* memo = loader != nullptr ? loader->impl_.get() : nullptr;
+  if (!use_chain(ctx.get(), spec.cert_chain, memo)) {
     return failure("cannot load certificate chain " + spec.cert_chain);
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), spec.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (!use_key(ctx.get(), spec.key, memo)) {
     return failure("cannot load private key " + spec.key);
   }
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {

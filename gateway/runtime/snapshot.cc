@@ -170,6 +170,7 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     }
   }
 
+  tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
   snap->tenants.reserve(c.tenants.size());
   for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
     const config::TenantConfig& t = c.tenants[ti];
@@ -194,7 +195,7 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
       rt.tls_source.cert = FileStamp::of(t.cert);
       rt.tls_source.key = FileStamp::of(t.key);
       rt.tls_source.client_ca = FileStamp::of(t.client_ca);
-      auto r = tls::make_server_context(spec);
+      auto r = tls::make_server_context(spec, &loader);
       if (!r.ctx) {
         errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + r.error));
         continue;
