@@ -79,8 +79,62 @@ void describe_built(SSL_CTX* ctx, TenantTlsSource& src) {
   }
 }
 
+// One tenant's server context, made (or taken over) before the rest of the snapshot, so that
+// the analyzers can be pointed at just the tenants that need them.
+struct TenantTlsBuild {
+  tls::SslCtxPtr ctx;
+  TenantTlsSource source;
+  std::string error;     // why ctx is null
+  bool reused = false;
+  bool analyze = false;  // the build cannot vouch for it: the analyzers must judge
+};
+using TenantTlsBuilds = std::vector<TenantTlsBuild>;
+
+TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
+                                 std::int64_t now) {
+  TenantTlsBuilds out(c.tenants.size());
+  tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    const config::TenantConfig& t = c.tenants[i];
+    TenantTlsBuild& b = out[i];
+    if (const TenantRuntime* old = plan[i]) {
+      // Unchanged files: share the running context (OpenSSL reference count).
+      SSL_CTX_up_ref(old->server_ctx.get());
+      b.ctx.reset(old->server_ctx.get());
+      b.source = old->tls_source;
+      b.reused = true;
+      continue;
+    }
+    tls::ServerContextSpec spec;
+    spec.cert_chain = t.cert;
+    spec.key = t.key;
+    spec.client_ca = t.client_ca;
+    spec.min_version = tls::parse_min_version(t.min_tls);
+    // Distinct per tenant and per client-auth policy: a session never resumes across them.
+    spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
+    // Stamped before reading: a file that changes during the build differs next time.
+    b.source.cert = FileStamp::of(t.cert);
+    b.source.key = FileStamp::of(t.key);
+    b.source.client_ca = FileStamp::of(t.client_ca);
+    auto r = tls::make_server_context(spec, &loader);
+    if (!r.ctx) {
+      b.error = std::move(r.error);
+      b.analyze = true;
+      continue;
+    }
+    b.ctx = std::move(r.ctx);
+    describe_built(b.ctx.get(), b.source);
+    // A built context proves the files readable and the key matching; what only the analyzers
+    // check is an expired certificate in the chain and the client CA bundle.
+    b.analyze = b.source.chain_not_after <= now || !t.client_ca.empty();
+  }
+  return out;
+}
+
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
-                  const tls::TicketKeyStore* tickets, const ReusePlan& plan);
+                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls);
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 }  // namespace
 
@@ -120,14 +174,15 @@ const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcep
 BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
                            upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
                            const Snapshot* previous) {
-  ReusePlan plan = plan_reuse(cfg, previous, static_cast<std::int64_t>(std::time(nullptr)));
-  return build(std::move(cfg), generation, health, tickets, plan);
+  const std::int64_t now = unix_now();
+  TenantTlsBuilds tenant_tls = build_tenant_tls(cfg, plan_reuse(cfg, previous, now), now);
+  return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls));
 }
 
 namespace {
 
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
-                  const tls::TicketKeyStore* tickets, const ReusePlan& plan) {
+                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
   snap->config = std::move(cfg);
@@ -170,40 +225,20 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     }
   }
 
-  tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
   snap->tenants.reserve(c.tenants.size());
   for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
     const config::TenantConfig& t = c.tenants[ti];
     TenantRuntime& rt = snap->tenants.emplace_back();
     rt.cfg = &t;
     const int min_version = tls::parse_min_version(t.min_tls);
-    if (const TenantRuntime* old = plan[ti]) {
-      // Unchanged files: share the running context (OpenSSL reference count).
-      SSL_CTX_up_ref(old->server_ctx.get());
-      rt.server_ctx.reset(old->server_ctx.get());
-      rt.tls_source = old->tls_source;
-      ++result.tenants_reused;
-    } else {
-      tls::ServerContextSpec spec;
-      spec.cert_chain = t.cert;
-      spec.key = t.key;
-      spec.client_ca = t.client_ca;
-      spec.min_version = min_version;
-      // Distinct per tenant and per client-auth policy: a session never resumes across them.
-      spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
-      // Stamped before reading: a file that changes during the build differs next time.
-      rt.tls_source.cert = FileStamp::of(t.cert);
-      rt.tls_source.key = FileStamp::of(t.key);
-      rt.tls_source.client_ca = FileStamp::of(t.client_ca);
-      auto r = tls::make_server_context(spec, &loader);
-      if (!r.ctx) {
-        errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + r.error));
-        continue;
-      }
-      rt.server_ctx = std::move(r.ctx);
-      describe_built(rt.server_ctx.get(), rt.tls_source);
-      ++result.tenants_built;
+    TenantTlsBuild& b = tenant_tls[ti];
+    if (!b.ctx) {
+      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + b.error));
+      continue;
     }
+    rt.server_ctx = std::move(b.ctx);
+    rt.tls_source = std::move(b.source);
+    ++(b.reused ? result.tenants_reused : result.tenants_built);
     if (!rt.tls_source.leaf_sha256.empty()) {
       snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256,
                                      rt.tls_source.leaf_not_after});
@@ -363,22 +398,21 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   // the config too; their warnings are for `check`. Tenants whose context is reused were
   // analyzed when it was built and their files have not changed: leave them out (at 100k
   // tenants the analyzers parse every certificate and key again, the bulk of a reload).
+  // The analyzers judge everything but the tenants, and the tenants whose build cannot vouch
+  // for them: at 100k tenants, analyzing all of them parsed every certificate and key twice
+  // (analyzers, then the build), the bulk of start-up. Reused tenants were judged when built.
   config::Config& cfg = *loaded.config;
-  const ReusePlan plan = plan_reuse(cfg, previous, static_cast<std::int64_t>(std::time(nullptr)));
-  std::vector<config::Diagnostic> diagnostics;
-  if (std::count(plan.begin(), plan.end(), nullptr) == static_cast<std::ptrdiff_t>(plan.size())) {
-    diagnostics = config::analyze(cfg);
-  } else {
-    std::vector<config::TenantConfig> all = std::move(cfg.tenants);
-    cfg.tenants.clear();
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      if (plan[i] == nullptr) {
-        cfg.tenants.push_back(all[i]);
-      }
+  const std::int64_t now = unix_now();
+  TenantTlsBuilds tenant_tls = build_tenant_tls(cfg, plan_reuse(cfg, previous, now), now);
+  std::vector<config::TenantConfig> all = std::move(cfg.tenants);
+  cfg.tenants.clear();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (tenant_tls[i].analyze) {
+      cfg.tenants.push_back(all[i]);
     }
-    diagnostics = config::analyze(cfg);
-    cfg.tenants = std::move(all);
   }
+  std::vector<config::Diagnostic> diagnostics = config::analyze(cfg);
+  cfg.tenants = std::move(all);
   BuildResult r;
   for (auto& d : diagnostics) {
     if (d.severity == config::Diagnostic::Severity::error) {
@@ -388,7 +422,7 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   if (!r.errors.empty()) {
     return r;
   }
-  return build(std::move(cfg), generation, health, tickets, plan);
+  return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls));
 }
 
 }  // namespace portcullis::gateway::runtime

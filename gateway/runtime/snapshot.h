@@ -125,8 +125,11 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
                            const tls::TicketKeyStore* tickets = nullptr,
                            const Snapshot* previous = nullptr);
 
-// load + analyze + build, the path `run` and reload share. With `previous`, the certificate
-// analyzers run only for tenants that cannot be reused (their files were already checked).
+// load + analyze + build, the path `run` and reload share; refuses what `check` calls an
+// error. Each certificate and key is parsed once: tenant contexts are built first, and the
+// certificate analyzers then judge only the tenants a build cannot vouch for (it failed, a
+// certificate in the chain has expired, or the tenant has a client_ca bundle), plus every
+// non-tenant file. Tenants reused from `previous` were judged when built.
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
                           upstream::HealthRegistry* health = nullptr,
                           const tls::TicketKeyStore* tickets = nullptr,
