@@ -1,7 +1,10 @@
 #include "gateway/runtime/server.h"
 
 #include <cstdio>
+#include <exception>
+#include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unistd.h>
@@ -36,11 +39,26 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// A reload builds its snapshot on libuv's thread pool: with 100k tenants a build takes seconds
+// to a minute, and the main loop must keep answering /healthz and /readyz (a liveness probe
+// would restart the gateway) and handling signals meanwhile. Main-thread only.
+struct ReloadState {
+  bool running = false;             // a build is on the thread pool
+  bool again = false;               // asked for again while it ran: one more build after it
+  std::optional<BuildResult> ready; // the finished build, for reload() to apply
+};
+
+// Per Server (there is one per process); kept here rather than in server.h.
+std::unordered_map<const Server*, ReloadState>& reload_states() {
+  static std::unordered_map<const Server*, ReloadState> states;
+  return states;
+}
+
 }  // namespace
 
 Server::Server(std::string config_path) : config_path_(std::move(config_path)) {}
 
-Server::~Server() = default;
+Server::~Server() { reload_states().erase(this); }
 
 SnapshotPtr Server::snapshot() const {
   std::lock_guard lock{snap_mu_};
@@ -231,14 +249,95 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
   }
 }
 
+namespace {
+
+// One reload build. Its own thread rather than libuv's pool: the pool also resolves names
+// for egress, and a fresh thread takes over the malloc arena of the previous build's (exited)
+// thread, where the pool's four long-lived threads would each keep an arena of freed snapshots.
+struct ReloadJob {
+  uv_async_t done{};  // sent by the thread when `built` is ready; closed on the main loop
+  std::thread thread;
+  Server* server = nullptr;
+  std::string config_path;
+  std::uint64_t generation = 0;
+  upstream::HealthRegistry* health = nullptr;
+  const tls::TicketKeyStore* tickets = nullptr;
+  SnapshotPtr previous;  // pinned: it lends the contexts of unchanged tenants
+  BuildResult built;
+  std::chrono::steady_clock::time_point started;
+};
+
+void build_reload(ReloadJob& job) noexcept {
+  try {
+    job.built = load_snapshot(job.config_path, job.generation, job.health, job.tickets,
+                              job.previous.get());
+  } catch (const std::exception& e) {  // out of memory: refuse the reload, keep serving
+    job.built = BuildResult{};
+    job.built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
+                                                  config::Pos{job.config_path, 0, 0},
+                                                  std::string("reload failed: ") + e.what(),
+                                                  ""});
+  }
+  job.built.build_ms = elapsed_ms(job.started);
+}
+
+}  // namespace
+
 void Server::reload() {
+  ReloadState& state = reload_states()[this];
+  if (!state.ready) {
+    // Phase 1: start a build, or note that one more is wanted after the running one.
+    if (draining_) {
+      return;
+    }
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    state.running = true;
+    auto* job = new ReloadJob;
+    job->server = this;
+    job->config_path = config_path_;
+    job->generation = generation_ + 1;
+    job->health = &health_;
+    job->tickets = &tickets_;
+    job->previous = current_;  // the running generation lends unchanged tenants' contexts
+    job->started = std::chrono::steady_clock::now();
+    job->done.data = job;
+    uv_async_init(&loop_, &job->done, [](uv_async_t* h) {
+      auto* done = static_cast<ReloadJob*>(h->data);
+      if (done->thread.joinable()) {
+        done->thread.join();  // it has sent `done`: only its exit is left
+      }
+      Server* self = done->server;
+      ReloadState& st = reload_states()[self];
+      st.running = false;
+      st.ready = std::move(done->built);
+      uv_close(reinterpret_cast<uv_handle_t*>(h),
+               [](uv_handle_t* c) { delete static_cast<ReloadJob*>(c->data); });
+      self->reload();  // phase 2: applies `ready`
+      if (st.again && !self->draining_) {
+        st.again = false;
+        self->reload();  // the build asked for while this one ran
+      }
+    });
+    try {
+      job->thread = std::thread([job] {
+        build_reload(*job);
+        uv_async_send(&job->done);
+      });
+    } catch (const std::system_error&) {  // no thread to be had: build here, as before
+      build_reload(*job);
+      uv_async_send(&job->done);
+    }
+    return;
+  }
+  // Phase 2 (main thread): apply the finished build.
+  BuildResult built = std::move(*state.ready);
+  state.ready.reset();
   if (draining_) {
     return;
   }
-  const auto started = std::chrono::steady_clock::now();
-  // The running generation lends the contexts of tenants whose files did not change.
-  BuildResult built =
-      load_snapshot(config_path_, generation_ + 1, &health_, &tickets_, current_.get());
   if (built.snapshot && !refresh_ticket_keys(built.snapshot->config, false)) {
     built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
                                               config::Pos{built.snapshot->config.gateway.ticket_keys,
@@ -309,10 +408,10 @@ void Server::reload() {
   watcher_->rebuild(config_path_, built.snapshot->config);
   metrics_.reload_result(true);
   metrics_.set_generation(generation_);
-  std::fprintf(stderr, "portcullis: reloaded, generation %llu in %lld ms (%zu tenant contexts "
-               "built, %zu unchanged and reused)\n",
+  std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms off the main "
+               "loop (%zu tenant contexts built, %zu unchanged and reused)\n",
                static_cast<unsigned long long>(generation_),
-               static_cast<long long>(elapsed_ms(started)), built.tenants_built,
+               static_cast<long long>(built.build_ms), built.tenants_built,
                built.tenants_reused);
 }
 

@@ -110,6 +110,7 @@ struct BuildResult {
   std::vector<config::Diagnostic> errors;
   std::size_t tenants_built = 0;   // server contexts made from the files
   std::size_t tenants_reused = 0;  // taken over from `previous`: no file changed
+  std::int64_t build_ms = 0;       // filled by the caller that timed it (reload)
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.
