@@ -20,7 +20,8 @@ For each tenant count and worker setting it measures, on loopback:
                tenants; wall seconds from the signal to the portcullis_config_generation bump on
                /metrics; every request before, during and after must succeed (2xx). Twice: with
                no file changed, and after touching every certificate and key (all new mtimes:
-               nothing may be reused, every context is rebuilt). RSS before, peak and after.
+               nothing may be reused, every context is rebuilt). RSS before, peak and after, and
+               the slowest GET /healthz while it ran (what a liveness probe sees).
 
 Prints a markdown table. --perf start|reload|reload-touched records `perf record -g` of that
 phase into perf.scale.<N>.<phase>.data. Stops only the processes it started, by pid.
@@ -294,6 +295,31 @@ def sni_spread(gw, tenant_dir, n, count):
     return len(picks), wrong, len(picks) / elapsed, refused
 
 
+class HealthProbe:
+    """GET /healthz every 100 ms; the slowest answer (a liveness probe's view of a reload)."""
+
+    def __init__(self, gw):
+        self.url = f"http://127.0.0.1:{gw.admin}/healthz"
+        self.max_ms = 0.0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            h.http_get(self.url, timeout=600)
+            self.max_ms = max(self.max_ms, (time.monotonic() - t0) * 1000.0)
+            time.sleep(0.1)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join(600)
+
+
 def touch_all(tenant_dir):
     now = time.time()
     certs = os.path.join(tenant_dir, "certs")
@@ -311,6 +337,7 @@ def reload_under_load(gw, n, touched, perf_out=None):
         gen0 = gw.generation()
         rss_before = gw.rss_mib()
         perf = start_perf(gw.proc.pid, perf_out) if perf_out else None
+        probe = HealthProbe(gw).start()
         with h.RssSampler(gw.proc.pid, interval=0.1) as sampler:
             if touched:
                 # New mtimes on every certificate and key: the file watcher reloads (300 ms
@@ -322,6 +349,7 @@ def reload_under_load(gw, n, touched, perf_out=None):
             while (gw.generation() or 0) <= gen0:
                 time.sleep(0.02)
             wall = time.monotonic() - t0
+            probe.stop()
             if perf:
                 stop_perf(perf)
             # keep the load on until each loop has finished a whole run after the reload
@@ -337,7 +365,7 @@ def reload_under_load(gw, n, touched, perf_out=None):
     totals = [lp.totals() for lp in loops]
     time.sleep(1.0)
     logged = RELOAD_LOG_RE.findall(gw.stderr())
-    return {"wall": wall, "requests": sum(t for t, _ in totals),
+    return {"wall": wall, "healthz_ms": probe.max_ms, "requests": sum(t for t, _ in totals),
             "failed": sum(f for _, f in totals), "rss_before": rss_before, "rss_peak": peak,
             "rss_after": gw.rss_mib(), "logged": logged[-1][1].strip() if logged else ""}
 
@@ -374,7 +402,8 @@ def measure(binary, n, workers, runs, gen, perf, spread):
             out = f"perf.scale.{n}.{phase}.data" if perf == phase else None
             rl = reload_under_load(gw, n, touched, perf_out=out)
             result[phase] = rl
-            log(f"  {phase}: {rl['wall']:.2f} s, {rl['requests']} requests, {rl['failed']} "
+            log(f"  {phase}: {rl['wall']:.2f} s (slowest /healthz {rl['healthz_ms']:.0f} ms), "
+                f"{rl['requests']} requests, {rl['failed']} "
                 f"failed, RSS {rl['rss_before']:.1f} -> peak {rl['rss_peak']:.1f} -> "
                 f"{rl['rss_after']:.1f} MiB; gateway says: {rl['logged']}")
     finally:
@@ -407,9 +436,9 @@ def main():
           "reload under h2load (h2 + h1).")
     print()
     print("| tenants | workers | start-up s (cpu s) | RSS MiB | handshakes/s | SNI spread ok | "
-          "reload s, unchanged | reload s, all touched | RSS MiB before/peak/after reload | "
-          "failed requests during reloads |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "reload s, unchanged | reload s, all touched | slowest /healthz during reloads ms | "
+          "RSS MiB before/peak/after reload | failed requests during reloads |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         k, wrong, _, refused = r["spread"]
         a, b = r["reload"], r["reload-touched"]
@@ -417,6 +446,7 @@ def main():
               f"({r['start_cpu']:.1f}) | {r['rss']:.0f} | {r['hs']:.0f} | "
               f"{k - wrong}/{k}{'' if refused else ' (unknown SNI NOT refused)'} | "
               f"{a['wall']:.2f} | {b['wall']:.2f} | "
+              f"{max(a['healthz_ms'], b['healthz_ms']):.0f} | "
               f"{b['rss_before']:.0f}/{b['rss_peak']:.0f}/{b['rss_after']:.0f} | "
               f"{a['failed']} of {a['requests']}, {b['failed']} of {b['requests']} |")
 
