@@ -47,6 +47,8 @@ class TlsStream {
   TlsStream& operator=(const TlsStream&) = delete;
 
   // Ciphertext from the socket. Drives the handshake; after it, plaintext becomes readable.
+  // The bytes are only borrowed during the call: what OpenSSL has not taken by the time it
+  // returns is copied.
   Progress feed(std::string_view ciphertext);
   // Starts a client handshake (ClientHello goes to the output). No-op for servers.
   Progress start();
@@ -78,12 +80,25 @@ class TlsStream {
 
  private:
   Progress do_handshake();
+  Progress read_all(std::string& out);
   void capture_summary();
   Progress fail(Failure f);
 
-  SslPtr ssl_;
-  BIO* rbio_ = nullptr;  // owned by ssl_
-  BIO* wbio_ = nullptr;  // owned by ssl_
+  // The transport BIO (one for both directions) reads from unread_ and appends to out_.
+  // Unlike a pair of BIO_s_mem, it keeps no buffer alive between records (an idle connection
+  // holds no ciphertext storage), reads the socket's bytes in place, and take_output() hands
+  // out_ over without a copy.
+  static int bio_read(BIO* b, char* buf, std::size_t len, std::size_t* done) noexcept;
+  static int bio_write(BIO* b, const char* buf, std::size_t len, std::size_t* done) noexcept;
+  static long bio_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
+  static BIO_METHOD* bio_method() noexcept;
+  // Called before feed()/read() return: nothing borrowed may outlive the call.
+  void keep_unread();
+
+  std::string owned_;            // unread ciphertext that outlived a feed() (partial records)
+  std::string_view unread_;      // ciphertext OpenSSL has not taken: borrowed, or in owned_
+  std::string out_;              // ciphertext to send
+  SslPtr ssl_;                   // declared after the buffers: freed first
   Role role_;
   bool established_ = false;
   Failure failure_ = Failure::none;
