@@ -15,6 +15,8 @@ Measured with h2load (medians of --runs runs):
   h2 req/s     -c 10 -m 10 -n 50000 -t 1
   handshakes/s --h1 -c 50 -n 5000 with "Connection: close": a new TLS connection per request
   idle RSS     VmRSS of the proxy (all its processes) holding 5,000 idle TLS connections
+  ceiling      `openssl speed ecdsap256 ecdhx25519` on the proxy's core: the handshakes/s that the
+               server's crypto alone allows (one signature, one X25519 keygen + derive)
 Printed as a markdown table with ratios against portcullis (higher is better, except p99 and RSS).
 
 Stops only the processes it started, by pid. Without a working portcullis (or with --only) it
@@ -24,6 +26,7 @@ compares whatever else is available, so the harness itself can be exercised.
 import argparse
 import contextlib
 import os
+import re
 import resource
 import shutil
 import signal
@@ -436,7 +439,7 @@ def main():
             finally:
                 proc.stop()
 
-    print_table(results, idle, runs, notes)
+    print_table(results, idle, runs, notes, crypto_ceiling(args.proxy_cpu))
 
 
 @contextlib.contextmanager
@@ -458,7 +461,25 @@ def profiled(enabled, cpu, out):
         log(f"  perf profile written to {out}")
 
 
-def print_table(results, idle, runs, notes):
+def crypto_ceiling(cpu):
+    """Full TLS 1.3 handshakes per second the server's crypto alone allows on `cpu`: one ECDSA
+    P-256 signature plus an X25519 key generation and derivation (h2load offers X25519), from
+    `openssl speed` on that core. None when openssl speed cannot be parsed."""
+    try:
+        out = subprocess.run(taskset(cpu, ["openssl", "speed", "-seconds", "2", "ecdsap256",
+                                           "ecdhx25519"]),
+                             capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    sign = re.search(r"ecdsa \(nistp256\)\s+\S+\s+\S+\s+([0-9.]+)", out)
+    x25519 = re.search(r"ecdh \(X25519\)\s+\S+\s+([0-9.]+)", out)
+    if not sign or not x25519:
+        return None
+    sign_s, ecdh_s = float(sign.group(1)), float(x25519.group(1))
+    return {"sign": sign_s, "x25519": ecdh_s, "ceiling": 1.0 / (1.0 / sign_s + 2.0 / ecdh_s)}
+
+
+def print_table(results, idle, runs, notes, ceiling=None):
     base = results.get("portcullis")
 
     def cell(name, key, fmt, lower_better=False):
@@ -482,6 +503,13 @@ def print_table(results, idle, runs, notes):
         print(f"| {name} | {cell(name, 'h1', '{:.0f}')} | {cell(name, 'p99', '{:.2f}', True)} | "
               f"{cell(name, 'h2', '{:.0f}')} | {cell(name, 'hs', '{:.0f}')} | "
               f"{cell(name, 'rss', '{:.1f}', True)} |")
+    if ceiling:
+        print()
+        print(f"Crypto ceiling on the proxy's core (openssl speed): {ceiling['sign']:.0f} ECDSA "
+              f"P-256 signs/s, {ceiling['x25519']:.0f} X25519 ops/s, so at most "
+              f"{ceiling['ceiling']:.0f} full handshakes/s; "
+              + ", ".join(f"{name} reaches {results[name]['hs'] / ceiling['ceiling']:.0%}"
+                          for name in results if results[name].get("hs")) + ".")
     if notes:
         print()
     for n in notes:
