@@ -1,6 +1,7 @@
 #include "gateway/runtime/server.h"
 
 #include <cstdio>
+#include <malloc.h>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -43,15 +44,42 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
 // to a minute, and the main loop must keep answering /healthz and /readyz (a liveness probe
 // would restart the gateway) and handling signals meanwhile. Main-thread only.
 struct ReloadState {
-  bool running = false;             // a build is on the thread pool
+  bool running = false;             // a build is on its thread
   bool again = false;               // asked for again while it ran: one more build after it
   std::optional<BuildResult> ready; // the finished build, for reload() to apply
+  uv_timer_t* trim = nullptr;       // pending malloc_trim after a reload (see trim_later)
 };
 
 // Per Server (there is one per process); kept here rather than in server.h.
 std::unordered_map<const Server*, ReloadState>& reload_states() {
   static std::unordered_map<const Server*, ReloadState> states;
   return states;
+}
+
+// The previous generation is freed once the workers and its last connections let go of it,
+// but glibc keeps the pages: after a full rebuild of 100k tenants RSS stayed at two snapshots
+// (4.5 GiB instead of 2.2). A while after each reload, hand the free pages back to the kernel.
+constexpr std::uint64_t kTrimDelayMs = 10'000;
+
+void close_trim(ReloadState& st) {
+  if (st.trim != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(st.trim),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    st.trim = nullptr;
+  }
+}
+
+void trim_later(uv_loop_t* loop, ReloadState& st) {
+  if (st.trim == nullptr) {
+    st.trim = new uv_timer_t{};
+    uv_timer_init(loop, st.trim);
+    st.trim->data = &st;
+    uv_unref(reinterpret_cast<uv_handle_t*>(st.trim));  // never holds up shutdown
+  }
+  uv_timer_start(st.trim, [](uv_timer_t* h) {
+    malloc_trim(0);
+    close_trim(*static_cast<ReloadState*>(h->data));
+  }, kTrimDelayMs, 0);
 }
 
 }  // namespace
@@ -153,7 +181,9 @@ int Server::run() {
     print_errors(built.errors);
     return 1;
   }
-  current_ = built.snapshot;
+  // Moved, not copied: `built` lives as long as run(), and a copy would pin the first
+  // generation (every tenant's contexts) for the life of the process.
+  current_ = std::move(built.snapshot);
   const config::Config& cfg = current_->config;
   access_.open(cfg.log.access);
   audit_.open(cfg.log.audit);
@@ -408,6 +438,7 @@ void Server::reload() {
   watcher_->rebuild(config_path_, built.snapshot->config);
   metrics_.reload_result(true);
   metrics_.set_generation(generation_);
+  trim_later(&loop_, state);
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms off the main "
                "loop (%zu tenant contexts built, %zu unchanged and reused)\n",
                static_cast<unsigned long long>(generation_),
@@ -452,6 +483,7 @@ void Server::finish() {
   if (watcher_) {
     watcher_->close();
   }
+  close_trim(reload_states()[this]);
 }
 
 // --- events from workers ---
