@@ -363,7 +363,7 @@ def reload_under_load(gw, n, touched, perf_out=None):
         if lp.errors:
             raise RuntimeError(f"h2load loop failed: {lp.errors[0][:500]}")
     totals = [lp.totals() for lp in loops]
-    time.sleep(1.0)
+    time.sleep(12.0)  # the gateway hands freed pages back 10 s after a reload
     logged = RELOAD_LOG_RE.findall(gw.stderr())
     return {"wall": wall, "healthz_ms": probe.max_ms, "requests": sum(t for t, _ in totals),
             "failed": sum(f for _, f in totals), "rss_before": rss_before, "rss_peak": peak,
