@@ -122,7 +122,7 @@ def test_memory_budget_sheds_new_requests_and_recovers():
         # A budget just under what the process uses now (the smallest allowed is 16 MiB: hold
         # idle TLS connections until the gateway is past it).
         budget = 16 << 20
-        held = []
+        held = [_tls(t.gw.port, "shop.acme.example")]  # one open before the budget, at least
         try:
             _reload_with(t, f'\n[limits]\nmemory_budget = {budget}\n')
             for _ in range(40):
