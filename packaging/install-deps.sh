@@ -11,6 +11,9 @@ packages=(
   libuv1-dev libssl-dev libnghttp2-dev libtomlplusplus-dev catch2 node-llhttp
   curl nghttp2-client nghttp2-server openssl haproxy
   python3 python3-h2 ca-certificates iproute2 procps
+  # the fuzz stage (tests/fuzz/run_fuzz.sh): libFuzzer and clang's sanitizer runtimes, and
+  # llvm-symbolizer-14 so its reports name functions and lines
+  clang libclang-rt-14-dev llvm-14
   "$@"
 )
 

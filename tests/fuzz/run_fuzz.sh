@@ -4,7 +4,9 @@
 #
 # Usage: tests/fuzz/run_fuzz.sh [seconds per target, default 20] [target ...]
 # Env:   FUZZ_BUILD_DIR (default build-fuzz), FUZZ_WORK_DIR (default a mktemp dir, removed unless
-#        a crash was found), FUZZ_JOBS (libFuzzer -jobs, default 1).
+#        a crash was found), FUZZ_JOBS (libFuzzer -jobs, default 1), NINJA_JOBS (ninja -j,
+#        default ninja's own), FUZZ_REQUIRE_CLANG=1 (no clang is an error, exit 2: CI sets it),
+#        FUZZ_RESULTS (a file that gets one "PASS name" / "FAIL name" line per target run).
 # Exit:  0 all targets ran clean; 1 a target crashed/leaked/timed out (artifacts kept and
 #        printed); 2 setup or build failure; 0 with a notice when clang is not installed.
 # Needs (Debian 12): apt-get install clang libclang-rt-14-dev
@@ -15,8 +17,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 case $build in /*) ;; *) build=$root/$build ;; esac
 jobs=${FUZZ_JOBS:-1}
+ninja_jobs=${NINJA_JOBS:+-j$NINJA_JOBS}
+results=${FUZZ_RESULTS:-/dev/null}
 
 if ! command -v clang++ >/dev/null 2>&1 || ! command -v clang >/dev/null 2>&1; then
+  if [ "${FUZZ_REQUIRE_CLANG:-0}" = 1 ]; then
+    echo "run_fuzz: clang not installed (apt-get install clang libclang-rt-14-dev)"
+    exit 2
+  fi
   echo "run_fuzz: clang not installed; skipping (apt-get install clang libclang-rt-14-dev)"
   exit 0
 fi
@@ -38,12 +46,18 @@ else
 fi
 [ -n "$wanted" ] || { echo "run_fuzz: no fuzz targets in $build"; exit 2; }
 # shellcheck disable=SC2086
-ninja -C "$build" $wanted || exit 2
+ninja -C "$build" $ninja_jobs $wanted || exit 2
 
 work=${FUZZ_WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/pc-fuzz-XXXXXX")}
 mkdir -p "$work"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# clang's runtime looks for a plain `llvm-symbolizer` on PATH; Debian's llvm-14 has only the
+# versioned name, and without one a crash's stack is bare addresses.
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && ! command -v llvm-symbolizer >/dev/null 2>&1 \
+    && [ -x /usr/bin/llvm-symbolizer-14 ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/bin/llvm-symbolizer-14
+fi
 
 failed=""
 for exe in $wanted; do
@@ -68,10 +82,13 @@ for exe in $wanted; do
       [ -f "$a" ] || continue
       echo "--- reproducer $a (hex):"
       od -An -tx1 -v "$a" | head -n 40
+      echo "--- reproduce with: $build/$exe $a"
     done
     failed="$failed $name"
+    echo "FAIL $name" >>"$results"
   else
     grep -E '^(stat::number_of_executed_units|Done )' "$work/$name.log" | tail -n 2
+    echo "PASS $name" >>"$results"
   fi
 done
 

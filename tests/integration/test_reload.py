@@ -192,6 +192,9 @@ def test_sighup_storm_under_h2load_loses_nothing():
         h.wait_for(lambda: fd_count(pid) <= bound, 10,
                    f"gateway fds back to <= {bound} (baseline {base_fds}, now {fd_count(pid)})",
                    interval=0.2)
+        # The same bound holds under ASan (tests/sanitize.sh): growth here scales with the number
+        # of reloads under load, not with the allocator. ASan only slows h2load enough for the
+        # storm to reach 200 SIGHUPs, and so shows growth that a fast plain build hides.
         h.check(rss.growth_mib < 96, f"RSS grew by {rss.growth_mib:.1f} MiB during the storm")
         h.check(h.get(t, "acme", "/after").status == 200, "gateway broken after the storm")
 
