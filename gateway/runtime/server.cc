@@ -1,6 +1,9 @@
 #include "gateway/runtime/server.h"
 
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <functional>
 #include <malloc.h>
 #include <exception>
 #include <optional>
@@ -40,16 +43,69 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// A reload builds its snapshot on libuv's thread pool: with 100k tenants a build takes seconds
-// to a minute, and the main loop must keep answering /healthz and /readyz (a liveness probe
-// would restart the gateway) and handling signals meanwhile. Main-thread only.
+// One background thread for reload builds and for releasing replaced generations, jobs in
+// order. A thread per job let ASan's per-thread fake stacks and glibc's arenas grow with every
+// reload (the SIGHUP storm test); libuv's pool also resolves names for egress.
+class Background {
+ public:
+  ~Background() { stop(); }
+  // Throws std::system_error when no thread can be made (the caller then works inline).
+  void post(std::function<void()> job) {
+    {
+      std::lock_guard lock{mu_};
+      if (!thread_.joinable()) {
+        thread_ = std::thread([this] { run(); });
+      }
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+  // Runs what is queued, then ends the thread.
+  void stop() {
+    {
+      std::lock_guard lock{mu_};
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock{mu_};
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) {
+          return;
+        }
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// A reload builds its snapshot on the background thread: with 100k tenants a build takes
+// seconds to minutes, and the main loop must keep answering /healthz and /readyz (a liveness
+// probe would restart the gateway) and handling signals meanwhile. Main-thread only.
 struct ReloadState {
-  bool running = false;             // a build is on its thread
-  bool again = false;               // asked for again while it ran: one more build after it
-  std::optional<BuildResult> ready; // the finished build, for reload() to apply
-  uv_timer_t* trim = nullptr;       // pending release + trim after a reload (see trim_later)
-  std::vector<SnapshotPtr> retired; // replaced generations, released off the loops
-  std::thread releaser;             // the last release + trim
+  bool running = false;              // a build is queued or running
+  bool again = false;                // asked for again while it ran: one more build after it
+  std::optional<BuildResult> ready;  // the finished build, for reload() to apply
+  uv_timer_t* trim = nullptr;        // the release + trim timer (see trim_later)
+  std::vector<SnapshotPtr> retired;  // replaced generations, released off the loops
+  Background background;
 };
 
 // Per Server (there is one per process); kept here rather than in server.h.
@@ -60,19 +116,17 @@ std::unordered_map<const Server*, ReloadState>& reload_states() {
 
 // A replaced generation (2.2 GiB at 100k tenants) is freed by whoever drops it last: a worker
 // (in the middle of its requests) or the main loop. Instead the reload keeps a reference, and a
-// while later, when the workers and most of its connections have let go, a thread of its own
+// while later, when the workers and most of its connections have let go, the background thread
 // drops it and hands the freed pages back to the kernel (glibc keeps them: after a full
 // rebuild RSS stayed at two generations). Both take seconds at that size: never on a loop.
 constexpr std::uint64_t kReleaseDelayMs = 10'000;
-
-void join_releaser(ReloadState& st) {
-  if (st.releaser.joinable()) {
-    st.releaser.join();
-  }
-}
+// Below this many tenants a build or a release takes milliseconds: done on the main loop as
+// always (a thread's first use costs more than that, e.g. its ASan fake stack in CI).
+constexpr std::size_t kOffLoopTenants = 1000;
+// A reload storm must not pile generations up: past this many, release at once.
+constexpr std::size_t kMaxRetired = 2;
 
 void release_now(ReloadState& st) {
-  join_releaser(st);  // long done: it had kReleaseDelayMs and more
   std::vector<SnapshotPtr> batch = std::move(st.retired);
   st.retired.clear();
   auto release = [batch = std::move(batch)]() mutable {
@@ -80,7 +134,7 @@ void release_now(ReloadState& st) {
     malloc_trim(0);
   };
   try {
-    st.releaser = std::thread(std::move(release));
+    st.background.post(std::move(release));
   } catch (const std::system_error&) {
     release();  // no thread to be had: here, as before
   }
@@ -94,19 +148,27 @@ void close_trim(ReloadState& st) {
   }
 }
 
+void on_release_timer(uv_timer_t* h) noexcept {
+  release_now(*static_cast<ReloadState*>(h->data));
+}
+
 void trim_later(uv_loop_t* loop, ReloadState& st, SnapshotPtr replaced) {
+  if (replaced->tenants.size() < kOffLoopTenants) {
+    return;  // small: dropped where it is, as always
+  }
   st.retired.push_back(std::move(replaced));
+  if (st.retired.size() > kMaxRetired) {
+    release_now(st);
+  }
   if (st.trim == nullptr) {
     st.trim = new uv_timer_t{};
     uv_timer_init(loop, st.trim);
     st.trim->data = &st;
     uv_unref(reinterpret_cast<uv_handle_t*>(st.trim));  // never holds up shutdown
   }
-  uv_timer_start(st.trim, [](uv_timer_t* h) {
-    auto& state = *static_cast<ReloadState*>(h->data);
-    close_trim(state);
-    release_now(state);
-  }, kReleaseDelayMs, 0);
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(st.trim)) == 0) {
+    uv_timer_start(st.trim, on_release_timer, kReleaseDelayMs, 0);  // not pushed back by more
+  }
 }
 
 }  // namespace
@@ -116,7 +178,8 @@ Server::Server(std::string config_path) : config_path_(std::move(config_path)) {
 Server::~Server() {
   auto it = reload_states().find(this);
   if (it != reload_states().end()) {
-    join_releaser(it->second);
+    it->second.retired.clear();
+    it->second.background.stop();  // runs what is queued (releases) first
     reload_states().erase(it);
   }
 }
@@ -314,12 +377,9 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
 
 namespace {
 
-// One reload build. Its own thread rather than libuv's pool: the pool also resolves names
-// for egress, and a fresh thread takes over the malloc arena of the previous build's (exited)
-// thread, where the pool's four long-lived threads would each keep an arena of freed snapshots.
+// One reload build, run on the ReloadState's background thread.
 struct ReloadJob {
-  uv_async_t done{};  // sent by the thread when `built` is ready; closed on the main loop
-  std::thread thread;
+  uv_async_t done{};  // sent by the background thread when `built` is ready
   Server* server = nullptr;
   std::string config_path;
   std::uint64_t generation = 0;
@@ -369,9 +429,6 @@ void Server::reload() {
     job->done.data = job;
     uv_async_init(&loop_, &job->done, [](uv_async_t* h) {
       auto* done = static_cast<ReloadJob*>(h->data);
-      if (done->thread.joinable()) {
-        done->thread.join();  // it has sent `done`: only its exit is left
-      }
       Server* self = done->server;
       ReloadState& st = reload_states()[self];
       st.running = false;
@@ -384,12 +441,18 @@ void Server::reload() {
         self->reload();  // the build asked for while this one ran
       }
     });
-    try {
-      job->thread = std::thread([job] {
-        build_reload(*job);
-        uv_async_send(&job->done);
-      });
-    } catch (const std::system_error&) {  // no thread to be had: build here, as before
+    bool posted = false;
+    if (current_->tenants.size() >= kOffLoopTenants) {
+      try {
+        state.background.post([job] {
+          build_reload(*job);
+          uv_async_send(&job->done);
+        });
+        posted = true;
+      } catch (const std::system_error&) {  // no thread to be had: build here, as before
+      }
+    }
+    if (!posted) {
       build_reload(*job);
       uv_async_send(&job->done);
     }
@@ -473,8 +536,8 @@ void Server::reload() {
   metrics_.reload_result(true);
   metrics_.set_generation(generation_);
   trim_later(&loop_, state, std::move(replaced));
-  std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms off the main "
-               "loop (%zu tenant contexts built, %zu unchanged and reused)\n",
+  std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms (%zu tenant "
+               "contexts built, %zu unchanged and reused)\n",
                static_cast<unsigned long long>(generation_),
                static_cast<long long>(built.build_ms), built.tenants_built,
                built.tenants_reused);
