@@ -307,7 +307,9 @@ ContextResult make_client_context(const ClientContextSpec& spec) {
     SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(wire.data()),
                             static_cast<unsigned>(wire.size()));
   }
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT);
+  // Nothing resumes upstream sessions (no SSL_set_session): a client cache only held every
+  // session and its peer chain, growing with each upstream handshake across reloads.
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   return ContextResult{std::move(ctx), {}};
 }
 
