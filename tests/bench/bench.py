@@ -130,7 +130,9 @@ def start_portcullis(env, setup, upstream, cpus, binary):
         raise Unavailable("no portcullis binary")
     gw = h.Gateway(env, name="portcullis", workers=1, listeners=[
         {"name": "public", "kind": "ingress", "address": f"127.0.0.1:{h.free_port()}",
-         "unknown_sni": "bench"}])
+         "unknown_sni": "bench"}],
+        # nginx gets keepalive_requests 1000000 too; HAProxy and nghttpx have no such limit
+        extra_gateway_toml="[limits]\nmax_requests_per_connection = 1000000\n")
     gw.set_mesh(setup.mesh_ca_pem, setup.gw_cert, setup.gw_key)
     gw.add_tenant_file("bench", f"""name = "bench"
 hosts = [{h.toml_str(HOST)}]
@@ -302,7 +304,7 @@ def h2load(port, args, cpus, logfile=None, timeout=300):
     if rps is None or succeeded == 0:
         raise RuntimeError(f"h2load failed (exit {r.returncode}): {out[-800:]} {r.stderr[-400:]}")
     if failed:
-        log(f"    note: {failed} failed requests")
+        log(f"    note: {failed} failed requests ({' '.join(args)})")
     return rps
 
 
