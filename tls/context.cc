@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 
 #include "tls/error.h"
+#include "tls/session.h"
 
 namespace portcullis::tls {
 
@@ -307,9 +308,8 @@ ContextResult make_client_context(const ClientContextSpec& spec) {
     SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(wire.data()),
                             static_cast<unsigned>(wire.size()));
   }
-  // Nothing resumes upstream sessions (no SSL_set_session): a client cache only held every
-  // session and its peer chain, growing with each upstream handshake across reloads.
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  // Sessions go to the connection's SessionSink (the pool), never to an internal cache.
+  enable_client_sessions(ctx.get());
   return ContextResult{std::move(ctx), {}};
 }
 

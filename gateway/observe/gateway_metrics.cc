@@ -23,6 +23,11 @@ GatewayMetrics::GatewayMetrics()
           "portcullis_upstream_failures_total",
           "Upstream connect, TLS and identity failures by cluster and reason.",
           {"cluster", "reason"}, kMaxUpstreamFailureSeries)),
+      upstream_handshakes_(registry_.counter(
+          "portcullis_upstream_tls_handshakes_total",
+          "Completed and verified upstream handshakes by cluster, and whether they resumed a "
+          "session.",
+          {"cluster", "resumed"}, kMaxUpstreamFailureSeries)),
       connections_(registry_.gauge("portcullis_downstream_connections",
                                    "Open client connections.", {"listener"})),
       reloads_(registry_.counter("portcullis_config_reloads_total", "Reload attempts by result.",
@@ -60,6 +65,10 @@ void GatewayMetrics::rejection(std::string_view reason) { rejections_.with({reas
 
 void GatewayMetrics::upstream_failure(const std::string& cluster, const std::string& reason) {
   upstream_failures_.with({cluster, reason}).inc();
+}
+
+void GatewayMetrics::upstream_handshake(const std::string& cluster, bool resumed) {
+  upstream_handshakes_.with({cluster, resumed ? "true" : "false"}).inc();
 }
 
 void GatewayMetrics::connection(const std::string& listener, int delta) {

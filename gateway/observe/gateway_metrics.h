@@ -31,6 +31,7 @@ class GatewayMetrics {
   void handshake_failed(std::string_view reason);
   void rejection(std::string_view reason);  // refused before a request: caps, PROXY, ...
   void upstream_failure(const std::string& cluster, const std::string& reason);
+  void upstream_handshake(const std::string& cluster, bool resumed);
   void connection(const std::string& listener, int delta);
   void reload_result(bool ok);
   void set_generation(std::uint64_t g);
@@ -49,6 +50,7 @@ class GatewayMetrics {
   CounterFamily& handshakes_;
   CounterFamily& handshake_failures_;
   CounterFamily& upstream_failures_;
+  CounterFamily& upstream_handshakes_;
   GaugeFamily& connections_;
   CounterFamily& reloads_;
   CounterFamily& egress_;

@@ -1,6 +1,8 @@
 #include "gateway/upstream/pool.h"
 
 #include <algorithm>
+#include <ctime>
+#include <new>
 
 #include "gateway/runtime/worker.h"
 #include "gateway/upstream/upstream_connection.h"
@@ -64,7 +66,28 @@ void Pool::connection_closed(UpstreamConnection* c) noexcept {
   }
 }
 
+SSL_SESSION* Pool::session_for(const PoolKey& key) noexcept {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) {
+    return nullptr;
+  }
+  if (!tls::session_usable(it->second.get(), std::time(nullptr))) {
+    sessions_.erase(it);
+    return nullptr;
+  }
+  return it->second.get();
+}
+
+void Pool::store_session(const PoolKey& key, tls::SslSessionPtr s) noexcept {
+  try {
+    sessions_[key] = std::move(s);
+  } catch (const std::bad_alloc&) {  // only a resumption lost
+  }
+}
+
 void Pool::retire_before(std::uint64_t generation) noexcept {
+  std::erase_if(sessions_,
+                [generation](const auto& kv) { return kv.first.generation < generation; });
   std::vector<UpstreamConnection*> idle;
   for (auto& [key, list] : conns_) {
     if (key.generation < generation) {
@@ -88,6 +111,7 @@ void Pool::close_all() noexcept {
   for (UpstreamConnection* c : all) {
     c->close();
   }
+  sessions_.clear();
 }
 
 std::size_t Pool::size() const noexcept {

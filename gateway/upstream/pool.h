@@ -19,6 +19,7 @@
 #include "gateway/http/exchange.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/upstream/target.h"
+#include "tls/session.h"
 
 namespace portcullis::gateway::runtime {
 class Worker;
@@ -50,7 +51,13 @@ class Pool {
 
   // Called by a connection that can take more exchanges / is gone.
   void connection_closed(UpstreamConnection* c) noexcept;
-  // Drops idle connections of generations older than `generation`.
+  // The newest TLS session a connection under `key` made, if it can still be offered.
+  // A key names everything verification depended on, so resuming it accepts no peer that a
+  // full handshake under the same key would refuse.
+  SSL_SESSION* session_for(const PoolKey& key) noexcept;
+  // Keeps `s` (from a connection whose full handshake passed every check) for `key`.
+  void store_session(const PoolKey& key, tls::SslSessionPtr s) noexcept;
+  // Drops idle connections and sessions of generations older than `generation`.
   void retire_before(std::uint64_t generation) noexcept;
   void close_all() noexcept;
   std::size_t size() const noexcept;
@@ -59,6 +66,7 @@ class Pool {
   runtime::Worker& worker_;
   std::map<PoolKey, std::vector<UpstreamConnection*>> conns_;
   std::unordered_map<const void*, std::size_t> next_endpoint_;  // round robin per cluster
+  std::map<PoolKey, tls::SslSessionPtr> sessions_;  // one per key: the newest
 };
 
 }  // namespace portcullis::gateway::upstream

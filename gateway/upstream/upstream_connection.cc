@@ -145,8 +145,20 @@ void UpstreamConnection::on_connected(int status) noexcept {
                                      X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     SSL_set1_host(ssl.get(), target_.expect_dns.c_str());
   }
+  if (SSL_SESSION* session = pool_.session_for(key_)) {
+    SSL_set_session(ssl.get(), session);  // takes its own reference
+  }
+  tls::set_session_sink(ssl.get(), this);
   socket_.set_tls(std::move(ssl), tls::Role::client);
   socket_.read(true);
+}
+
+void UpstreamConnection::on_new_session(tls::SslSessionPtr session) noexcept {
+  if (verified_) {
+    pool_.store_session(key_, std::move(session));
+  } else {
+    early_session_ = std::move(session);  // kept only if verify_peer passes
+  }
 }
 
 // Checks that OpenSSL's chain verification does not cover: identity, pins, key strength.
@@ -164,7 +176,9 @@ Reason UpstreamConnection::verify_peer(std::string& seen) noexcept {
       !tls::matches_dns_name(leaf, target_.expect_dns)) {
     return target_.egress ? Reason::name_mismatch : Reason::upstream_identity_mismatch;
   }
-  if (target_.egress) {
+  // A resumed session has no verified chain (nothing was verified); its chain passed these
+  // checks on the full handshake that made it, under the same key and so the same pins.
+  if (target_.egress && SSL_session_reused(ssl) == 0) {
     STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
     for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
       if (tls::check_key_strength(sk_X509_value(chain, i)) != tls::KeyProblem::none) {
@@ -204,6 +218,11 @@ void UpstreamConnection::on_handshake_done() noexcept {
     refuse(Reason::upstream_protocol_error, seen, "the upstream did not negotiate h2");
     return;
   }
+  verified_ = true;
+  if (early_session_) {
+    pool_.store_session(key_, std::move(early_session_));
+  }
+  worker_.server().upstream_handshake(target_, SSL_session_reused(socket_.tls()->ssl()) == 1);
   became_ready(alpn == "h2" && maybe_h2());
 }
 

@@ -1,7 +1,9 @@
 // UpstreamConnection: one connection to one endpoint of a Target: resolve, TCP connect, TLS with
 // every check the Target asks for (mesh: our workload certificate, the mesh roots, the SPIFFE
 // ID; egress: the entry's roots, host name, pins, key strength), then an HTTP/1.1 or HTTP/2
-// client session. No request byte is written before every check passed.
+// client session. No request byte is written before every check passed. A new connection
+// resumes the newest TLS session of its PoolKey (see Pool::session_for), and hands the
+// sessions it gets to the pool only once its own checks passed.
 //
 // Thread:   the owning worker's loop.
 // Owner:    the Pool. Exchanges that arrive before the connection is ready wait in pending_;
@@ -21,10 +23,13 @@
 #include "gateway/upstream/client.h"
 #include "gateway/upstream/pool.h"
 #include "gateway/upstream/target.h"
+#include "tls/session.h"
 
 namespace portcullis::gateway::upstream {
 
-class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
+class UpstreamConnection final : public io::SocketOwner,
+                                 public ClientOwner,
+                                 public tls::SessionSink {
  public:
   UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key, runtime::SnapshotPtr snap,
                      Target target, Endpoint endpoint);
@@ -53,6 +58,9 @@ class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
   void client_capacity_available() noexcept override;
   bool client_retry(http::Exchange& ex) noexcept override;
 
+  // tls::SessionSink
+  void on_new_session(tls::SslSessionPtr session) noexcept override;
+
  private:
   struct Waiting;
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
@@ -75,9 +83,11 @@ class UpstreamConnection final : public io::SocketOwner, public ClientOwner {
   std::string address_;  // "ip:port" once resolved
   io::TlsSocket socket_;
   std::unique_ptr<ClientSession> client_;
+  tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
   uv_getaddrinfo_t* resolving_ = nullptr;
   bool ready_ = false;
+  bool verified_ = false;  // every check on the peer passed
   bool closing_ = false;
   bool busy_ = false;
   bool flush_again_ = false;

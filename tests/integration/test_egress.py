@@ -497,8 +497,19 @@ def test_egress_pin_match_allows():
         return default_entries(f, port, pins=[spki_pin(f.server_cert)])
 
     with Scenario("egress", server=good_server, entries=entries) as sc:
-        r = mesh_request(sc.f, f"{PARTNER_HOST}:{sc.f.dest_port}", "/pinned")
-        h.check(r.rc == 0 and r.status == 200 and "/pinned" in r.body, repr(r))
+        # The server closes after each answer, so each request is a new upstream connection,
+        # and after the first one a resumed session: no verified chain to check the pin on,
+        # which must not turn into pin_mismatch.
+        for i in range(3):
+            r = mesh_request(sc.f, f"{PARTNER_HOST}:{sc.f.dest_port}", f"/pinned-{i}")
+            h.check(r.rc == 0 and r.status == 200 and f"/pinned-{i}" in r.body, repr(r))
+        handshakes = "portcullis_upstream_tls_handshakes_total"
+        cluster = f"egress:{PARTNER_HOST}"
+        h.check(ru.metric_sum(sc.f.gw, handshakes, cluster=cluster, resumed="true") == 2
+                and ru.metric_sum(sc.f.gw, handshakes, cluster=cluster, resumed="false") == 1,
+                "want one full upstream handshake, then two resumed ones:\n"
+                + "\n".join(x for x in sc.f.gw.admin_get("/metrics")[1].splitlines()
+                            if handshakes in x))
 
 
 # ---------------------------------------------------------------------------------------------

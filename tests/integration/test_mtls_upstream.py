@@ -5,9 +5,12 @@ The upstream is a real nginx that requires a client certificate from the mesh CA
 """
 
 import json
+import os
+import signal
 from urllib.parse import unquote
 
 import harness as h
+import raw_upstream as ru
 
 
 def test_right_identity_is_200_and_gateway_presents_mesh_cert():
@@ -76,3 +79,67 @@ def test_right_route_still_works_after_mtls_failures():
             h.check(h.get(t, "acme", "/wrong-identity/x").status == 502, "want 502")
         r = h.get(t, "acme", "/fine")
         h.check(r.status == 200 and "acme upstream /fine" in r.body, repr(r))
+
+
+def reconnect_every_request(nginx):
+    """Makes the upstream nginx close each connection after one request and log whether the
+    TLS session was resumed ("r") or not ("."), then reloads it."""
+    path = os.path.join(nginx.dir, "nginx.conf")
+    with open(path, encoding="utf-8") as f:
+        conf = f.read()
+    conf = conf.replace("keepalive_requests 100000;", "keepalive_requests 1;")
+    conf = conf.replace('"$ssl_client_verify"\';', '"$ssl_client_verify" reused=$ssl_session_reused\';')
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(conf)
+    nginx.proc.send_signal(signal.SIGHUP)
+
+
+def upstream_reuse(nginx, path):
+    """The reused= field nginx logged for `path` ("r", "." or None when not logged)."""
+    for line in nginx.access_log().splitlines():
+        if f'"GET {path} ' in line and "reused=" in line:
+            return line.rsplit("reused=", 1)[1].strip()
+    return None
+
+
+def test_upstream_sessions_resume_per_cluster_and_generation():
+    with h.TestEnv("mtls") as env:
+        t = h.build_topology(env)
+        reconnect_every_request(t.nginx)
+        h.wait_for(lambda: h.get(t, "acme", "/probe").status == 200
+                   and upstream_reuse(t.nginx, "/probe"), 10, "nginx reloaded")
+        handshakes = "portcullis_upstream_tls_handshakes_total"
+        full0 = ru.metric_sum(t.gw, handshakes, cluster="web", resumed="false")
+        for i in range(6):
+            r = h.get(t, "acme", f"/resume-{i}")
+            h.check(r.status == 200, repr(r))
+        seen = [upstream_reuse(t.nginx, f"/resume-{i}") for i in range(6)]
+        # one connection per request (keepalive_requests 1), each resuming the newest session
+        h.check(seen[1:] == ["r"] * 5, f"upstream sessions not resumed: {seen}")
+        h.check(ru.metric_sum(t.gw, handshakes, cluster="web", resumed="true") >= 5,
+                "resumed upstream handshakes not counted")
+        h.check(ru.metric_sum(t.gw, handshakes, cluster="web", resumed="false") == full0,
+                "a full handshake where a session could be resumed")
+
+        # Another cluster on the same endpoint expects another identity: it must never be
+        # handed the web cluster's session, so its full handshake fails the identity check.
+        for _ in range(2):
+            r = h.get(t, "acme", "/wrong-identity/after-resume")
+            h.check(r.status == 502, f"want 502, got {r!r}")
+        h.check("/wrong-identity/" not in t.nginx.access_log(),
+                "a request reached an upstream with the wrong identity")
+
+        # A reload makes a new generation (its trust bundle and certificate could differ):
+        # its first connection verifies in full.
+        gen = ru.metric_sum(t.gw, "portcullis_config_generation")
+        t.gw.proc.send_signal(signal.SIGHUP)
+        h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_config_generation") > gen, 10,
+                   "the reload")
+        for i in range(2):
+            r = h.get(t, "acme", f"/after-reload-{i}")
+            h.check(r.status == 200, repr(r))
+        seen = [upstream_reuse(t.nginx, f"/after-reload-{i}") for i in range(2)]
+        h.check(seen == [".", "r"], f"after a reload: want a full handshake then a resumed one, "
+                                    f"got {seen}")
+        h.check(ru.metric_sum(t.gw, handshakes, cluster="web", resumed="false") == full0 + 1,
+                "the reload's first upstream connection was not a full handshake")

@@ -67,6 +67,10 @@ portcullis_tls_handshake_failures_total{reason="unknown_sni"} 1
 # HELP portcullis_upstream_failures_total Upstream connect, TLS and identity failures by cluster and reason.
 # TYPE portcullis_upstream_failures_total counter
 portcullis_upstream_failures_total{cluster="web",reason="connect_failed"} 1
+# HELP portcullis_upstream_tls_handshakes_total Completed and verified upstream handshakes by cluster, and whether they resumed a session.
+# TYPE portcullis_upstream_tls_handshakes_total counter
+portcullis_upstream_tls_handshakes_total{cluster="web",resumed="false"} 1
+portcullis_upstream_tls_handshakes_total{cluster="web",resumed="true"} 2
 # HELP portcullis_downstream_connections Open client connections.
 # TYPE portcullis_downstream_connections gauge
 portcullis_downstream_connections{listener="public"} 1
@@ -84,7 +88,7 @@ portcullis_config_generation 2
 
 }  // namespace
 
-TEST_CASE("GatewayMetrics renders exactly what the mutex-based version did", "[gateway_metrics]") {
+TEST_CASE("GatewayMetrics renders the golden exposition", "[gateway_metrics]") {
   obs::GatewayMetrics m;
   m.request("acme", "/", "web", 200, "", 0.25);
   m.request("acme", "/", "web", 502, "upstream_tls", 0.0625);
@@ -93,6 +97,9 @@ TEST_CASE("GatewayMetrics renders exactly what the mutex-based version did", "[g
   m.handshake_failed("unknown_sni");
   m.rejection("ip_connection_limit");
   m.upstream_failure("web", "connect_failed");
+  m.upstream_handshake("web", false);
+  m.upstream_handshake("web", true);
+  m.upstream_handshake("web", true);
   m.connection("public", 1);
   m.connection("public", 1);
   m.connection("public", -1);
@@ -109,7 +116,8 @@ TEST_CASE("GatewayMetrics before any traffic: every family, generation 1", "[gat
        {"portcullis_requests_total counter", "portcullis_rejections_total counter",
         "portcullis_request_duration_seconds histogram", "portcullis_tls_handshakes_total counter",
         "portcullis_tls_handshake_failures_total counter",
-        "portcullis_upstream_failures_total counter", "portcullis_downstream_connections gauge",
+        "portcullis_upstream_failures_total counter",
+        "portcullis_upstream_tls_handshakes_total counter", "portcullis_downstream_connections gauge",
         "portcullis_config_reloads_total counter", "portcullis_egress_decisions_total counter",
         "portcullis_config_generation gauge"}) {
     CHECK(page.find(std::string("# TYPE ") + family + "\n") != std::string::npos);
