@@ -66,6 +66,31 @@ def process_tree_rss_kib(pid):
     return total
 
 
+def process_tree_cpu_s(pid):
+    """User + system CPU seconds of pid (all its threads) plus its children."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        total = 0.0
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children", encoding="ascii").read().split()
+    except OSError:
+        children = []
+    return total + sum(process_tree_cpu_s(int(c)) for c in children)
+
+
+@contextlib.contextmanager
+def cpu_per_request(proc, out, requests):
+    """Appends the proxy's CPU microseconds per request over the block to `out`. The load
+    generator is the limit on this machine (the proxy's core idles part of the time), so
+    this says more about the proxy's own cost than its req/s does."""
+    before = process_tree_cpu_s(proc.pid)
+    yield
+    out.append((process_tree_cpu_s(proc.pid) - before) * 1e6 / requests)
+
+
 # ---------------------------------------------------------------------------------------------
 # PKI and the upstream
 
@@ -409,17 +434,20 @@ def main():
                 log(f"{name}: skipped ({e})")
                 continue
             log(f"{name}: pid {proc.pid} port {port}")
-            m = {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": []}
+            m = {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": [],
+                 "cpu_h1": [], "cpu_h2": [], "kib_conn": []}
             try:
                 # warm-up (and a check that the path through the proxy works)
                 h2load(port, ["--h1", "-c", "4", "-n", "200"], other)
                 for run in range(runs):
                     lf = env.path(f"{name}-{run}.log")
-                    with profiled(args.perf == "h1", args.proxy_cpu, f"perf.{name}.h1.data"):
+                    with profiled(args.perf == "h1", args.proxy_cpu, f"perf.{name}.h1.data"), \
+                            cpu_per_request(proc, m["cpu_h1"], n_keepalive):
                         m["h1"].append(h2load(port, ["--h1", "-c", "50", "-n",
                                                      str(n_keepalive)], other, logfile=lf))
                     m["p99"].append(p99_ms(lf))
-                    with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"):
+                    with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"), \
+                            cpu_per_request(proc, m["cpu_h2"], n_keepalive):
                         m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n",
                                                      str(n_keepalive)], other))
                     with profiled(args.perf == "hs", args.proxy_cpu, f"perf.{name}.hs.data"):
@@ -429,9 +457,12 @@ def main():
                     rss, growth = idle_rss_mib(proc, port, idle)
                     m["rss"].append(rss)
                     m["rss_growth"].append(growth)
+                    m["kib_conn"].append(growth * 1024 / idle)
                     log(f"  run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
                         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-                        f"RSS {rss:.1f} MiB with {idle} idle")
+                        f"RSS {rss:.1f} MiB with {idle} idle ({m['kib_conn'][-1]:.1f} KiB "
+                        f"each), CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per "
+                        f"h1 / h2 request")
                 results[name] = {k: statistics.median([x for x in v if x is not None])
                                  if any(x is not None for x in v) else None
                                  for k, v in m.items()}
@@ -499,12 +530,14 @@ def print_table(results, idle, runs, notes, ceiling=None):
           f"(nginx). Ratios are against portcullis.")
     print()
     print(f"| proxy | HTTP/1.1 req/s | HTTP/1.1 p99 ms | HTTP/2 req/s | new TLS conn/s | "
-          f"RSS MiB, {idle} idle TLS |")
-    print("|---|---:|---:|---:|---:|---:|")
+          f"RSS MiB, {idle} idle TLS | KiB per idle TLS conn | CPU us per HTTP/1.1 req | "
+          f"CPU us per HTTP/2 req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in results:
         print(f"| {name} | {cell(name, 'h1', '{:.0f}')} | {cell(name, 'p99', '{:.2f}', True)} | "
               f"{cell(name, 'h2', '{:.0f}')} | {cell(name, 'hs', '{:.0f}')} | "
-              f"{cell(name, 'rss', '{:.1f}', True)} |")
+              f"{cell(name, 'rss', '{:.1f}', True)} | {cell(name, 'kib_conn', '{:.1f}')} | "
+              f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h2', '{:.1f}')} |")
     if ceiling:
         print()
         print(f"Crypto ceiling on the proxy's core (openssl speed): {ceiling['sign']:.0f} ECDSA "
