@@ -1,14 +1,8 @@
 #include "gateway/runtime/server.h"
 
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
-#include <functional>
-#include <malloc.h>
 #include <exception>
-#include <optional>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unistd.h>
@@ -43,146 +37,11 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// One background thread for reload builds and for releasing replaced generations, jobs in
-// order. A thread per job let ASan's per-thread fake stacks and glibc's arenas grow with every
-// reload (the SIGHUP storm test); libuv's pool also resolves names for egress.
-class Background {
- public:
-  ~Background() { stop(); }
-  // Throws std::system_error when no thread can be made (the caller then works inline).
-  void post(std::function<void()> job) {
-    {
-      std::lock_guard lock{mu_};
-      if (!thread_.joinable()) {
-        thread_ = std::thread([this] { run(); });
-      }
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-  }
-  // Runs what is queued, then ends the thread.
-  void stop() {
-    {
-      std::lock_guard lock{mu_};
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock{mu_};
-        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) {
-          return;
-        }
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
-// A reload builds its snapshot on the background thread: with 100k tenants a build takes
-// seconds to minutes, and the main loop must keep answering /healthz and /readyz (a liveness
-// probe would restart the gateway) and handling signals meanwhile. Main-thread only.
-struct ReloadState {
-  bool running = false;              // a build is queued or running
-  bool again = false;                // asked for again while it ran: one more build after it
-  std::optional<BuildResult> ready;  // the finished build, for reload() to apply
-  uv_timer_t* trim = nullptr;        // the release + trim timer (see trim_later)
-  std::vector<SnapshotPtr> retired;  // replaced generations, released off the loops
-  Background background;
-};
-
-// Per Server (there is one per process); kept here rather than in server.h.
-std::unordered_map<const Server*, ReloadState>& reload_states() {
-  static std::unordered_map<const Server*, ReloadState> states;
-  return states;
-}
-
-// A replaced generation (2.2 GiB at 100k tenants) is freed by whoever drops it last: a worker
-// (in the middle of its requests) or the main loop. Instead the reload keeps a reference, and a
-// while later, when the workers and most of its connections have let go, the background thread
-// drops it and hands the freed pages back to the kernel (glibc keeps them: after a full
-// rebuild RSS stayed at two generations). Both take seconds at that size: never on a loop.
-constexpr std::uint64_t kReleaseDelayMs = 10'000;
-// Below this many tenants a build or a release takes milliseconds: done on the main loop as
-// always (a thread's first use costs more than that, e.g. its ASan fake stack in CI).
-constexpr std::size_t kOffLoopTenants = 1000;
-// A reload storm must not pile generations up: past this many, release at once.
-constexpr std::size_t kMaxRetired = 2;
-
-void release_now(ReloadState& st) {
-  std::vector<SnapshotPtr> batch = std::move(st.retired);
-  st.retired.clear();
-  auto release = [batch = std::move(batch)]() mutable {
-    batch.clear();
-    malloc_trim(0);
-  };
-  try {
-    st.background.post(std::move(release));
-  } catch (const std::system_error&) {
-    release();  // no thread to be had: here, as before
-  }
-}
-
-void close_trim(ReloadState& st) {
-  if (st.trim != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(st.trim),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    st.trim = nullptr;
-  }
-}
-
-void on_release_timer(uv_timer_t* h) noexcept {
-  release_now(*static_cast<ReloadState*>(h->data));
-}
-
-void trim_later(uv_loop_t* loop, ReloadState& st, SnapshotPtr replaced) {
-  if (replaced->tenants.size() < kOffLoopTenants) {
-    return;  // small: dropped where it is, as always
-  }
-  st.retired.push_back(std::move(replaced));
-  if (st.retired.size() > kMaxRetired) {
-    release_now(st);
-  }
-  if (st.trim == nullptr) {
-    st.trim = new uv_timer_t{};
-    uv_timer_init(loop, st.trim);
-    st.trim->data = &st;
-    uv_unref(reinterpret_cast<uv_handle_t*>(st.trim));  // never holds up shutdown
-  }
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(st.trim)) == 0) {
-    uv_timer_start(st.trim, on_release_timer, kReleaseDelayMs, 0);  // not pushed back by more
-  }
-}
-
 }  // namespace
 
 Server::Server(std::string config_path) : config_path_(std::move(config_path)) {}
 
-Server::~Server() {
-  auto it = reload_states().find(this);
-  if (it != reload_states().end()) {
-    it->second.retired.clear();
-    it->second.background.stop();  // runs what is queued (releases) first
-    reload_states().erase(it);
-  }
-}
+Server::~Server() = default;
 
 SnapshotPtr Server::snapshot() const {
   std::lock_guard lock{snap_mu_};
@@ -300,6 +159,9 @@ int Server::run() {
     h->data = this;
     uv_signal_start(h, &Server::on_signal, sig);
   }
+  reloader_.start(
+      &loop_, [this](BuildResult built, bool off_loop) { apply_reload(std::move(built), off_loop); },
+      [this] { reload(); });
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
   uv_timer_init(&loop_, &ticket_timer_);
@@ -377,90 +239,46 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
 
 namespace {
 
-// One reload build, run on the ReloadState's background thread.
-struct ReloadJob {
-  uv_async_t done{};  // sent by the background thread when `built` is ready
-  Server* server = nullptr;
-  std::string config_path;
-  std::uint64_t generation = 0;
-  upstream::HealthRegistry* health = nullptr;
-  const tls::TicketKeyStore* tickets = nullptr;
-  SnapshotPtr previous;  // pinned: it lends the contexts of unchanged tenants
+// One reload build, on the Reloader's background thread or inline. Never throws: it may run on a
+// thread of its own or under a libuv callback.
+BuildResult build_reload(const std::string& config_path, std::uint64_t generation,
+                         upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
+                         const Snapshot* previous,
+                         std::chrono::steady_clock::time_point asked) noexcept {
   BuildResult built;
-  std::chrono::steady_clock::time_point started;
-};
-
-void build_reload(ReloadJob& job) noexcept {
   try {
-    job.built = load_snapshot(job.config_path, job.generation, job.health, job.tickets,
-                              job.previous.get());
+    built = load_snapshot(config_path, generation, health, tickets, previous);
   } catch (const std::exception& e) {  // out of memory: refuse the reload, keep serving
-    job.built = BuildResult{};
-    job.built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
-                                                  config::Pos{job.config_path, 0, 0},
-                                                  std::string("reload failed: ") + e.what(),
-                                                  ""});
+    built = BuildResult{};
+    built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
+                                              config::Pos{config_path, 0, 0},
+                                              std::string("reload failed: ") + e.what(), ""});
   }
-  job.built.build_ms = elapsed_ms(job.started);
+  built.build_ms = elapsed_ms(asked);  // from the request: time queued counts too
+  return built;
 }
 
 }  // namespace
 
+// A reload builds its snapshot off the main loop when it is big (see Reloader): with 100k
+// tenants a build takes seconds to minutes, and the main loop must keep answering /healthz and
+// /readyz (a liveness probe would restart the gateway) and handling signals meanwhile.
 void Server::reload() {
-  ReloadState& state = reload_states()[this];
-  if (!state.ready) {
-    // Phase 1: start a build, or note that one more is wanted after the running one.
-    if (draining_) {
-      return;
-    }
-    if (state.running) {
-      state.again = true;
-      return;
-    }
-    state.running = true;
-    auto* job = new ReloadJob;
-    job->server = this;
-    job->config_path = config_path_;
-    job->generation = generation_ + 1;
-    job->health = &health_;
-    job->tickets = &tickets_;
-    job->previous = current_;  // the running generation lends unchanged tenants' contexts
-    job->started = std::chrono::steady_clock::now();
-    job->done.data = job;
-    uv_async_init(&loop_, &job->done, [](uv_async_t* h) {
-      auto* done = static_cast<ReloadJob*>(h->data);
-      Server* self = done->server;
-      ReloadState& st = reload_states()[self];
-      st.running = false;
-      st.ready = std::move(done->built);
-      uv_close(reinterpret_cast<uv_handle_t*>(h),
-               [](uv_handle_t* c) { delete static_cast<ReloadJob*>(c->data); });
-      self->reload();  // phase 2: applies `ready`
-      if (st.again && !self->draining_) {
-        st.again = false;
-        self->reload();  // the build asked for while this one ran
-      }
-    });
-    bool posted = false;
-    if (current_->tenants.size() >= kOffLoopTenants) {
-      try {
-        state.background.post([job] {
-          build_reload(*job);
-          uv_async_send(&job->done);
-        });
-        posted = true;
-      } catch (const std::system_error&) {  // no thread to be had: build here, as before
-      }
-    }
-    if (!posted) {
-      build_reload(*job);
-      uv_async_send(&job->done);
-    }
+  if (draining_) {
     return;
   }
-  // Phase 2 (main thread): apply the finished build.
-  BuildResult built = std::move(*state.ready);
-  state.ready.reset();
+  // The running generation lends the contexts of unchanged tenants: pinned until the build ends.
+  reloader_.request(current_->tenants.size(),
+                    [path = config_path_, generation = generation_ + 1, health = &health_,
+                     tickets = &tickets_, previous = current_,
+                     asked = std::chrono::steady_clock::now()]() {
+                      return build_reload(path, generation, health, tickets, previous.get(),
+                                          asked);
+                    });
+}
+
+// The build is back on the main thread: publish it, or refuse it and keep the running one.
+void Server::apply_reload(BuildResult built, bool off_loop) {
   if (draining_) {
     return;
   }
@@ -535,11 +353,12 @@ void Server::reload() {
   watcher_->rebuild(config_path_, built.snapshot->config);
   metrics_.reload_result(true);
   metrics_.set_generation(generation_);
-  trim_later(&loop_, state, std::move(replaced));
-  std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms (%zu tenant "
-               "contexts built, %zu unchanged and reused)\n",
+  reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
+  std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
+               "tenant contexts built, %zu unchanged and reused)\n",
                static_cast<unsigned long long>(generation_),
-               static_cast<long long>(built.build_ms), built.tenants_built,
+               static_cast<long long>(built.build_ms),
+               off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
                built.tenants_reused);
 }
 
@@ -580,7 +399,7 @@ void Server::finish() {
   if (watcher_) {
     watcher_->close();
   }
-  close_trim(reload_states()[this]);  // the retired generations go with the Server
+  reloader_.close();  // its release timer; the retired generations go with the Server
 }
 
 // --- events from workers ---

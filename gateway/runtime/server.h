@@ -23,6 +23,7 @@
 #include "gateway/observe/gateway_metrics.h"
 #include "gateway/runtime/connection_limits.h"
 #include "gateway/runtime/memory_budget.h"
+#include "gateway/runtime/reloader.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/upstream/health.h"
 #include "tls/stream.h"
@@ -93,6 +94,7 @@ class Server {
   // hourly. False (keys unchanged) when the file cannot be used.
   bool refresh_ticket_keys(const config::Config& cfg, bool rotate);
   void reload();
+  void apply_reload(BuildResult built, bool off_loop);
   void start_drain();
   void finish();
   bool bind_sockets(const Snapshot& snap, unsigned workers, std::vector<std::vector<int>>& fds);
@@ -120,6 +122,9 @@ class Server {
   uv_timer_t ticket_timer_{};
   MemoryBudget memory_;
   uv_timer_t memory_timer_{};
+  // Last: destroyed first, so its thread is joined and the retired generations are gone before
+  // what they use (tickets_, health_) is.
+  Reloader reloader_;
   friend class Worker;
 };
 
