@@ -345,6 +345,42 @@ def issue(ca_dir, prefix, dns=(), spiffe=None, days=None, key="ec", cn=None):
     return pem, keyp
 
 
+def issue_expired(ca_dir, work, key, dns):
+    """A leaf for the existing key file `key` with DNS names `dns` that expired on 2021-01-01,
+    signed by the CA in ca_dir. `openssl ca` (explicit dates: neither `certs issue` nor
+    `x509 -req` back-dates); its database lives in the new directory `work`. Returns the leaf's
+    path (the leaf alone, no chain)."""
+    os.makedirs(work, exist_ok=True)
+    open(os.path.join(work, "index.txt"), "w", encoding="ascii").close()
+    with open(os.path.join(work, "serial"), "w", encoding="ascii") as f:
+        f.write("1000\n")
+    with open(os.path.join(work, "ca.cnf"), "w", encoding="ascii") as f:
+        f.write(f"""[ca]
+default_ca = c
+[c]
+database = {work}/index.txt
+new_certs_dir = {work}
+serial = {work}/serial
+default_md = sha256
+policy = p
+copy_extensions = copy
+unique_subject = no
+[p]
+commonName = supplied
+""")
+    csr = os.path.join(work, "req.csr")
+    r = run(["openssl", "req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={dns[0]}",
+             "-addext", "subjectAltName=" + ",".join(f"DNS:{d}" for d in dns)])
+    check(r.returncode == 0, f"openssl req failed: {r.stderr}")
+    leaf = os.path.join(work, "leaf.pem")
+    r = run(["openssl", "ca", "-batch", "-config", os.path.join(work, "ca.cnf"),
+             "-cert", os.path.join(ca_dir, "ca.pem"), "-keyfile", os.path.join(ca_dir, "ca.key"),
+             "-in", csr, "-out", leaf, "-notext",
+             "-startdate", "20200101000000Z", "-enddate", "20210101000000Z"])
+    check(r.returncode == 0, f"openssl ca failed: {r.stderr}")
+    return leaf
+
+
 def cert_text(pem_path_or_text):
     """`openssl x509 -text` of the first certificate in a file or PEM string."""
     if "-----BEGIN" in pem_path_or_text:

@@ -291,37 +291,10 @@ def test_expired_certificate_at_reload_is_refused():
         t = h.build_topology(env)
         acme_pem, acme_key = t.tenant_cert["acme"]
         old_fp = served_fingerprint(t.gw.port, h.ACME_HOST)
-        # an expired certificate for the same key, made with `openssl ca` (explicit dates)
+        # an expired certificate for the same key
         ca_dir = t.tenant_ca["acme"]
-        work = env.mkdir("expired")
-        open(os.path.join(work, "index.txt"), "w", encoding="ascii").close()
-        with open(os.path.join(work, "ca.cnf"), "w", encoding="ascii") as f:
-            f.write(f"""[ca]
-default_ca = c
-[c]
-database = {work}/index.txt
-new_certs_dir = {work}
-serial = {work}/serial
-default_md = sha256
-policy = p
-copy_extensions = copy
-unique_subject = no
-[p]
-commonName = supplied
-""")
-        with open(os.path.join(work, "serial"), "w", encoding="ascii") as f:
-            f.write("1000\n")
-        csr = os.path.join(work, "req.csr")
-        r = h.run(["openssl", "req", "-new", "-key", acme_key, "-out", csr,
-                   "-subj", "/CN=shop.acme.example",
-                   "-addext", "subjectAltName=DNS:shop.acme.example,DNS:*.api.acme.example"])
-        h.check(r.returncode == 0, r.stderr)
-        leaf = os.path.join(work, "leaf.pem")
-        r = h.run(["openssl", "ca", "-batch", "-config", os.path.join(work, "ca.cnf"),
-                   "-cert", os.path.join(ca_dir, "ca.pem"), "-keyfile",
-                   os.path.join(ca_dir, "ca.key"), "-in", csr, "-out", leaf, "-notext",
-                   "-startdate", "20200101000000Z", "-enddate", "20210101000000Z"])
-        h.check(r.returncode == 0, f"openssl ca failed: {r.stderr}")
+        leaf = h.issue_expired(ca_dir, env.path("expired"), acme_key,
+                               ["shop.acme.example", "*.api.acme.example"])
         with open(acme_pem, "w", encoding="ascii") as out:
             for part in (leaf, os.path.join(ca_dir, "ca.pem")):
                 with open(part, encoding="ascii") as f:

@@ -114,44 +114,12 @@ def test_reused_tenant_with_a_broken_new_key_is_refused_and_keeps_serving():
                 "the refusal does not name alpha's key:\n" + gw.proc.stderr_text()[-1500:])
 
 
-def _expired_leaf(env, ca_dir, key, name):
-    """A certificate for `key` that expired in 2021, signed by the CA in ca_dir (openssl ca)."""
-    work = env.mkdir("expired-" + name)
-    open(os.path.join(work, "index.txt"), "w", encoding="ascii").close()
-    with open(os.path.join(work, "serial"), "w", encoding="ascii") as f:
-        f.write("1000\n")
-    with open(os.path.join(work, "ca.cnf"), "w", encoding="ascii") as f:
-        f.write(f"""[ca]
-default_ca = c
-[c]
-database = {work}/index.txt
-new_certs_dir = {work}
-serial = {work}/serial
-default_md = sha256
-policy = p
-copy_extensions = copy
-unique_subject = no
-[p]
-commonName = supplied
-""")
-    csr = os.path.join(work, "req.csr")
-    r = h.run(["openssl", "req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={host(name)}",
-               "-addext", f"subjectAltName=DNS:{host(name)}"])
-    h.check(r.returncode == 0, r.stderr)
-    leaf = os.path.join(work, "leaf.pem")
-    r = h.run(["openssl", "ca", "-batch", "-config", os.path.join(work, "ca.cnf"), "-cert",
-               os.path.join(ca_dir, "ca.pem"), "-keyfile", os.path.join(ca_dir, "ca.key"),
-               "-in", csr, "-out", leaf, "-notext", "-startdate", "20200101000000Z",
-               "-enddate", "20210101000000Z"])
-    h.check(r.returncode == 0, f"openssl ca failed: {r.stderr}")
-    return leaf
-
-
 def test_start_refuses_expired_and_mismatched_certificates_in_the_analyzers_words():
     with h.TestEnv("reuse") as env:
         gw, ca, files = _gateway(env, env.mkdir("pki"))
         # alpha: expired leaf (the build alone would accept it); bravo: charlie's key
-        expired = _expired_leaf(env, ca, files["alpha"][1], "alpha")
+        expired = h.issue_expired(ca, env.path("expired-alpha"), files["alpha"][1],
+                                  [host("alpha")])
         with open(expired, encoding="ascii") as src, open(files["alpha"][0], "w",
                                                            encoding="ascii") as out:
             out.write(src.read())
