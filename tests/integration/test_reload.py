@@ -2,7 +2,9 @@
 
 Reload must not drop anything: h2load (h2 and --h1) and wrk run while the gateway is sent 20
 SIGHUPs; no request may fail, and the gateway's fds and RSS come back to baseline. A broken file
-at reload keeps the running state (the old certificate is still served) and is audited.
+at reload keeps the running state (the old certificate is still served) and is audited. The
+background path that reloads of 1000+ tenants take is run here with four tenants through the
+binary's test hook PORTCULLIS_OFFLOOP_TENANTS.
 """
 
 import http.client
@@ -337,15 +339,15 @@ def test_broken_toml_at_reload_keeps_running_state():
         h.check(t.gw.proc.alive(), "gateway died on a broken gateway.toml")
 
 
-def test_tenant_added_and_removed_by_file_watch():
-    with h.TestEnv("reload") as env:
-        t = h.build_topology(env)
-        new_ca = h.init_ca(env.path("pki", "newco-ca"), "Newco CA")
-        cert, key = h.issue(new_ca, env.path("pki", "newco-tls"), dns=["www.newco.example"])
-        cafile = os.path.join(new_ca, "ca.pem")
-        gen0 = metric_sum(metrics(t.gw), "portcullis_config_generation")
-        path = t.gw.add_tenant_file("newco", f"""name = "newco"
-hosts = ["www.newco.example"]
+NEWCO_HOST = "www.newco.example"
+
+
+def newco_tenant(t):
+    """A fourth tenant, newco, with its own CA, routed to acme's nginx. Returns (toml, CA file)."""
+    new_ca = h.init_ca(t.env.path("pki", "newco-ca"), "Newco CA")
+    cert, key = h.issue(new_ca, t.env.path("pki", "newco-tls"), dns=[NEWCO_HOST])
+    return f"""name = "newco"
+hosts = [{h.toml_str(NEWCO_HOST)}]
 
 [tls]
 cert = {h.toml_str(cert)}
@@ -358,10 +360,18 @@ cluster = "web"
 [cluster.web]
 endpoints = [{h.toml_str(t.nginx.server("acme").endpoint)}]
 server_name = "web.acme.svc"
-""")
+""", os.path.join(new_ca, "ca.pem")
+
+
+def test_tenant_added_and_removed_by_file_watch():
+    with h.TestEnv("reload") as env:
+        t = h.build_topology(env)
+        text, cafile = newco_tenant(t)
+        gen0 = metric_sum(metrics(t.gw), "portcullis_config_generation")
+        path = t.gw.add_tenant_file("newco", text)
 
         def newco_status():
-            return h.curl("/n", host="www.newco.example", port=t.gw.port, cacert=cafile).status
+            return h.curl("/n", host=NEWCO_HOST, port=t.gw.port, cacert=cafile).status
         h.wait_for(lambda: newco_status() == 200, 10, "newco served after its file appeared",
                    interval=0.2)
         wait_generation_above(t.gw, gen0)
@@ -373,6 +383,154 @@ server_name = "web.acme.svc"
         h.check(h.get(t, "acme", "/a").status == 200, "acme broken by the tenant removal")
         h.check(h.get(t, "globex", "/app/g").status == 200, "globex broken by the removal")
 
+
+
+def start_with_env(gw, extra_env, timeout=20):
+    """Gateway.start with extra environment variables (the binary's test hooks)."""
+    gw.write()
+    gw.proc = gw.env.start(gw.name, [h.portcullis_bin(), "run", "-c", gw.config_path],
+                           cwd=gw.dir, env={**os.environ, **extra_env})
+    gw.wait_ready(timeout)
+
+
+def thread_names(pid):
+    names = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8") as f:
+                names.append(f.read().strip())
+    except OSError:
+        pass
+    return names
+
+
+def settle_generation(gw, quiet=0.5, timeout=10):
+    """Waits until the config generation has not moved for `quiet` seconds."""
+    last = [metric_sum(metrics(gw), "portcullis_config_generation"), time.monotonic()]
+
+    def quiet_now():
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+        if gen != last[0]:
+            last[:] = [gen, time.monotonic()]
+        return time.monotonic() - last[1] >= quiet
+    h.wait_for(quiet_now, timeout, "the config generation to settle", interval=0.1)
+
+
+def reload_lines(gw):
+    return re.findall(r"reloaded, generation \d+, built in \d+ ms (off|on) the main loop",
+                      gw.proc.stderr_text())
+
+
+def test_offloop_reloads_under_load_lose_nothing():
+    # Reloads of 1000+ tenants build on a background thread and release the replaced generations
+    # there later. The test hook PORTCULLIS_OFFLOOP_TENANTS=1 sends this four-tenant gateway
+    # down that path: good reloads, a SIGHUP burst (one more build after the running one), a
+    # broken tenant file and a good one that adds a tenant, all under h2load.
+    with h.TestEnv("reload") as env:
+        t = h.build_topology(env, start=False)
+        start_with_env(t.gw, {"PORTCULLIS_OFFLOOP_TENANTS": "1"})
+        pid = t.gw.proc.pid
+        h.check("PORTCULLIS_OFFLOOP_TENANTS=1 (test hook)" in t.gw.proc.stderr_text(),
+                "the gateway did not take the test hook:\n" + t.gw.proc.stderr_text()[-1500:])
+        newco_text, newco_ca = newco_tenant(t)
+        globex_path = os.path.join(t.gw.dir, "tenants.d", "globex.toml")
+        with open(globex_path, encoding="utf-8") as f:
+            globex_good = f.read()
+        h2load(h.ACME_HOST, t.gw.port, n=100, c=2)  # warm-up: first connections, pools
+
+        stop = threading.Event()
+        batches, probes, errors = [], [], []
+
+        def load():
+            # bounded: 200 requests a batch on new connections, h2 and h1 in turn
+            try:
+                while not stop.is_set() and len(batches) < 100:
+                    batches.append(h2load(h.ACME_HOST, t.gw.port, n=200, c=2,
+                                          h1=len(batches) % 2 == 1))
+            except Exception as e:  # noqa: BLE001 - reported by the main thread
+                errors.append(f"load: {e}")
+
+        def probe():
+            while not stop.is_set():
+                t0 = time.monotonic()
+                status, body = t.gw.admin_get("/readyz")
+                probes.append((status, time.monotonic() - t0, body[:200]))
+                time.sleep(0.02)
+
+        threads = [threading.Thread(target=load), threading.Thread(target=probe)]
+        for th in threads:
+            th.start()
+        try:
+            time.sleep(0.3)
+            # good reloads, one at a time
+            for _ in range(3):
+                gen = metric_sum(metrics(t.gw), "portcullis_config_generation")
+                t.gw.proc.send_signal(signal.SIGHUP)
+                wait_generation_above(t.gw, gen)
+            h.check("portcullis-bg" in thread_names(pid),
+                    f"no background thread after off-loop reloads: {thread_names(pid)}")
+            # a burst: SIGHUPs while a build is out are folded into one more build after it
+            gen = metric_sum(metrics(t.gw), "portcullis_config_generation")
+            for _ in range(5):
+                t.gw.proc.send_signal(signal.SIGHUP)
+            wait_generation_above(t.gw, gen)
+            settle_generation(t.gw)
+
+            # a broken tenant file: refused, logged, the running globex keeps serving
+            gen = metric_sum(metrics(t.gw), "portcullis_config_generation")
+            with open(globex_path, "a", encoding="utf-8") as f:
+                f.write("\n[[route\nthis is = not toml\n")
+            t.gw.wait_audit(lambda e: e.get("event") == "config_reload"
+                            and e.get("decision") == "deny", "config_reload deny", 10)
+            h.check("reload refused" in t.gw.proc.stderr_text(),
+                    "the refused reload is not on stderr")
+            r = h.get(t, "globex", "/app/during-broken")
+            h.check(r.status == 200, f"globex not served after a refused reload: {r!r}")
+            h.check(metric_sum(metrics(t.gw), "portcullis_config_generation") == gen,
+                    "a refused reload bumped the generation")
+
+            # a good reload that adds a tenant (the file watch picks both files up)
+            with open(globex_path, "w", encoding="utf-8") as f:
+                f.write(globex_good)
+            t.gw.add_tenant_file("newco", newco_text)
+            h.wait_for(lambda: h.curl("/n", host=NEWCO_HOST, port=t.gw.port,
+                                      cacert=newco_ca).status == 200, 10,
+                       "the added tenant answering", interval=0.2)
+            h.check(threads[0].is_alive(), "the load ended before the reloads did; raise its cap")
+        finally:
+            stop.set()
+            for th in threads:
+                th.join(90)
+
+        h.check(not errors, f"load thread failed: {errors}")
+        h.check(len(batches) >= 2, f"only {len(batches)} load batch(es) ran during the reloads")
+        for i, (counts, out) in enumerate(batches):
+            check_h2load_clean(counts, out, f"h2load batch {i} ({'h1' if i % 2 else 'h2'})")
+        bad = [p for p in probes if p[0] != 200]
+        h.check(len(probes) >= 10 and not bad,
+                f"/readyz during the reloads: {len(probes)} probes, not 200: {bad[:5]}")
+        slowest = max(p[1] for p in probes)
+        h.check(slowest < 1.0, f"/readyz took {slowest:.2f} s during a reload")
+
+        lines = reload_lines(t.gw)
+        h.check(len(lines) >= 5 and all(w == "off" for w in lines),
+                f"reloads not built off the main loop: {lines}")
+        samples = metrics(t.gw)
+        h.check(metric_sum(samples, "portcullis_config_reloads_total", result="failure") >= 1,
+                "the refused reload was not counted")
+        h.check(h.get(t, "globex", "/app/after").status == 200, "globex broken after the reloads")
+        h.check(h.get(t, "acme", "/after").status == 200, "acme broken after the reloads")
+
+        # Retired generations are still held (10 s): the drain must neither wait for their
+        # release timer nor lose them; the background thread is joined on the way out.
+        t0 = time.monotonic()
+        rc = t.gw.stop()
+        took = time.monotonic() - t0
+        with open(t.gw.proc.err_path, encoding="utf-8", errors="replace") as f:
+            err = f.read()  # the Proc's own handle is closed once stopped
+        h.check(rc == 0 and "portcullis: stopped" in err,
+                f"gateway exit {rc} after off-loop reloads; stderr tail:\n{err[-2000:]}")
+        h.check(took < 5, f"stopping took {took:.1f} s (held up by the release timer?)")
 
 def test_open_connection_finishes_on_old_config():
     # a keep-alive connection opened before a reload that removes its tenant keeps working;
