@@ -594,6 +594,7 @@ class Http1Session final : public Session, private DownstreamSide {
     const bool chunked = te_count == 1;
     head.authority = absolute ? abs_authority : host;
 
+    head.headers.reserve(fields_.size() + 6);  // + the forwarding headers apply_forwarding adds
     for (Header& f : fields_) {
       if (is_hop_by_hop(f.name) || f.name == "host" || f.name == "content-length") {
         continue;

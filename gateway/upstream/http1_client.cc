@@ -348,6 +348,7 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
           }
         }
       }
+      head.headers.reserve(c.fields_.size());
       for (Header& f : c.fields_) {
         if (http::is_hop_by_hop(f.name) || f.name == "content-length") {
           continue;
