@@ -145,21 +145,31 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 class Http1Session final : public Session, private DownstreamSide {
  public:
   Http1Session(SessionOwner& owner, const ConnFacts& facts, const SessionLimits& limits)
-      : owner_(owner), facts_(facts), limits_(limits) {
-    llhttp_settings_init(&settings_);
-    settings_.on_message_begin = &Http1Session::cb_message_begin;
-    settings_.on_method = &Http1Session::cb_method;
-    settings_.on_url = &Http1Session::cb_url;
-    settings_.on_version = &Http1Session::cb_version;
-    settings_.on_header_field = &Http1Session::cb_header_field;
-    settings_.on_header_value = &Http1Session::cb_header_value;
-    settings_.on_header_field_complete = &Http1Session::cb_header_field_complete;
-    settings_.on_header_value_complete = &Http1Session::cb_header_value_complete;
-    settings_.on_headers_complete = &Http1Session::cb_headers_complete;
-    settings_.on_body = &Http1Session::cb_body;
-    settings_.on_message_complete = &Http1Session::cb_message_complete;
-    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+      : owner_(owner), scheme_(facts.scheme), limits_(limits) {
+    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
+  }
+
+  // One set of callbacks for every session (llhttp only reads it): an idle connection does not
+  // carry its own copy.
+  static const llhttp_settings_t& parser_settings() noexcept {
+    static const llhttp_settings_t settings = [] {
+      llhttp_settings_t s;
+      llhttp_settings_init(&s);
+      s.on_message_begin = &Http1Session::cb_message_begin;
+      s.on_method = &Http1Session::cb_method;
+      s.on_url = &Http1Session::cb_url;
+      s.on_version = &Http1Session::cb_version;
+      s.on_header_field = &Http1Session::cb_header_field;
+      s.on_header_value = &Http1Session::cb_header_value;
+      s.on_header_field_complete = &Http1Session::cb_header_field_complete;
+      s.on_header_value_complete = &Http1Session::cb_header_value_complete;
+      s.on_headers_complete = &Http1Session::cb_headers_complete;
+      s.on_body = &Http1Session::cb_body;
+      s.on_message_complete = &Http1Session::cb_message_complete;
+      return s;
+    }();
+    return settings;
   }
 
   ~Http1Session() override { ex_.reset(); }
@@ -490,7 +500,7 @@ class Http1Session final : public Session, private DownstreamSide {
 
     RequestHead head;
     head.method = method_;
-    head.scheme = facts_.scheme;
+    head.scheme = scheme_;
 
     // Request target.
     std::string abs_authority;
@@ -823,9 +833,8 @@ class Http1Session final : public Session, private DownstreamSide {
   }
 
   SessionOwner& owner_;
-  ConnFacts facts_;
+  std::string scheme_;  // the only connection fact a request head needs
   SessionLimits limits_;
-  llhttp_settings_t settings_{};
   llhttp_t parser_{};
 
   std::string in_;   // bytes not parsed yet (pipelined requests while paused_)

@@ -150,7 +150,7 @@ class Http2Session final : public Session {
   void reap() noexcept;
 
   SessionOwner& owner_;
-  ConnFacts facts_;
+  std::string scheme_;  // the only connection fact a request head needs
   SessionLimits limits_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
@@ -204,7 +204,7 @@ void Stream::on_upstream_abort(Exchange&) noexcept {
 
 Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
                            const SessionLimits& limits) noexcept
-    : owner_(owner), facts_(facts), limits_(limits) {
+    : owner_(owner), scheme_(facts.scheme), limits_(limits) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_option* opt = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
@@ -479,7 +479,7 @@ void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
     h.headers.push_back(Header{"cookie", std::move(st.cookie_)});
   }
   if (h.scheme.empty()) {
-    h.scheme = facts_.scheme;
+    h.scheme = scheme_;
   }
   h.has_body = !end_stream;
   st.ex_ = std::make_unique<Exchange>(st);

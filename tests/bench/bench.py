@@ -457,10 +457,12 @@ def main():
                     rss, growth = idle_rss_mib(proc, port, idle)
                     m["rss"].append(rss)
                     m["rss_growth"].append(growth)
-                    m["kib_conn"].append(growth * 1024 / idle)
+                    # Only the first run's growth is per-connection memory: later runs reuse
+                    # what the allocator kept from the first run's connections.
+                    m["kib_conn"].append(growth * 1024 / idle if run == 0 else None)
                     log(f"  run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
                         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-                        f"RSS {rss:.1f} MiB with {idle} idle ({m['kib_conn'][-1]:.1f} KiB "
+                        f"RSS {rss:.1f} MiB with {idle} idle ({growth * 1024 / idle:.1f} KiB "
                         f"each), CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per "
                         f"h1 / h2 request")
                 results[name] = {k: statistics.median([x for x in v if x is not None])
