@@ -232,9 +232,11 @@ void DownstreamConnection::on_handshake_done() noexcept {
   facts_.sni = sum.sni;
   facts_.tls_version = sum.version;
   facts_.alpn = sum.alpn.empty() ? "http/1.1" : sum.alpn;
-  const auto limits = session_limits(snapshot_->config.limits);
-  session_ = sum.alpn == "h2" ? http::make_http2_session(*this, facts_, limits)
-                              : http::make_http1_session(*this, facts_, limits);
+  // HTTP/2 starts with our SETTINGS; an HTTP/1.1 session waits for the first request byte
+  // (on_plaintext), so that an idle connection carries no parser.
+  if (sum.alpn == "h2") {
+    session_ = http::make_http2_session(*this, facts_, session_limits(snapshot_->config.limits));
+  }
   state_ = DownstreamState::serving;
   worker_.server().tls_handshake_done(*this, sum, tenant_->cfg->name);
   socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
@@ -248,6 +250,9 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
   if (state_ == DownstreamState::reading_proxy_header) {
     on_proxy_bytes(bytes);
     return;
+  }
+  if (!session_ && state_ == DownstreamState::serving) {
+    session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
   }
   if (!session_ || state_ == DownstreamState::closing) {
     return;
@@ -411,7 +416,8 @@ void DownstreamConnection::on_timeout() noexcept {
     request_timed_out();
     return;
   }
-  if ((session_ && session_->idle()) || tunnel_phase_ > TunnelPhase::none) {
+  if (!session_ || session_->idle() || tunnel_phase_ > TunnelPhase::none) {
+    worker_.server().connection_closed_on_limit(Reason::idle_timeout);
     close(Reason::idle_timeout);
     return;
   }
@@ -595,10 +601,14 @@ void DownstreamConnection::drain() noexcept {
   if (state_ == DownstreamState::tls_handshake) {
     return;  // finishes its handshake first, then drains (on_handshake_done)
   }
-  if (state_ != DownstreamState::serving || !session_) {
+  if (state_ != DownstreamState::serving) {
     return;
   }
   state_ = DownstreamState::draining;
+  if (!session_) {  // HTTP/1.1 that never sent a byte: nothing to finish
+    close(Reason::none);
+    return;
+  }
   session_->start_drain();
   flush();
 }

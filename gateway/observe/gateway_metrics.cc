@@ -30,6 +30,9 @@ GatewayMetrics::GatewayMetrics()
           {"cluster", "resumed"}, kMaxUpstreamFailureSeries)),
       connections_(registry_.gauge("portcullis_downstream_connections",
                                    "Open client connections.", {"listener"})),
+      closes_(registry_.counter("portcullis_downstream_closes_total",
+                                "Client connections the gateway closed on a limit, by reason.",
+                                {"reason"})),
       reloads_(registry_.counter("portcullis_config_reloads_total", "Reload attempts by result.",
                                  {"result"})),
       egress_(registry_.counter("portcullis_egress_decisions_total",
@@ -73,6 +76,10 @@ void GatewayMetrics::upstream_handshake(const std::string& cluster, bool resumed
 
 void GatewayMetrics::connection(const std::string& listener, int delta) {
   connections_.with({listener}).add(delta);
+}
+
+void GatewayMetrics::connection_closed(std::string_view reason) {
+  closes_.with({reason}).inc();
 }
 
 void GatewayMetrics::reload_result(bool ok) {

@@ -33,6 +33,7 @@ class GatewayMetrics {
   void upstream_failure(const std::string& cluster, const std::string& reason);
   void upstream_handshake(const std::string& cluster, bool resumed);
   void connection(const std::string& listener, int delta);
+  void connection_closed(std::string_view reason);  // closed by the gateway on a limit
   void reload_result(bool ok);
   void set_generation(std::uint64_t g);
   void egress(const std::string& decision, const std::string& reason);
@@ -52,6 +53,7 @@ class GatewayMetrics {
   CounterFamily& upstream_failures_;
   CounterFamily& upstream_handshakes_;
   GaugeFamily& connections_;
+  CounterFamily& closes_;
   CounterFamily& reloads_;
   CounterFamily& egress_;
   Gauge& generation_;

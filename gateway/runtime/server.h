@@ -73,6 +73,8 @@ class Server {
                        const std::string& reason, const std::string& detail);
   // A connection refused by a cap: counted, not audited (a flood must not flood the audit log).
   void connection_refused(Reason why) { metrics_.rejection(to_string(why)); }
+  // An open connection closed on a limit (idle_timeout): counted, not audited.
+  void connection_closed_on_limit(Reason why) { metrics_.connection_closed(to_string(why)); }
   ConnectionLimits& connection_limits() noexcept { return connection_limits_; }
   // Past [limits].memory_budget, workers answer new requests with 503 (reason memory_budget).
   bool shedding() const noexcept { return memory_.shedding(); }

@@ -1,6 +1,7 @@
 """[limits]: connection caps per client IP and per tenant (a connection past a cap is closed
 before any request, counted in portcullis_rejections_total{reason}, and the others keep
-working), the HTTP/2 reset budget as a key, and the memory budget that sheds new requests."""
+working), the HTTP/2 reset budget as a key, the memory budget that sheds new requests, and the
+idle timeout."""
 
 import signal
 import socket
@@ -157,3 +158,60 @@ def test_memory_budget_sheds_new_requests_and_recovers():
         h.check(r.status == 200, f"request after the budget was lifted: {r!r}")
         t.gw.wait_audit(lambda e: e.get("event") == "memory_budget"
                         and e.get("decision") == "allow", "memory_budget allow")
+
+
+def _wait_closed(s, timeout):
+    """Seconds until the server closed `s` (EOF or reset), or None if it stayed open."""
+    start = time.monotonic()
+    s.settimeout(timeout)
+    try:
+        while s.recv(4096):
+            pass
+    except socket.timeout:
+        return None
+    except (ssl.SSLError, OSError):
+        pass
+    return time.monotonic() - start
+
+
+def test_idle_timeout_closes_idle_connections_and_counts_them():
+    """[limits].idle_timeout: a connection with nothing in flight is closed, whether it never
+    sent a byte after the handshake, sat idle after a keep-alive request, or speaks HTTP/2; each
+    close is counted. A connection that is in the middle of a request is not idle."""
+    closes = "portcullis_downstream_closes_total"
+    with h.TestEnv("limits") as env:
+        t = h.build_topology(env, extra_gateway_toml='\n[limits]\nidle_timeout = "1s"\n')
+        silent = _tls(t.gw.port, "shop.acme.example")
+        after_request = _tls(t.gw.port, "shop.acme.example")
+        after_request.sendall(b"GET / HTTP/1.1\r\nHost: shop.acme.example\r\n\r\n")
+        h.check(after_request.recv(4096).startswith(b"HTTP/1.1 200"), "keep-alive request failed")
+        h2 = ru.tls_connect(t.gw.port, "h2", sni="shop.acme.example")
+        h2.sendall(probes.PREFACE + hf.SettingsFrame(0).serialize())
+        for name, s in (("silent", silent), ("after a request", after_request)):
+            h.check(_wait_closed(s, 6) is not None,
+                    f"{name}: an idle connection outlived idle_timeout = 1s")
+            s.close()
+        h.check(_wait_closed(h2, 6) is not None, "an idle HTTP/2 connection stayed open")
+        h2.close()
+        h.check(ru.metric_sum(t.gw, closes, reason="idle_timeout") == 3,
+                "idle_timeout closes not counted")
+        # the gateway still serves
+        r = h.get(t, "acme", "/after-idle")
+        h.check(r.status == 200, repr(r))
+
+
+def test_drain_closes_an_idle_http1_connection_at_once():
+    """SIGTERM: a connection that never sent a request has nothing to finish, so it is closed
+    right away and the gateway exits well before drain_timeout (5 s)."""
+    with h.TestEnv("limits") as env:
+        t = h.build_topology(env)
+        idle = _tls(t.gw.port, "shop.acme.example")
+        time.sleep(0.2)
+        start = time.monotonic()
+        t.gw.proc.send_signal(signal.SIGTERM)
+        took = _wait_closed(idle, 10)
+        h.check(took is not None and took < 4, f"idle connection closed after {took} s")
+        rc = t.gw.proc.wait(10)
+        h.check(rc == 0, f"exit code {rc}")
+        h.check(time.monotonic() - start < 4.5, "the idle connection held the drain up")
+        idle.close()

@@ -74,6 +74,9 @@ portcullis_upstream_tls_handshakes_total{cluster="web",resumed="true"} 2
 # HELP portcullis_downstream_connections Open client connections.
 # TYPE portcullis_downstream_connections gauge
 portcullis_downstream_connections{listener="public"} 1
+# HELP portcullis_downstream_closes_total Client connections the gateway closed on a limit, by reason.
+# TYPE portcullis_downstream_closes_total counter
+portcullis_downstream_closes_total{reason="idle_timeout"} 1
 # HELP portcullis_config_reloads_total Reload attempts by result.
 # TYPE portcullis_config_reloads_total counter
 portcullis_config_reloads_total{result="failure"} 1
@@ -103,6 +106,7 @@ TEST_CASE("GatewayMetrics renders the golden exposition", "[gateway_metrics]") {
   m.connection("public", 1);
   m.connection("public", 1);
   m.connection("public", -1);
+  m.connection_closed("idle_timeout");
   m.reload_result(true);
   m.reload_result(false);
   m.set_generation(2);
@@ -118,6 +122,7 @@ TEST_CASE("GatewayMetrics before any traffic: every family, generation 1", "[gat
         "portcullis_tls_handshake_failures_total counter",
         "portcullis_upstream_failures_total counter",
         "portcullis_upstream_tls_handshakes_total counter", "portcullis_downstream_connections gauge",
+        "portcullis_downstream_closes_total counter",
         "portcullis_config_reloads_total counter", "portcullis_egress_decisions_total counter",
         "portcullis_config_generation gauge"}) {
     CHECK(page.find(std::string("# TYPE ") + family + "\n") != std::string::npos);
