@@ -419,8 +419,11 @@ def main():
         upstream = start_upstream(env, setup, other)
         log(f"upstream nginx on {upstream.servers[0].endpoint} (cpus {other or 'any'}); "
             f"proxies on cpu {args.proxy_cpu}")
-        for name in args.only.split(","):
-            name = name.strip()
+        # Every proxy is started first and the runs interleave (run 1 of each, then run 2 of
+        # each, in a rotating order), so that a noisy minute on this shared machine does not
+        # land on one proxy's runs only. Idle proxies on the same core cost nothing.
+        started = []  # (name, proc, port)
+        for name in [n.strip() for n in args.only.split(",")]:
             start = PROXIES.get(name)
             if not start:
                 sys.exit(f"unknown proxy {name}")
@@ -429,52 +432,71 @@ def main():
                     proc, port = start(env, setup, upstream, args.proxy_cpu, binary)
                 else:
                     proc, port = start(env, setup, upstream, args.proxy_cpu)
+                log(f"{name}: pid {proc.pid} port {port}")
+                # warm-up (and a check that the path through the proxy works)
+                h2load(port, ["--h1", "-c", "4", "-n", "200"], other)
             except Unavailable as e:
                 notes.append(f"{name}: skipped ({e})")
                 log(f"{name}: skipped ({e})")
                 continue
-            log(f"{name}: pid {proc.pid} port {port}")
-            m = {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": [],
-                 "cpu_h1": [], "cpu_h2": [], "kib_conn": []}
-            try:
-                # warm-up (and a check that the path through the proxy works)
-                h2load(port, ["--h1", "-c", "4", "-n", "200"], other)
-                for run in range(runs):
-                    lf = env.path(f"{name}-{run}.log")
-                    with profiled(args.perf == "h1", args.proxy_cpu, f"perf.{name}.h1.data"), \
-                            cpu_per_request(proc, m["cpu_h1"], n_keepalive):
-                        m["h1"].append(h2load(port, ["--h1", "-c", "50", "-n",
-                                                     str(n_keepalive)], other, logfile=lf))
-                    m["p99"].append(p99_ms(lf))
-                    with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"), \
-                            cpu_per_request(proc, m["cpu_h2"], n_keepalive):
-                        m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n",
-                                                     str(n_keepalive)], other))
-                    with profiled(args.perf == "hs", args.proxy_cpu, f"perf.{name}.hs.data"):
-                        m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n",
-                                                     str(n_handshake), "-H", "Connection: close"],
-                                              other))
-                    rss, growth = idle_rss_mib(proc, port, idle)
-                    m["rss"].append(rss)
-                    m["rss_growth"].append(growth)
-                    # Only the first run's growth is per-connection memory: later runs reuse
-                    # what the allocator kept from the first run's connections.
-                    m["kib_conn"].append(growth * 1024 / idle if run == 0 else None)
-                    log(f"  run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
-                        f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-                        f"RSS {rss:.1f} MiB with {idle} idle ({growth * 1024 / idle:.1f} KiB "
-                        f"each), CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per "
-                        f"h1 / h2 request")
-                results[name] = {k: statistics.median([x for x in v if x is not None])
-                                 if any(x is not None for x in v) else None
-                                 for k, v in m.items()}
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 notes.append(f"{name}: failed ({str(e)[:300]})")
                 log(f"{name}: failed ({e})")
-            finally:
                 proc.stop()
+                continue
+            started.append((name, proc, port))
+        m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": [],
+                    "cpu_h1": [], "cpu_h2": [], "kib_conn": []} for name, _, _ in started}
+        failed = set()
+        try:
+            for run in range(runs if started else 0):
+                k = run % len(started)
+                for name, proc, port in started[k:] + started[:k]:
+                    if name in failed:
+                        continue
+                    try:
+                        measure_run(args, env, name, proc, port, run, m[name], other,
+                                    n_keepalive, n_handshake, idle)
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        failed.add(name)
+                        notes.append(f"{name}: failed ({str(e)[:300]})")
+                        log(f"{name}: failed ({e})")
+        finally:
+            for _, proc, _ in started:
+                proc.stop()
+        for name, _, _ in started:
+            if name not in failed:
+                results[name] = {k: statistics.median([x for x in v if x is not None])
+                                 if any(x is not None for x in v) else None
+                                 for k, v in m[name].items()}
 
     print_table(results, idle, runs, notes, crypto_ceiling(args.proxy_cpu))
+
+
+def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_handshake, idle):
+    """One run of every phase against one proxy; appends to m's lists."""
+    lf = env.path(f"{name}-{run}.log")
+    with profiled(args.perf == "h1", args.proxy_cpu, f"perf.{name}.h1.data"), \
+            cpu_per_request(proc, m["cpu_h1"], n_keepalive):
+        m["h1"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_keepalive)], other,
+                              logfile=lf))
+    m["p99"].append(p99_ms(lf))
+    with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"), \
+            cpu_per_request(proc, m["cpu_h2"], n_keepalive):
+        m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n", str(n_keepalive)], other))
+    with profiled(args.perf == "hs", args.proxy_cpu, f"perf.{name}.hs.data"):
+        m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake), "-H",
+                                     "Connection: close"], other))
+    rss, growth = idle_rss_mib(proc, port, idle)
+    m["rss"].append(rss)
+    m["rss_growth"].append(growth)
+    # Only the first run's growth is per-connection memory: later runs reuse what the
+    # allocator kept from the first run's connections.
+    m["kib_conn"].append(growth * 1024 / idle if run == 0 else None)
+    log(f"  {name} run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
+        f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
+        f"RSS {rss:.1f} MiB with {idle} idle ({growth * 1024 / idle:.1f} KiB each), "
+        f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per h1 / h2 request")
 
 
 @contextlib.contextmanager
