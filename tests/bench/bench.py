@@ -446,7 +446,8 @@ def main():
                 continue
             started.append((name, proc, port))
         m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": [],
-                    "cpu_h1": [], "cpu_h2": [], "kib_conn": []} for name, _, _ in started}
+                    "cpu_h1": [], "cpu_h2": [], "cpu_hs": [], "kib_conn": []}
+             for name, _, _ in started}
         failed = set()
         try:
             for run in range(runs if started else 0):
@@ -484,7 +485,8 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
     with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"), \
             cpu_per_request(proc, m["cpu_h2"], n_keepalive):
         m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n", str(n_keepalive)], other))
-    with profiled(args.perf == "hs", args.proxy_cpu, f"perf.{name}.hs.data"):
+    with profiled(args.perf == "hs", args.proxy_cpu, f"perf.{name}.hs.data"), \
+            cpu_per_request(proc, m["cpu_hs"], n_handshake):
         m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake), "-H",
                                      "Connection: close"], other))
     rss, growth = idle_rss_mib(proc, port, idle)
@@ -496,7 +498,8 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
     log(f"  {name} run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
         f"RSS {rss:.1f} MiB with {idle} idle ({growth * 1024 / idle:.1f} KiB each), "
-        f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per h1 / h2 request")
+        f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per h1 / h2 request, "
+        f"{m['cpu_hs'][-1]:.0f} us per handshake")
 
 
 @contextlib.contextmanager
@@ -555,13 +558,14 @@ def print_table(results, idle, runs, notes, ceiling=None):
     print()
     print(f"| proxy | HTTP/1.1 req/s | HTTP/1.1 p99 ms | HTTP/2 req/s | new TLS conn/s | "
           f"RSS MiB, {idle} idle TLS | KiB per idle TLS conn | CPU us per HTTP/1.1 req | "
-          f"CPU us per HTTP/2 req |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"CPU us per HTTP/2 req | CPU us per handshake |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in results:
         print(f"| {name} | {cell(name, 'h1', '{:.0f}')} | {cell(name, 'p99', '{:.2f}', True)} | "
               f"{cell(name, 'h2', '{:.0f}')} | {cell(name, 'hs', '{:.0f}')} | "
               f"{cell(name, 'rss', '{:.1f}', True)} | {cell(name, 'kib_conn', '{:.1f}')} | "
-              f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h2', '{:.1f}')} |")
+              f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h2', '{:.1f}')} | "
+              f"{cell(name, 'cpu_hs', '{:.0f}')} |")
     if ceiling:
         print()
         print(f"Crypto ceiling on the proxy's core (openssl speed): {ceiling['sign']:.0f} ECDSA "
