@@ -27,16 +27,25 @@ bool method_expects_body(std::string_view m) noexcept {
 class Http1Client final : public ClientSession, private http::UpstreamSide {
  public:
   explicit Http1Client(ClientOwner& owner) : owner_(owner) {
-    llhttp_settings_init(&settings_);
-    settings_.on_message_begin = &Http1Client::cb_message_begin;
-    settings_.on_header_field = &Http1Client::cb_header_field;
-    settings_.on_header_value = &Http1Client::cb_header_value;
-    settings_.on_header_field_complete = &Http1Client::cb_header_field_complete;
-    settings_.on_headers_complete = &Http1Client::cb_headers_complete;
-    settings_.on_body = &Http1Client::cb_body;
-    settings_.on_message_complete = &Http1Client::cb_message_complete;
-    llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
+    llhttp_init(&parser_, HTTP_RESPONSE, &parser_settings());
     parser_.data = this;
+  }
+
+  // One set of callbacks for every client, as for Http1Session: llhttp only reads it.
+  static const llhttp_settings_t& parser_settings() noexcept {
+    static const llhttp_settings_t settings = [] {
+      llhttp_settings_t s;
+      llhttp_settings_init(&s);
+      s.on_message_begin = &Http1Client::cb_message_begin;
+      s.on_header_field = &Http1Client::cb_header_field;
+      s.on_header_value = &Http1Client::cb_header_value;
+      s.on_header_field_complete = &Http1Client::cb_header_field_complete;
+      s.on_headers_complete = &Http1Client::cb_headers_complete;
+      s.on_body = &Http1Client::cb_body;
+      s.on_message_complete = &Http1Client::cb_message_complete;
+      return s;
+    }();
+    return settings;
   }
 
   ~Http1Client() override {
@@ -423,7 +432,6 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
   static constexpr std::size_t kMaxResponseFields = 200;
 
   ClientOwner& owner_;
-  llhttp_settings_t settings_{};
   llhttp_t parser_{};
   Exchange* ex_ = nullptr;
   std::string head_out_;

@@ -82,8 +82,9 @@ def test_right_route_still_works_after_mtls_failures():
 
 
 def reconnect_every_request(nginx):
-    """Makes the upstream nginx close each connection after one request and log whether the
-    TLS session was resumed ("r") or not ("."), then reloads it."""
+    """Restarts the upstream nginx so that it closes each connection after one request and logs
+    whether the TLS session was resumed ("r") or not ("."). A restart, not a reload: an old
+    worker would go on serving the gateway's pooled connections with the old log format."""
     path = os.path.join(nginx.dir, "nginx.conf")
     with open(path, encoding="utf-8") as f:
         conf = f.read()
@@ -91,7 +92,13 @@ def reconnect_every_request(nginx):
     conf = conf.replace('"$ssl_client_verify"\';', '"$ssl_client_verify" reused=$ssl_session_reused\';')
     with open(path, "w", encoding="utf-8") as f:
         f.write(conf)
-    nginx.proc.send_signal(signal.SIGHUP)
+    nginx.proc.stop()
+    d = nginx.dir
+    nginx.proc = nginx.env.start(nginx.name + "-restarted", [
+        "nginx", "-p", d + "/", "-c", path,
+        "-g", f"daemon off; pid {d}/nginx.pid; error_log {d}/error.log;"])
+    for s in nginx.servers:
+        h.wait_for(lambda s=s: h.tcp_connectable(s.host, s.port), 10, f"nginx {s.label} restarted")
 
 
 def upstream_reuse(nginx, path):
