@@ -483,6 +483,10 @@ void Server::upstream_event(const upstream::Target& target, const std::string& a
   metrics_.upstream_failure(metrics_cluster(target), event);
 }
 
+void Server::upstream_handshake(const upstream::Target& target, bool resumed) {
+  metrics_.upstream_handshake(metrics_cluster(target), resumed);
+}
+
 void Server::egress_decision(const std::string& source, const std::string& destination,
                              bool allow, const std::string& reason, const std::string& detail) {
   observe::AuditSubject subject;

@@ -65,9 +65,7 @@ class Server {
   void upstream_event(const upstream::Target& target, const std::string& address,
                       const std::string& event, const std::string& detail);
   // A verified upstream handshake, counted by cluster and by whether it resumed a session.
-  void upstream_handshake(const upstream::Target& t, bool resumed) {
-    metrics_.upstream_handshake(t.metrics_cluster.empty() ? t.name : t.metrics_cluster, resumed);
-  }
+  void upstream_handshake(const upstream::Target& target, bool resumed);
   // Every egress decision is audited (egress_allow / egress_deny) and counted.
   void egress_decision(const std::string& source, const std::string& destination, bool allow,
                        const std::string& reason, const std::string& detail);

@@ -555,14 +555,16 @@ http {{
             f.write(conf)
         return path
 
-    def start(self):
-        conf = self.write_config()
+    def start(self, conf=None, proc_name=None):
+        """Writes the config and runs nginx on it; or runs it on `conf`, a config file a test
+        edited (proc_name then names the new process's output files)."""
+        conf = conf or self.write_config()
         d = self.dir
         argv = ["nginx", "-p", d + "/", "-c", conf,
                 "-g", f"daemon off; pid {d}/nginx.pid; error_log {d}/error.log;"]
         r = run(argv[:-2] + ["-t"] + argv[-2:])
         check(r.returncode == 0, f"nginx -t failed:\n{r.stderr}")
-        self.proc = self.env.start(self.name, argv)
+        self.proc = self.env.start(proc_name or self.name, argv)
         for s in self.servers:
             host = s.host
             wait_for(lambda: tcp_connectable(host, s.port) or not self.proc.alive(), 10,

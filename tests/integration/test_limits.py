@@ -163,15 +163,8 @@ def test_memory_budget_sheds_new_requests_and_recovers():
 def _wait_closed(s, timeout):
     """Seconds until the server closed `s` (EOF or reset), or None if it stayed open."""
     start = time.monotonic()
-    s.settimeout(timeout)
-    try:
-        while s.recv(4096):
-            pass
-    except socket.timeout:
-        return None
-    except (ssl.SSLError, OSError):
-        pass
-    return time.monotonic() - start
+    _, closed = ru.read_until_close(s, total_timeout=timeout)
+    return time.monotonic() - start if closed else None
 
 
 def test_idle_timeout_closes_idle_connections_and_counts_them():

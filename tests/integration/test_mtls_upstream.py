@@ -93,12 +93,7 @@ def reconnect_every_request(nginx):
     with open(path, "w", encoding="utf-8") as f:
         f.write(conf)
     nginx.proc.stop()
-    d = nginx.dir
-    nginx.proc = nginx.env.start(nginx.name + "-restarted", [
-        "nginx", "-p", d + "/", "-c", path,
-        "-g", f"daemon off; pid {d}/nginx.pid; error_log {d}/error.log;"])
-    for s in nginx.servers:
-        h.wait_for(lambda s=s: h.tcp_connectable(s.host, s.port), 10, f"nginx {s.label} restarted")
+    nginx.start(conf=path, proc_name=nginx.name + "-restarted")
 
 
 def upstream_reuse(nginx, path):
