@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Runs the Portcullis integration tests.
 
-Discovers test_*.py next to this file, runs every function named test_* in its own child process
+Discovers test_*.py next to this file (shared helpers live in the harness/ package, which test
+files import; a test file that imports another test file stops the run), runs every function named test_* in its own child process
 (own session, so a timeout can stop the child and everything it started, by process group id),
 prints "PASS name", "FAIL name: why" or "SKIP name: why", and ends with "N passed, N failed".
 Exits 1 if any test failed.
@@ -13,6 +14,7 @@ import argparse
 import importlib
 import inspect
 import os
+import re
 import signal
 import shutil
 import subprocess
@@ -23,6 +25,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULT_MARK = "@@itest-result@@ "
+TEST_IMPORT_RE = re.compile(r"^\s*(?:from\s+test_\w+\s+import|import\s+test_\w+)", re.M)
 
 
 def discover(patterns):
@@ -32,6 +35,11 @@ def discover(patterns):
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue
         modname = fname[:-3]
+        with open(os.path.join(HERE, fname), encoding="utf-8") as f:
+            m = TEST_IMPORT_RE.search(f.read())
+        if m:
+            sys.exit(f"run.py: {fname} imports another test file ({m.group(0).strip()}); "
+                     "put shared helpers in harness/")
         module = importlib.import_module(modname)
         funcs = [(obj.__code__.co_firstlineno, name, obj)
                  for name, obj in vars(module).items()

@@ -5,7 +5,7 @@ import socket
 import ssl
 
 import harness as h
-from test_egress import PARTNER_HOST, Scenario, egress_entry, good_server
+from harness.egress import PARTNER_HOST, Scenario, egress_entry, good_server
 
 
 def tunnel_entry(f, port, mode="tunnel"):

@@ -7,7 +7,7 @@ import socket
 import time
 
 import harness as h
-import raw_upstream as ru
+from harness import upstream as ru
 
 HOST = ru.HOSTILE_HOST
 SHORT_LIMITS = '\n[limits]\nheader_timeout = "2s"\ntls_handshake_timeout = "2s"\n'
@@ -17,15 +17,15 @@ HS_FAILURES = "portcullis_tls_handshake_failures_total"
 
 def _refused(t, payload, want_status, reason, what):
     mark = t.raw.mark()
-    before = ru.metric_sum(t.gw, REJECTIONS, reason=reason)
+    before = h.scrape_sum(t.gw, REJECTIONS, reason=reason)
     statuses, data, closed = ru.h1_exchange(t.gw.port, payload, total_timeout=8)
     h.check(statuses[:1] == [want_status], f"{what}: want {want_status}, got {data[:300]!r}")
     h.check(closed, f"{what}: connection not closed after {want_status}")
-    ru.wait_metric_above(t.gw, REJECTIONS, before, reason=reason)
+    h.wait_metric_above(t.gw, REJECTIONS, before, reason=reason)
     time.sleep(0.2)
     reqs, errs = t.raw.since(mark)
     h.check(not reqs and not errs, f"{what}: reached the upstream: {reqs!r} {errs!r}")
-    ru.canary(t)
+    h.canary(t)
 
 
 def test_h1_headers_over_64k_get_431():
@@ -69,7 +69,7 @@ def test_h1_slowloris_headers_get_408():
         t = ru.hostile_topology(env, extra_gateway_toml=SHORT_LIMITS)
         try:
             mark = t.raw.mark()
-            before = ru.metric_sum(t.gw, REJECTIONS, reason="header_timeout")
+            before = h.scrape_sum(t.gw, REJECTIONS, reason="header_timeout")
             s = ru.tls_connect(t.gw.port, "http/1.1")
             start = time.monotonic()
             data = b""
@@ -97,9 +97,9 @@ def test_h1_slowloris_headers_get_408():
                     f"slowloris: want 408, got {data[:300]!r} after {took:.1f}s")
             h.check(closed, "slowloris: connection not closed after 408")
             h.check(1.5 <= took < 6, f"slowloris: took {took:.1f}s with header_timeout = 2s")
-            ru.wait_metric_above(t.gw, REJECTIONS, before, reason="header_timeout")
+            h.wait_metric_above(t.gw, REJECTIONS, before, reason="header_timeout")
             h.check(t.raw.since(mark) == ([], []), "slowloris request reached the upstream")
-            ru.canary(t)
+            h.canary(t)
         finally:
             t.raw.stop()
 
@@ -129,7 +129,7 @@ def test_tls_handshake_slowloris_closed():
     with h.TestEnv("h1probe") as env:
         t = ru.hostile_topology(env, extra_gateway_toml=SHORT_LIMITS)
         try:
-            before = ru.metric_sum(t.gw, HS_FAILURES, reason="tls_handshake_timeout")
+            before = h.scrape_sum(t.gw, HS_FAILURES, reason="tls_handshake_timeout")
             for label, first in (("nothing", b""), ("partial ClientHello", PARTIAL_CLIENT_HELLO)):
                 with socket.create_connection(("127.0.0.1", t.gw.port), timeout=5) as s:
                     if first:
@@ -154,7 +154,7 @@ def test_tls_handshake_slowloris_closed():
                         break
                 h.check(closed_at is not None and closed_at <= 4.5,
                         f"TLS byte-trickle: not closed within 4.5 s ({closed_at})")
-            ru.wait_metric_above(t.gw, HS_FAILURES, before + 2, reason="tls_handshake_timeout")
-            ru.canary(t)
+            h.wait_metric_above(t.gw, HS_FAILURES, before + 2, reason="tls_handshake_timeout")
+            h.canary(t)
         finally:
             t.raw.stop()

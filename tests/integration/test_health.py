@@ -12,7 +12,7 @@ import threading
 import time
 
 import harness as h
-from test_reload import metrics
+from harness import metrics
 
 HEALTH = """health_path = "/healthz"
 health_interval = "1s"

@@ -11,8 +11,8 @@ import time
 from hyperframe import frame as hf
 
 import harness as h
-import raw_upstream as ru
-import test_h2_probes as probes
+from harness import upstream as ru
+from harness.h2 import CANCEL, ENHANCE_YOUR_CALM, PREFACE, H2Conn
 
 REJECTIONS = "portcullis_rejections_total"
 
@@ -44,13 +44,13 @@ def _closed_by_server(port, sni):
 def _check_cap(limits_toml, reason, sni):
     with h.TestEnv("limits") as env:
         t = h.build_topology(env, extra_gateway_toml=limits_toml)
-        before = ru.metric_sum(t.gw, REJECTIONS, reason=reason)
+        before = h.scrape_sum(t.gw, REJECTIONS, reason=reason)
         held = [_tls(t.gw.port, sni) for _ in range(2)]
         try:
             time.sleep(0.2)
             h.check(_closed_by_server(t.gw.port, sni),
                     f"a third connection was served past the cap ({reason})")
-            ru.wait_metric_above(t.gw, REJECTIONS, before, reason=reason)
+            h.wait_metric_above(t.gw, REJECTIONS, before, reason=reason)
         finally:
             for s in held:
                 s.close()
@@ -71,11 +71,11 @@ def test_connection_cap_per_tenant():
 
 def _reload_with(t, extra_toml):
     """Rewrites gateway.toml with `extra_toml` appended and reloads; waits for the generation."""
-    before = ru.metric_sum(t.gw, "portcullis_config_generation")
+    before = h.scrape_sum(t.gw, "portcullis_config_generation")
     t.gw.extra_gateway_toml = extra_toml
     t.gw.write()
     t.gw.proc.send_signal(signal.SIGHUP)
-    h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_config_generation") > before, 10,
+    h.wait_for(lambda: h.scrape_sum(t.gw, "portcullis_config_generation") > before, 10,
                "config generation to move after SIGHUP")
 
 
@@ -85,8 +85,8 @@ def test_h2_reset_budget_is_a_limits_key():
     with h.TestEnv("limits") as env:
         t = ru.hostile_topology(env, extra_gateway_toml="\n[limits]\nh2_max_client_resets = 50\n")
         try:
-            before = ru.metric_sum(t.gw, REJECTIONS, reason="h2_flood")
-            c = probes.H2Conn(t.gw.port)
+            before = h.scrape_sum(t.gw, REJECTIONS, reason="h2_flood")
+            c = H2Conn(t.gw.port)
             c.pump(0.3)
             block = c.block(c.request_headers("/reset"))
             batch = []
@@ -94,16 +94,16 @@ def test_h2_reset_budget_is_a_limits_key():
                 sid = 1 + 2 * i
                 batch.append(c.headers_frame(sid, block))
                 r = hf.RstStreamFrame(sid)
-                r.error_code = probes.CANCEL
+                r.error_code = CANCEL
                 batch.append(r)
             c.send(*batch)
             c.wait(lambda f: isinstance(f, hf.GoAwayFrame), 5, "GOAWAY after 51 resets")
             g = c.goaway()
-            h.check(g is not None and g.error_code == probes.ENHANCE_YOUR_CALM,
+            h.check(g is not None and g.error_code == ENHANCE_YOUR_CALM,
                     f"60 resets against a budget of 50: {c.summary()}")
             c.close()
-            ru.wait_metric_above(t.gw, REJECTIONS, before, reason="h2_flood")
-            ru.canary(t, http2=True)
+            h.wait_metric_above(t.gw, REJECTIONS, before, reason="h2_flood")
+            h.canary(t, http2=True)
         finally:
             t.raw.stop()
 
@@ -116,9 +116,9 @@ def test_memory_budget_sheds_new_requests_and_recovers():
         t = h.build_topology(env, extra_gateway_toml="\n[limits]\nmemory_budget = \"off\"\n")
         r = h.get(t, "acme", "/before")
         h.check(r.status == 200, f"request before the budget: {r!r}")
-        rss = ru.metric_sum(t.gw, "portcullis_memory_rss_bytes")
+        rss = h.scrape_sum(t.gw, "portcullis_memory_rss_bytes")
         h.check(rss > 1 << 20, f"portcullis_memory_rss_bytes = {rss}")
-        h.check(ru.metric_sum(t.gw, "portcullis_memory_budget_bytes") == 0, "budget off")
+        h.check(h.scrape_sum(t.gw, "portcullis_memory_budget_bytes") == 0, "budget off")
 
         # A budget just under what the process uses now (the smallest allowed is 16 MiB: hold
         # idle TLS connections until the gateway is past it).
@@ -127,21 +127,21 @@ def test_memory_budget_sheds_new_requests_and_recovers():
         try:
             _reload_with(t, f'\n[limits]\nmemory_budget = {budget}\n')
             for _ in range(40):
-                if ru.metric_sum(t.gw, "portcullis_memory_rss_bytes") > budget:
+                if h.scrape_sum(t.gw, "portcullis_memory_rss_bytes") > budget:
                     break
                 held += [_tls(t.gw.port, "shop.acme.example") for _ in range(100)]
                 time.sleep(0.3)
-            h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_memory_shedding") == 1, 5,
-                       f"shedding with RSS {ru.metric_sum(t.gw, 'portcullis_memory_rss_bytes')}"
+            h.wait_for(lambda: h.scrape_sum(t.gw, "portcullis_memory_shedding") == 1, 5,
+                       f"shedding with RSS {h.scrape_sum(t.gw, 'portcullis_memory_rss_bytes')}"
                        f" over a budget of {budget} ({len(held)} connections held)")
-            before = ru.metric_sum(t.gw, REJECTIONS, reason="memory_budget")
+            before = h.scrape_sum(t.gw, REJECTIONS, reason="memory_budget")
             for http2 in (False, True):
                 r = h.get(t, "acme", "/shed", http2=http2)
                 h.check(r.status == 503, f"new request past the budget (h2={http2}): {r!r}")
             # an existing connection's next request is a new stream too
             held[0].sendall(b"GET /shed-held HTTP/1.1\r\nHost: shop.acme.example\r\n\r\n")
             h.check(held[0].recv(100).startswith(b"HTTP/1.1 503"), "held connection: 503")
-            ru.wait_metric_above(t.gw, REJECTIONS, before + 2, reason="memory_budget")
+            h.wait_metric_above(t.gw, REJECTIONS, before + 2, reason="memory_budget")
             h.check("/shed" not in t.nginx.access_log(), "a shed request reached the upstream")
             lines = [a for a in t.gw.access_log() if a.get("reason") == "memory_budget"]
             h.check(len(lines) >= 3 and all(a["status"] == 503 for a in lines),
@@ -152,7 +152,7 @@ def test_memory_budget_sheds_new_requests_and_recovers():
             for s in held:
                 s.close()
         _reload_with(t, '\n[limits]\nmemory_budget = "off"\n')
-        h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_memory_shedding") == 0, 5,
+        h.wait_for(lambda: h.scrape_sum(t.gw, "portcullis_memory_shedding") == 0, 5,
                    "shedding to stop once the budget is off")
         r = h.get(t, "acme", "/after")
         h.check(r.status == 200, f"request after the budget was lifted: {r!r}")
@@ -179,14 +179,14 @@ def test_idle_timeout_closes_idle_connections_and_counts_them():
         after_request.sendall(b"GET / HTTP/1.1\r\nHost: shop.acme.example\r\n\r\n")
         h.check(after_request.recv(4096).startswith(b"HTTP/1.1 200"), "keep-alive request failed")
         h2 = ru.tls_connect(t.gw.port, "h2", sni="shop.acme.example")
-        h2.sendall(probes.PREFACE + hf.SettingsFrame(0).serialize())
+        h2.sendall(PREFACE + hf.SettingsFrame(0).serialize())
         for name, s in (("silent", silent), ("after a request", after_request)):
             h.check(_wait_closed(s, 6) is not None,
                     f"{name}: an idle connection outlived idle_timeout = 1s")
             s.close()
         h.check(_wait_closed(h2, 6) is not None, "an idle HTTP/2 connection stayed open")
         h2.close()
-        h.check(ru.metric_sum(t.gw, closes, reason="idle_timeout") == 3,
+        h.check(h.scrape_sum(t.gw, closes, reason="idle_timeout") == 3,
                 "idle_timeout closes not counted")
         # the gateway still serves
         r = h.get(t, "acme", "/after-idle")

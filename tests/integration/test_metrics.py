@@ -11,7 +11,7 @@ import ssl
 import time
 
 import harness as h
-from test_reload import metric_has, metric_sum, metrics, parse_metrics
+from harness import http_get_on, https_conn, metric_has, metric_sum, metrics, parse_metrics
 
 REQUIRED = ("portcullis_requests_total", "portcullis_request_duration_seconds_bucket",
             "portcullis_request_duration_seconds_count", "portcullis_request_duration_seconds_sum",
@@ -170,7 +170,6 @@ def test_reload_metrics_and_downstream_gauge():
         h.check(metric_sum(s1, "portcullis_config_reloads_total", result="success") == ok0 + 1,
                 "reloads_total{result=success} did not move by 1")
         # an open keep-alive connection shows in the downstream connections gauge
-        from test_reload import https_conn, http_get_on
         conn = https_conn(t.gw.port, h.ACME_HOST, h.tenant_ca_pem(t, "acme"))
         try:
             status, _ = http_get_on(conn, h.ACME_HOST, "/keep")

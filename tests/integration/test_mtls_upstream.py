@@ -10,7 +10,6 @@ import signal
 from urllib.parse import unquote
 
 import harness as h
-import raw_upstream as ru
 
 
 def test_right_identity_is_200_and_gateway_presents_mesh_cert():
@@ -111,16 +110,16 @@ def test_upstream_sessions_resume_per_cluster_and_generation():
         h.wait_for(lambda: h.get(t, "acme", "/probe").status == 200
                    and upstream_reuse(t.nginx, "/probe"), 10, "nginx reloaded")
         handshakes = "portcullis_upstream_tls_handshakes_total"
-        full0 = ru.metric_sum(t.gw, handshakes, cluster="web", resumed="false")
+        full0 = h.scrape_sum(t.gw, handshakes, cluster="web", resumed="false")
         for i in range(6):
             r = h.get(t, "acme", f"/resume-{i}")
             h.check(r.status == 200, repr(r))
         seen = [upstream_reuse(t.nginx, f"/resume-{i}") for i in range(6)]
         # one connection per request (keepalive_requests 1), each resuming the newest session
         h.check(seen[1:] == ["r"] * 5, f"upstream sessions not resumed: {seen}")
-        h.check(ru.metric_sum(t.gw, handshakes, cluster="web", resumed="true") >= 5,
+        h.check(h.scrape_sum(t.gw, handshakes, cluster="web", resumed="true") >= 5,
                 "resumed upstream handshakes not counted")
-        h.check(ru.metric_sum(t.gw, handshakes, cluster="web", resumed="false") == full0,
+        h.check(h.scrape_sum(t.gw, handshakes, cluster="web", resumed="false") == full0,
                 "a full handshake where a session could be resumed")
 
         # Another cluster on the same endpoint expects another identity: it must never be
@@ -133,9 +132,9 @@ def test_upstream_sessions_resume_per_cluster_and_generation():
 
         # A reload makes a new generation (its trust bundle and certificate could differ):
         # its first connection verifies in full.
-        gen = ru.metric_sum(t.gw, "portcullis_config_generation")
+        gen = h.scrape_sum(t.gw, "portcullis_config_generation")
         t.gw.proc.send_signal(signal.SIGHUP)
-        h.wait_for(lambda: ru.metric_sum(t.gw, "portcullis_config_generation") > gen, 10,
+        h.wait_for(lambda: h.scrape_sum(t.gw, "portcullis_config_generation") > gen, 10,
                    "the reload")
         for i in range(2):
             r = h.get(t, "acme", f"/after-reload-{i}")
@@ -143,5 +142,5 @@ def test_upstream_sessions_resume_per_cluster_and_generation():
         seen = [upstream_reuse(t.nginx, f"/after-reload-{i}") for i in range(2)]
         h.check(seen == [".", "r"], f"after a reload: want a full handshake then a resumed one, "
                                     f"got {seen}")
-        h.check(ru.metric_sum(t.gw, handshakes, cluster="web", resumed="false") == full0 + 1,
+        h.check(h.scrape_sum(t.gw, handshakes, cluster="web", resumed="false") == full0 + 1,
                 "the reload's first upstream connection was not a full handshake")

@@ -14,7 +14,7 @@ import struct
 import time
 
 import harness as h
-from test_reload import http_get_on, https_conn
+from harness import http_get_on, https_conn
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 

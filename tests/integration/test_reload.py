@@ -7,108 +7,21 @@ background path that reloads of 1000+ tenants take is run here with four tenants
 binary's test hook PORTCULLIS_OFFLOOP_TENANTS.
 """
 
-import http.client
 import os
 import re
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import threading
 import time
 
 import harness as h
+from harness import (fd_count, file_fingerprint, http_get_on, https_conn, metric_sum, metrics,
+                     served_fingerprint)
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers shared by the ops tests (imported by the other test_*.py files of this set)
-
-def fd_count(pid):
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return -1
-
-
-def parse_metrics(text):
-    """Prometheus text -> list of (name, {labels}, float). Fails on a malformed line."""
-    out = []
-    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$')
-    label_re = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        m = line_re.match(line)
-        h.check(m is not None, f"/metrics line {n} is not `name{{labels}} value`: {line!r}")
-        labels = {}
-        raw = m.group(3) or ""
-        pos = 0
-        while pos < len(raw):
-            lm = label_re.match(raw, pos)
-            h.check(lm is not None and lm.end() > pos, f"/metrics line {n}: bad labels: {line!r}")
-            labels[lm.group(1)] = lm.group(2)
-            pos = lm.end()
-        value = m.group(4)
-        try:
-            v = float(value)
-        except ValueError:
-            raise h.TestFailure(f"/metrics line {n}: bad value: {line!r}") from None
-        out.append((m.group(1), labels, v))
-    return out
-
-
-def metrics(gw):
-    status, body = gw.admin_get("/metrics")
-    h.check(status == 200, f"/metrics {status}: {body[:300]}")
-    return parse_metrics(body)
-
-
-def metric_sum(samples, name, **labels):
-    return sum(v for n, l, v in samples
-               if n == name and all(l.get(k) == want for k, want in labels.items()))
-
-
-def metric_has(samples, name):
-    return any(n == name for n, _, _ in samples)
-
-
-def https_conn(port, servername, cafile=None, address="127.0.0.1", prelude=b"",
-               source=None, alpn=("http/1.1",)):
-    """An HTTP/1.1 keep-alive connection over TLS with SNI servername; prelude bytes (a PROXY
-    header) go before the handshake; source = local address to bind."""
-    ctx = ssl.create_default_context(cafile=cafile) if cafile else ssl._create_unverified_context()
-    if alpn:
-        ctx.set_alpn_protocols(list(alpn))
-    sock = socket.create_connection((address, port), timeout=10,
-                                    source_address=(source, 0) if source else None)
-    if prelude:
-        sock.sendall(prelude)
-    tls = ctx.wrap_socket(sock, server_hostname=servername)
-    conn = http.client.HTTPConnection(servername, port, timeout=10)
-    conn.sock = tls
-    return conn
-
-
-def http_get_on(conn, host, path):
-    conn.request("GET", path, headers={"Host": host})
-    resp = conn.getresponse()
-    return resp.status, resp.read().decode("utf-8", "replace")
-
-
-def served_fingerprint(port, servername):
-    r = h.s_client(port, servername)
-    pem = h.first_cert_pem(r.stdout)
-    if pem is None:
-        return None
-    d = h.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"], input=pem)
-    return d.stdout.strip().split("=", 1)[-1]
-
-
-def file_fingerprint(pem_path):
-    d = h.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", pem_path])
-    return d.stdout.strip().split("=", 1)[-1]
-
+# helpers of the reload tests
 
 H2LOAD_RE = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
                        r"(\d+) failed, (\d+) errored, (\d+) timeout")

@@ -9,7 +9,7 @@ second request. The upstream's strict parser records anything ambiguous as an er
 import time
 
 import harness as h
-import raw_upstream as ru
+from harness import upstream as ru
 
 HOST = ru.HOSTILE_HOST
 
@@ -130,7 +130,7 @@ CASES = [
 def _judge(t, name, payload, expect_body):
     """Returns None if the case passes, else a description of the deviation."""
     mark = t.raw.mark()
-    rejections = ru.metric_sum(t.gw, "portcullis_rejections_total")
+    rejections = h.scrape_sum(t.gw, "portcullis_rejections_total")
     try:
         statuses, data, closed = ru.h1_exchange(t.gw.port, payload, idle_timeout=1.0)
     except OSError as e:
@@ -149,7 +149,7 @@ def _judge(t, name, payload, expect_body):
         if statuses and 400 <= statuses[0] < 500 and len(statuses) == 1 and (
                 closed or not must_close):
             try:
-                ru.wait_metric_above(t.gw, "portcullis_rejections_total", rejections)
+                h.wait_metric_above(t.gw, "portcullis_rejections_total", rejections)
             except AssertionError:
                 return f"refused with {statuses[0]} but portcullis_rejections_total did not rise"
             print(f"  refused {statuses[0]} closed={closed}: {name}")
@@ -179,7 +179,7 @@ def test_smuggling_suite():
                       + ("" if why is None else f": sent {payload!r}: {why}"))
                 if why is not None:
                     failures.append(f"{name}: sent {payload!r}: {why}")
-            ru.canary(t)
+            h.canary(t)
             h.check(not failures, f"{len(failures)}/{len(CASES)} smuggling cases failed:\n"
                     + "\n".join(failures))
         finally:

@@ -13,7 +13,7 @@ import re
 import signal
 
 import harness as h
-from test_reload import metric_sum, metrics, served_fingerprint, file_fingerprint
+from harness import file_fingerprint, metric_sum, metrics, served_fingerprint
 
 TENANTS = ("alpha", "bravo", "charlie")
 

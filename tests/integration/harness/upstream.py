@@ -1,4 +1,4 @@
-"""A raw recording upstream and raw clients for the hardening tests (stdlib only).
+"""A raw recording upstream and raw TLS clients for the hardening tests (stdlib only).
 
 RawUpstream is a TLS server (certificate from the mesh CA, client certificate required, ALPN
 http/1.1) that records the exact bytes it receives on each connection, splits them into requests
@@ -7,9 +7,9 @@ strict parser finds ambiguous (both Content-Length and Transfer-Encoding, a bad 
 bad chunk) is recorded as an error and the connection is closed: the gateway must never send that.
 
 hostile_topology() adds a tenant "hostile" (host raw.hostile.example, its own CA) whose only
-route "/" goes to a RawUpstream, on top of harness.build_topology().
+route "/" goes to a RawUpstream, on top of build_topology().
 
-Also here: raw TLS clients (HTTP/1.1 and HTTP/2 framing) and a /metrics reader.
+Also here: raw TLS clients (HTTP/1.1 framing; HTTP/2 framing is in h2.py).
 Threads only; every loop is bounded; loopback only.
 """
 
@@ -20,13 +20,23 @@ import ssl
 import threading
 import time
 
-import harness as h
+from .gateway import toml_str
+from .pki import init_ca, issue, workload_id
+from .procs import MIB, check
+from .topology import build_topology
+
+__all__ = [
+    'HOSTILE_HOST', 'FIXED_BODY', 'FIXED_RESPONSE', 'MAX_RECORD', 'ParseError', 'Request',
+    'parse_one', 'RawUpstream', 'HostileTopology', 'hostile_topology', 'tls_connect',
+    'read_until_close', 'parse_statuses', 'h1_exchange'
+]
+
 
 HOSTILE_HOST = "raw.hostile.example"
 FIXED_BODY = b"raw upstream ok\n"
 FIXED_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
                   + str(len(FIXED_BODY)).encode() + b"\r\n\r\n" + FIXED_BODY)
-MAX_RECORD = 4 * h.MIB
+MAX_RECORD = 4 * MIB
 
 
 class ParseError(Exception):
@@ -165,13 +175,22 @@ class RawUpstream:
             extra.close()
 
     def mark(self):
-        """(number of requests, number of errors) now: pass to since()."""
+        """(requests, errors, bytes per connection) so far: pass to since() or bytes_since()."""
         with self.lock:
-            return len(self.requests), len(self.errors)
+            return (len(self.requests), len(self.errors),
+                    tuple(len(raw) for raw in self.connections))
 
     def since(self, mark):
         with self.lock:
             return list(self.requests[mark[0]:]), list(self.errors[mark[1]:])
+
+    def bytes_since(self, mark):
+        """Every byte received after mark, on old and new connections alike (a request that is
+        never complete, so never in since(), still shows here)."""
+        with self.lock:
+            old = mark[2]
+            return b"".join(bytes(raw[old[i] if i < len(old) else 0:])
+                            for i, raw in enumerate(self.connections))
 
     def _accept_loop(self):
         while not self._stop.is_set():
@@ -235,13 +254,13 @@ class HostileTopology:
 
 def hostile_topology(env, extra_gateway_toml="", workers=1):
     """harness.build_topology + tenant 'hostile' routed entirely to a RawUpstream."""
-    t = h.build_topology(env, start=False, workers=workers,
+    t = build_topology(env, start=False, workers=workers,
                          extra_gateway_toml=extra_gateway_toml)
     pki = env.path("pki")
-    ca = h.init_ca(os.path.join(pki, "hostile-ca"), "Hostile CA")
-    cert, key = h.issue(ca, os.path.join(pki, "hostile-tls"), dns=[HOSTILE_HOST])
-    ucert, ukey = h.issue(t.mesh_ca, os.path.join(pki, "upstream-hostile"),
-                          dns=["raw.hostile.svc"], spiffe=h.workload_id("hostile", "raw"))
+    ca = init_ca(os.path.join(pki, "hostile-ca"), "Hostile CA")
+    cert, key = issue(ca, os.path.join(pki, "hostile-tls"), dns=[HOSTILE_HOST])
+    ucert, ukey = issue(t.mesh_ca, os.path.join(pki, "upstream-hostile"),
+                          dns=["raw.hostile.svc"], spiffe=workload_id("hostile", "raw"))
     up = RawUpstream(ucert, ukey, t.mesh_ca_pem).start()
     t.raw = up
     t.hostile_ca_pem = os.path.join(ca, "ca.pem")
@@ -253,11 +272,11 @@ def hostile_topology(env, extra_gateway_toml="", workers=1):
     up.extra_sockets.append(t.stall)  # closed by t.raw.stop()
     stall_endpoint = f"127.0.0.1:{t.stall.getsockname()[1]}"
     t.gw.add_tenant_file("hostile", f"""name = "hostile"
-hosts = [{h.toml_str(HOSTILE_HOST)}]
+hosts = [{toml_str(HOSTILE_HOST)}]
 
 [tls]
-cert = {h.toml_str(cert)}
-key = {h.toml_str(key)}
+cert = {toml_str(cert)}
+key = {toml_str(key)}
 
 [[route]]
 path_prefix = "/stall/"
@@ -268,13 +287,13 @@ path_prefix = "/"
 cluster = "raw"
 
 [cluster.raw]
-endpoints = [{h.toml_str(up.endpoint)}]
-identity = {h.toml_str(h.workload_id("hostile", "raw"))}
+endpoints = [{toml_str(up.endpoint)}]
+identity = {toml_str(workload_id("hostile", "raw"))}
 protocol = "http/1.1"
 
 [cluster.stall]
-endpoints = [{h.toml_str(stall_endpoint)}]
-identity = {h.toml_str(h.workload_id("hostile", "raw"))}
+endpoints = [{toml_str(stall_endpoint)}]
+identity = {toml_str(workload_id("hostile", "raw"))}
 protocol = "http/1.1"
 """)
     t.gw.start()
@@ -291,12 +310,12 @@ def tls_connect(port, alpn, sni=HOSTILE_HOST, timeout=5.0):
     ctx.set_alpn_protocols([alpn])
     raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s = ctx.wrap_socket(raw, server_hostname=sni)
-    h.check(s.selected_alpn_protocol() == alpn,
+    check(s.selected_alpn_protocol() == alpn,
             f"ALPN {alpn} not negotiated: {s.selected_alpn_protocol()}")
     return s
 
 
-def read_until_close(s, total_timeout=5.0, idle_timeout=None, limit=4 * h.MIB):
+def read_until_close(s, total_timeout=5.0, idle_timeout=None, limit=4 * MIB):
     """Reads until EOF/reset, total_timeout, or idle_timeout without data. Returns
     (bytes, closed_by_peer)."""
     out = bytearray()
@@ -347,59 +366,3 @@ def h1_exchange(port, payload, sni=HOSTILE_HOST, total_timeout=5.0, idle_timeout
     finally:
         s.close()
     return parse_statuses(data), data, closed
-
-
-# ---------------------------------------------------------------------------------------------
-# metrics
-
-def metric_sum(gw, family, **labels):
-    """Sum of the samples of a family whose labels include the given ones (0 if none)."""
-    status, text = gw.admin_get("/metrics")
-    h.check(status == 200, f"/metrics: {status} {text[:200]}")
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(family + "{") and not line.startswith(family + " "):
-            continue
-        m = re.match(re.escape(family) + r"(\{(.*)\})?\s+([0-9.eE+-]+)$", line)
-        if not m:
-            continue
-        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            total += float(m.group(3))
-    return total
-
-
-def wait_metric_above(gw, family, before, timeout=5.0, **labels):
-    return h.wait_for(lambda: metric_sum(gw, family, **labels) > before, timeout,
-                      f"{family}{labels} to rise above {before}; /metrics:\n"
-                      + "\n".join(line for line in (gw.admin_get("/metrics")[1] or "")
-                                  .splitlines() if family in line))
-
-
-def canary(t, http2=False):
-    """A normal request on a new connection still succeeds (acme via nginx)."""
-    r = h.get(t, "acme", "/canary", http2=http2, timeout=10)
-    h.check(r.rc == 0 and r.status == 200 and "acme upstream /canary" in r.body,
-            f"canary request failed: {r!r}")
-
-
-class CanaryThread(threading.Thread):
-    """Runs canary() (HTTP/2 and HTTP/1.1) in a thread while a probe floods; join() then
-    check()."""
-
-    def __init__(self, t):
-        super().__init__(daemon=True)
-        self.t = t
-        self.error = None
-
-    def run(self):
-        try:
-            canary(self.t, http2=True)
-            canary(self.t, http2=False)
-        except Exception as e:  # noqa: BLE001 - reported by check()
-            self.error = e
-
-    def check(self):
-        self.join(timeout=60)
-        h.check(not self.is_alive(), "canary during the flood did not finish within 60 s")
-        h.check(self.error is None, f"canary during the flood failed: {self.error}")
