@@ -1,7 +1,8 @@
 """Issue #11 items 7-9: strict TLS where OpenSSL is lenient.
 
 - Egress refuses a destination whose leaf certificate is itself a CA (502, reason `leaf_is_ca`)
-  and nothing reaches that server; the same entry with a proper leaf serves (control).
+  or whose EKU has no serverAuth (`eku_not_server_auth`), and nothing reaches that server; an
+  entry with a proper leaf from the same CA serves (control).
 - TLS 1.3 resumption issues a fresh ticket every time: a chain of `openssl s_client` connections
   that each spend the ticket the previous one received keeps resuming.
 - A malformed server_name extension (raw ClientHello bytes over a socket) gets alert
@@ -71,11 +72,11 @@ def plain_get(port, dest, timeout=15):
     """GET / through a client_auth = "none" egress listener with Host: dest."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(f"GET / HTTP/1.1\r\nHost: {dest}\r\nConnection: close\r\n\r\n".encode())
-        data = ru.read_until_close(s, total_timeout=timeout)
+        data, _ = ru.read_until_close(s, total_timeout=timeout)
     return data.decode("latin-1")
 
 
-def test_egress_leaf_that_is_a_ca_is_refused():
+def test_egress_refuses_ca_leaf_and_eku_without_server_auth():
     with h.TestEnv("tlsharden-egress") as env:
         pki = env.mkdir("pki")
         mesh_ca = h.init_ca(os.path.join(pki, "mesh"), "Mesh CA", h.TRUST_DOMAIN)
@@ -88,11 +89,16 @@ def test_egress_leaf_that_is_a_ca_is_refused():
                             ["basicConstraints=critical,CA:FALSE",
                              "keyUsage=critical,digitalSignature",
                              "extendedKeyUsage=serverAuth"])
+        sgc_leaf = ip_leaf(partner, os.path.join(pki, "sgc-leaf"),
+                           ["basicConstraints=critical,CA:FALSE",
+                            "keyUsage=critical,digitalSignature",
+                            "extendedKeyUsage=nsSGC,msSGC"])
         bad = OpenUpstream(*ca_leaf, None).start()
         good = OpenUpstream(*good_leaf, None).start()
+        sgc = OpenUpstream(*sgc_leaf, None).start()
         try:
             entries = ""
-            for up in (bad, good):
+            for up in (bad, good, sgc):
                 entries += (f"\n[[egress]]\nhost = \"127.0.0.1\"\nport = {up.port}\n"
                             f"ca = {h.toml_str(os.path.join(partner, 'ca.pem'))}\n"
                             "allow = [\"unauthenticated\"]\nallow_private = true\n")
@@ -119,9 +125,20 @@ def test_egress_leaf_that_is_a_ca_is_refused():
             # the gateway did dial (a TLS refusal, not a policy one) and sent no request byte
             h.check(connections >= 1, "the gateway never connected to the CA-leaf server")
             h.check(not received, f"the CA-leaf server received application bytes: {received!r}")
+
+            # a leaf whose EKU names only the legacy server-gated-crypto purposes
+            resp = plain_get(port, f"127.0.0.1:{sgc.port}")
+            h.check(resp.startswith("HTTP/1.1 502"), f"SGC-only EKU not refused: {resp!r}")
+            gw.wait_access(lambda e: e.get("status") == 502
+                           and e.get("reason") == "eku_not_server_auth",
+                           "status 502 reason eku_not_server_auth")
+            with sgc.lock:
+                received = [bytes(c) for c in sgc.connections if c]
+            h.check(not received, f"the SGC-leaf server received application bytes: {received!r}")
         finally:
             bad.stop()
             good.stop()
+            sgc.stop()
 
 
 # ---------------------------------------------------------------------------------------------

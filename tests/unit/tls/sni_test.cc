@@ -11,8 +11,8 @@ namespace {
 
 using namespace testing;  // NOLINT: the shared handshake harness
 
-constexpr unsigned char kDecodeError = 50;
-constexpr unsigned char kUnrecognizedName = 112;
+constexpr int kDecodeError = 50;
+constexpr int kUnrecognizedName = 112;
 
 std::string sni_body(const std::string& name) {
   std::string entry = std::string(1, '\0') + char(name.size() >> 8) + char(name.size() & 0xff) +
