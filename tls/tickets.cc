@@ -235,8 +235,8 @@ int ticket_key_cb(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
   }
   // 2 = accept and issue a fresh ticket. Always in TLS 1.3, where a ticket is meant for one use
   // (RFC 8446 C.4): with 1 a resumed handshake sends no NewSessionTicket, so a client that
-  // uses each ticket once falls back to a full handshake every other time, and a client that
-  // reuses its ticket is linkable. TLS 1.2 keeps its ticket until the key rotates (renewed
+  // uses each ticket once falls back to a full handshake every other time, and one that reuses
+  // its only ticket links its connections. TLS 1.2 keeps its ticket until the key rotates (renewed
   // then, under the new key). The version is already negotiated when tickets are decrypted.
   if (SSL_version(ssl) >= TLS1_3_VERSION) {
     return 2;
