@@ -11,6 +11,7 @@
 
 #include "tls/error.h"
 #include "tls/session.h"
+#include "tls/verify.h"
 
 namespace portcullis::tls {
 
@@ -297,7 +298,8 @@ ContextResult make_client_context(const ClientContextSpec& spec) {
     return failure("cannot load CA bundle " + spec.ca_bundle);
   }
   // Verification is never optional on the client side; identity checks follow in verify.h.
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  // The callback adds the leaf rules OpenSSL lacks (a CA as leaf, an EKU without serverAuth).
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, verify_server_leaf);
   SSL_CTX_set_verify_depth(ctx.get(), 4);
   if (!spec.alpn.empty()) {
     std::string wire;

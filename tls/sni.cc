@@ -33,7 +33,9 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
     if (TlsStream* s = stream_of(ssl)) {
       s->set_failure_hint(Failure::handshake_failed);
     }
-    *alert = SSL_AD_ILLEGAL_PARAMETER;
+    // RFC 8446 6.2: a field out of range or a wrong length is decode_error. unrecognized_name
+    // is kept for a well-formed name no tenant serves.
+    *alert = SSL_AD_DECODE_ERROR;
     return SSL_CLIENT_HELLO_ERROR;
   }
   if (TlsStream* s = stream_of(ssl); s != nullptr && parsed == SniParse::ok) {
@@ -82,35 +84,27 @@ SniParse parse_server_name(const unsigned char* ext, std::size_t len, std::strin
   if (list_len != len - 2 || list_len == 0) {
     return SniParse::malformed;
   }
-  std::size_t pos = 2;
-  bool seen = false;
-  while (pos < len) {
-    if (len - pos < 3) {
-      return SniParse::malformed;
-    }
-    const unsigned type = ext[pos];
-    const std::size_t n = (std::size_t{ext[pos + 1]} << 8) | ext[pos + 2];
-    pos += 3;
-    if (n > len - pos) {
-      return SniParse::malformed;
-    }
-    if (type == 0) {  // host_name: only one allowed (RFC 6066 3)
-      if (seen || n == 0 || n > 255) {
-        return SniParse::malformed;
-      }
-      seen = true;
-      out.clear();
-      for (std::size_t i = 0; i < n; ++i) {
-        const unsigned char c = ext[pos + i];
-        if (c <= 0x20 || c >= 0x7f) {
-          return SniParse::malformed;
-        }
-        out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-      }
-    }
-    pos += n;
+  // Exactly one entry, a host_name whose length ends the list, as OpenSSL's own parser requires:
+  // RFC 6066 gives other name types no length, so nothing after a host_name can be skipped, and
+  // a length that does not end the list is a corrupted one (not a second, unknown name).
+  if (len < 2 + 3 || ext[2] != 0) {
+    return SniParse::malformed;
   }
-  return seen ? SniParse::ok : SniParse::malformed;
+  const std::size_t n = (std::size_t{ext[3]} << 8) | ext[4];
+  if (n != len - 5 || n == 0 || n > 255) {
+    return SniParse::malformed;
+  }
+  std::string name;
+  name.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char c = ext[5 + i];
+    if (c <= 0x20 || c >= 0x7f) {
+      return SniParse::malformed;
+    }
+    name.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+  }
+  out = std::move(name);
+  return SniParse::ok;
 }
 
 void install_client_hello_callback(SSL_CTX* front) {

@@ -48,8 +48,10 @@ struct SniSelector {
 };
 
 enum class SniParse : std::uint8_t { absent, ok, malformed };
-// Parses the body of a server_name extension (RFC 6066 3). Strict: exactly one host_name, not
-// empty, no bytes outside printable ASCII, at most 255 bytes; lower-cased into `out`.
+// Parses the body of a server_name extension (RFC 6066 3). Strict: the list holds exactly one
+// entry, a host_name whose length ends the list; the name is not empty, at most 255 bytes, no
+// bytes outside printable ASCII; lower-cased into `out` (untouched unless ok). Anything else
+// is malformed, answered with alert decode_error.
 SniParse parse_server_name(const unsigned char* ext, std::size_t len, std::string& out);
 
 // Installs the callback on a front context; `selector` is bound per SSL with bind_selector().

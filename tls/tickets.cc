@@ -233,7 +233,14 @@ int ticket_key_cb(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
   if (!init_mac(hctx, *k) || EVP_DecryptInit_ex(cctx, cipher, nullptr, k->aes_key, iv) != 1) {
     return 0;  // as if unknown: a full handshake rather than a failed one
   }
-  // Decrypted with an older key: accept, and ask OpenSSL to issue a ticket under the new one.
+  // 2 = accept and issue a fresh ticket. Always in TLS 1.3, where a ticket is meant for one use
+  // (RFC 8446 C.4): with 1 a resumed handshake sends no NewSessionTicket, so a client that
+  // uses each ticket once falls back to a full handshake every other time, and one that reuses
+  // its only ticket links its connections. TLS 1.2 keeps its ticket until the key rotates (renewed
+  // then, under the new key). The version is already negotiated when tickets are decrypted.
+  if (SSL_version(ssl) >= TLS1_3_VERSION) {
+    return 2;
+  }
   return k == &keys->keys().front() ? 1 : 2;
 }
 

@@ -112,7 +112,8 @@ class TicketKeyStore {
 // callback switches to). Every SSL later created from `front` reads its keys from `store`,
 // which must outlive them. While the store is empty no tickets are issued and every offered
 // ticket falls back to a full handshake. A ticket encrypted with a key other than the first is
-// accepted and replaced by a fresh one.
+// accepted and replaced by a fresh one; in TLS 1.3 every resumption gets a fresh ticket (one,
+// as after a full handshake: make_front_context sets num_tickets to 1).
 void install_ticket_callback(SSL_CTX* front, const TicketKeyStore* store);
 
 }  // namespace portcullis::tls

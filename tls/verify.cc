@@ -154,4 +154,39 @@ std::string_view to_string(KeyProblem problem) noexcept {
   return "unsupported_type";
 }
 
+LeafProblem check_server_leaf(X509* leaf) noexcept {
+  if (leaf == nullptr) {
+    return LeafProblem::none;  // no certificate is OpenSSL's failure to report, not ours
+  }
+  // X509_check_ca() == 1: basicConstraints CA:TRUE, and keyUsage absent or with keyCertSign.
+  // (It also caches the extensions, so the flags below are valid.)
+  if (X509_check_ca(leaf) == 1) {
+    ERR_clear_error();
+    return LeafProblem::leaf_is_ca;
+  }
+  const bool has_eku = (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) != 0;
+  ERR_clear_error();
+  if (has_eku && (X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER) == 0) {
+    return LeafProblem::no_server_auth;
+  }
+  return LeafProblem::none;
+}
+
+int verify_server_leaf(int preverify_ok, X509_STORE_CTX* ctx) noexcept {
+  if (preverify_ok != 1 || X509_STORE_CTX_get_error_depth(ctx) != 0) {
+    return preverify_ok;
+  }
+  switch (check_server_leaf(X509_STORE_CTX_get_current_cert(ctx))) {
+    case LeafProblem::none:
+      return 1;
+    case LeafProblem::leaf_is_ca:
+      X509_STORE_CTX_set_error(ctx, static_cast<int>(kVerifyLeafIsCa));
+      return 0;
+    case LeafProblem::no_server_auth:
+      X509_STORE_CTX_set_error(ctx, static_cast<int>(kVerifyNoServerAuth));
+      return 0;
+  }
+  return 0;
+}
+
 }  // namespace portcullis::tls

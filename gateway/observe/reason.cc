@@ -35,6 +35,8 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::pin_mismatch: return "pin_mismatch";
     case Reason::weak_key: return "weak_key";
     case Reason::tls_version: return "tls_version";
+    case Reason::leaf_is_ca: return "leaf_is_ca";
+    case Reason::eku_not_server_auth: return "eku_not_server_auth";
     case Reason::listener_connection_limit: return "listener_connection_limit";
     case Reason::ip_connection_limit: return "ip_connection_limit";
     case Reason::tenant_connection_limit: return "tenant_connection_limit";

@@ -45,6 +45,8 @@ enum class Reason : std::uint16_t {
   pin_mismatch,            // 502: no SPKI pin matched the verified chain
   weak_key,                // 502: RSA < 2048 or an unknown curve
   tls_version,             // 502: no TLS version at or above min_tls
+  leaf_is_ca,              // 502: the server's own certificate is a CA (CA:TRUE, keyCertSign)
+  eku_not_server_auth,     // 502: the leaf's extendedKeyUsage does not include serverAuth
   // Connection caps ([limits] max_connections_per_*).
   listener_connection_limit,
   ip_connection_limit,

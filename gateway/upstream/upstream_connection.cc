@@ -23,6 +23,10 @@ Reason handshake_failure_reason(const tls::TlsStream& t, bool egress) noexcept {
       return egress ? Reason::expired : Reason::upstream_tls_failed;
     case X509_V_ERR_HOSTNAME_MISMATCH:
       return egress ? Reason::name_mismatch : Reason::upstream_identity_mismatch;
+    case tls::kVerifyLeafIsCa:
+      return egress ? Reason::leaf_is_ca : Reason::upstream_tls_failed;
+    case tls::kVerifyNoServerAuth:
+      return egress ? Reason::eku_not_server_auth : Reason::upstream_tls_failed;
     case X509_V_ERR_EE_KEY_TOO_SMALL:
     case X509_V_ERR_CA_KEY_TOO_SMALL:
       return egress ? Reason::weak_key : Reason::upstream_tls_failed;
