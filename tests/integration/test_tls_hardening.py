@@ -18,7 +18,7 @@ import struct
 import threading
 
 import harness as h
-import raw_upstream as ru
+from harness import upstream as ru
 
 ALERT_DECODE_ERROR = 50
 ALERT_UNRECOGNIZED_NAME = 112
