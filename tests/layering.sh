@@ -3,6 +3,7 @@
 #   routing/  may not include "tls/", "certs/" or "gateway/"
 #   certs/    may not include "tls/", "routing/" or "gateway/"
 #   tls/      may not include "gateway/"
+#   gateway/dns/ may not include gateway/ folders other than io/ and observe/, nor tls/, certs/
 # Prints every offending line as file:line: text and exits 1 if there is one.
 # Usage: tests/layering.sh [repo root]   (default: the parent of this script's directory)
 set -u
@@ -29,8 +30,10 @@ check() {
 check routing 'tls|certs|gateway'
 check certs 'tls|routing|gateway'
 check tls 'gateway'
+# gateway/dns/ is libuv + c-ares glue: from gateway/ it uses only io/ and observe/.
+check gateway/dns 'gateway/(admin|config|egress|http|listen|runtime|upstream)|tls|certs'
 
 if [ "$status" -eq 0 ]; then
-  echo "layering: ok (routing/, certs/, tls/ include only lower layers)"
+  echo "layering: ok (routing/, certs/, tls/, gateway/dns/ include only lower layers)"
 fi
 exit "$status"

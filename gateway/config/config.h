@@ -70,7 +70,7 @@ struct GatewaySection {
   std::string tenants_dir;    // absolute
   Millis drain_timeout{15'000};
   std::string ticket_keys;    // optional absolute path
-  std::string resolver;       // optional "ip:port"
+  std::string resolver;       // optional "ip:port", or several comma-separated
 };
 
 struct AdminSection {

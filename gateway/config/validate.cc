@@ -694,12 +694,19 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
       cfg.gateway.ticket_keys = r.resolve(s);
     }
     if (const auto* n = r.str(*g, "resolver", s)) {
-      if (!s.empty()) {
-        auto a = parse_socket_address(s);
+      // One "ip:port" or several, comma-separated (tried in order by gateway/dns).
+      for (std::size_t at = 0; !s.empty() && at <= s.size();) {
+        const std::size_t end = std::min(s.find(',', at), s.size());
+        std::string_view one = std::string_view(s).substr(at, end - at);
+        one.remove_prefix(std::min(one.find_first_not_of(' '), one.size()));
+        one.remove_suffix(one.size() - std::min(one.find_last_not_of(' ') + 1, one.size()));
+        auto a = parse_socket_address(one);
         if (!a || a->port == 0) {
-          r.error(r.pos(*n), "resolver = \"" + s + "\" is not a numeric address",
+          r.error(r.pos(*n), "resolver = \"" + s + "\" is not a numeric address (or a list)",
                   std::string(kAddressAccepted));
+          break;
         }
+        at = end + 1;
       }
       cfg.gateway.resolver = s;
     }

@@ -48,7 +48,7 @@ Package: portcullis
 Version: $version
 Architecture: $arch
 Maintainer: Portcullis team <team@portcullis.invalid>
-Depends: libuv1 (>= 1.44), libssl3 (>= 3.0), libnghttp2-14 (>= 1.52), libtomlplusplus3 (>= 3.3), adduser
+Depends: libuv1 (>= 1.44), libssl3 (>= 3.0), libnghttp2-14 (>= 1.52), libc-ares2 (>= 1.18), libtomlplusplus3 (>= 3.3), adduser
 Section: net
 Priority: optional
 Description: edge gateway for zero-trust service meshes
