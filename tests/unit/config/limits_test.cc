@@ -2,7 +2,9 @@
 // the defaults, the diagnostics and README to it, row by row.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -69,11 +71,14 @@ TEST_CASE("[limits]: each key fills its own member", "[config][limits]") {
   TmpDir dir;
   std::string body;
   std::vector<std::uint64_t> want;
+  std::set<std::uint64_t> seen;
   for (const cfg::LimitRow& row : cfg::limit_rows()) {
-    std::uint64_t v = row.lo != row.def ? row.lo : row.lo + 1;
-    if (row.kind == cfg::LimitKind::memory) {
-      v = 32ULL << 20;
-    }
+    // Distinct across rows (base + row index), inside the bounds, off the default.
+    const std::uint64_t v = std::max<std::uint64_t>(row.lo, 100) + want.size() + 1;
+    INFO(row.key);
+    REQUIRE(v <= row.hi);
+    REQUIRE(v != row.def);
+    REQUIRE(seen.insert(v).second);
     want.push_back(v);
     body += std::string(row.key) + " = " + toml_value(row, v) + "\n";
   }
