@@ -39,7 +39,8 @@ std::string toml_value(const cfg::LimitRow& row, std::uint64_t v) {
 
 }  // namespace
 
-TEST_CASE("[limits]: every row's default is what a config without [limits] yields", "[config][limits]") {
+TEST_CASE("[limits]: every row's default is what a config without [limits] yields",
+          "[config][limits]") {
   TmpDir dir;
   dir.write("gateway.toml", "# no [limits]\n");
   const auto r = cfg::load(dir.path("gateway.toml"));
@@ -92,7 +93,8 @@ TEST_CASE("[limits]: each key fills its own member", "[config][limits]") {
   }
 }
 
-TEST_CASE("[limits]: out-of-bounds values name file:line:col and the row's bounds", "[config][limits]") {
+TEST_CASE("[limits]: out-of-bounds values name file:line:col and the row's bounds",
+          "[config][limits]") {
   TmpDir dir;
   for (const cfg::LimitRow& row : cfg::limit_rows()) {
     INFO(row.key);
