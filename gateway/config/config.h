@@ -61,9 +61,10 @@ struct Limits {
   std::uint32_t h2_max_outbound_control_frames{};
   std::uint32_t h2_max_client_resets{};
   std::uint32_t h2_max_server_resets{};
-  // Windows the gateway advertises to HTTP/2 upstreams (for the upstream client; not read yet).
+  // The upstream HTTP/2 client's windows and ACK queue bound (not read yet: it has constants).
   std::uint32_t upstream_h2_stream_window{};
   std::uint32_t upstream_h2_connection_window{};
+  std::uint32_t upstream_h2_max_outbound_control_frames{};
   // memory_budget: resident memory past which new requests are shed with 503 (reason
   // memory_budget) until it falls below 90% of the budget. "auto" = 90% of the cgroup's
   // memory.max, or of MemTotal when there is no cgroup limit; "off" never sheds.

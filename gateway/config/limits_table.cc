@@ -64,6 +64,10 @@ constexpr std::array kRows{
   LimitRow{"upstream_h2_connection_window", K::size, 1 * MiB, 65535, kMaxWindow,
            &Limits::upstream_h2_connection_window,
            "the same for the whole upstream connection (not read yet: built-in 1 MiB)"},
+  LimitRow{"upstream_h2_max_outbound_control_frames", K::count, 1000, 10, 100000,
+           &Limits::upstream_h2_max_outbound_control_frames,
+           "queued SETTINGS/PING ACKs to an upstream that never reads (not read yet: built-in "
+           "1000)"},
   LimitRow{"memory_budget", K::memory, Limits::kMemoryBudgetAuto, 16 * MiB, 1ULL << 50,
            &Limits::memory_budget,
            "resident memory past which new requests get 503 (`memory_budget`) until it is back "
