@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,36 +34,43 @@ struct Diagnostic {
 
 using Millis = std::chrono::milliseconds;
 
-// Every limit the gateway enforces. Defaults documented here and in README ([limits] table).
+// Every limit the gateway enforces: one member per row of limits_table.cc, which holds each
+// key's default, bounds and doc (README's [limits] table is checked against it). The members
+// start at zero here; the constructor applies the table's defaults.
 struct Limits {
-  std::uint32_t h2_max_concurrent_streams = 100;      // h2_max_concurrent_streams
-  std::uint32_t h2_stream_window = 64 * 1024;         // h2_stream_window
-  std::uint32_t h2_connection_window = 1024 * 1024;   // h2_connection_window
-  std::size_t max_request_headers = 64 * 1024;        // max_request_headers ("64KiB")
-  std::uint32_t max_header_count = 100;               // max_header_count
-  Millis header_timeout{10'000};                      // header_timeout ("10s")
-  Millis tls_handshake_timeout{10'000};               // tls_handshake_timeout
-  Millis idle_timeout{60'000};                        // idle_timeout
-  std::uint32_t max_requests_per_connection = 1000;   // max_requests_per_connection
-  std::size_t buffer_per_direction = 64 * 1024;       // buffer_per_direction
-  std::uint32_t max_connections_per_listener = 100'000;  // max_connections_per_listener
-  std::uint32_t max_connections_per_ip = 0;      // max_connections_per_ip (0 = no cap; counted
-                                                 // on the PROXY-protocol client address)
-  std::uint32_t max_connections_per_tenant = 0;  // max_connections_per_tenant (0 = no cap)
+  Limits() noexcept;
+
+  std::uint32_t h2_max_concurrent_streams{};
+  std::uint32_t h2_stream_window{};
+  std::uint32_t h2_connection_window{};
+  std::size_t max_request_headers{};
+  std::uint32_t max_header_count{};
+  Millis header_timeout{};
+  Millis tls_handshake_timeout{};
+  Millis idle_timeout{};
+  std::uint32_t max_requests_per_connection{};
+  std::size_t buffer_per_direction{};
+  std::uint32_t max_connections_per_listener{};
+  std::uint32_t max_connections_per_ip{};      // 0 = no cap; the PROXY-protocol client address
+  std::uint32_t max_connections_per_tenant{};  // 0 = no cap
   // HTTP/2 flood and abuse bounds (each past-the-limit event is counted in
   // portcullis_rejections_total under h2_flood or h2_protocol_error).
-  std::uint32_t h2_header_table_size = 4096;         // h2_header_table_size (HPACK, ours)
-  std::uint32_t h2_max_continuations = 8;            // h2_max_continuations per header block
-  std::uint32_t h2_max_settings = 32;                // h2_max_settings entries per SETTINGS
-  std::uint32_t h2_max_outbound_control_frames = 1000;  // h2_max_outbound_control_frames
-  std::uint32_t h2_max_client_resets = 1000;  // h2_max_client_resets (Rapid Reset)
-  std::uint32_t h2_max_server_resets = 1000;  // h2_max_server_resets (MadeYouReset)
+  std::uint32_t h2_header_table_size{};
+  std::uint32_t h2_max_continuations{};
+  std::uint32_t h2_max_settings{};
+  std::uint32_t h2_max_outbound_control_frames{};
+  std::uint32_t h2_max_client_resets{};
+  std::uint32_t h2_max_server_resets{};
+  // The upstream HTTP/2 client's windows and ACK queue bound (not read yet: it has constants).
+  std::uint32_t upstream_h2_stream_window{};
+  std::uint32_t upstream_h2_connection_window{};
+  std::uint32_t upstream_h2_max_outbound_control_frames{};
   // memory_budget: resident memory past which new requests are shed with 503 (reason
   // memory_budget) until it falls below 90% of the budget. "auto" = 90% of the cgroup's
   // memory.max, or of MemTotal when there is no cgroup limit; "off" never sheds.
   static constexpr std::uint64_t kMemoryBudgetAuto = ~std::uint64_t{0};
-  std::uint64_t memory_budget = kMemoryBudgetAuto;  // bytes; 0 = off
-  Pos pos_memory_budget;                            // for check's warning when off
+  std::uint64_t memory_budget{};  // bytes; 0 = off
+  Pos pos_memory_budget;          // for check's warning when off
 };
 
 struct GatewaySection {
