@@ -12,7 +12,7 @@
 #include <string>
 
 #include "gateway/http/exchange.h"
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 
 namespace portcullis::gateway::runtime {
 class Worker;

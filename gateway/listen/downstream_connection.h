@@ -18,7 +18,7 @@
 #include "gateway/egress/tunnel.h"
 #include "gateway/http/session.h"
 #include "gateway/io/socket.h"
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 
 namespace portcullis::gateway::runtime {
 class Worker;

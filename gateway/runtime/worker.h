@@ -17,7 +17,7 @@
 
 #include <uv.h>
 
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 
 namespace portcullis::gateway {
 namespace listen {

@@ -14,11 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include <uv.h>
-
 #include "gateway/http/exchange.h"
-#include "gateway/runtime/snapshot.h"
-#include "gateway/upstream/target.h"
+#include "gateway/snapshot/snapshot.h"
+#include "gateway/snapshot/target.h"
 #include "tls/session.h"
 
 namespace portcullis::gateway::runtime {

@@ -19,10 +19,10 @@
 #include <uv.h>
 
 #include "gateway/io/socket.h"
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 #include "gateway/upstream/client.h"
 #include "gateway/upstream/pool.h"
-#include "gateway/upstream/target.h"
+#include "gateway/snapshot/target.h"
 #include "tls/session.h"
 
 namespace portcullis::gateway::upstream {
