@@ -13,14 +13,11 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/snapshot/snapshot.h"
-
-namespace portcullis::gateway::runtime {
-class Worker;
-}
+#include "gateway/upstream/worker_context.h"
 
 namespace portcullis::gateway::egress {
 
-void handle_egress(runtime::Worker& worker, const runtime::SnapshotPtr& snap,
+void handle_egress(upstream::WorkerContext& worker, const runtime::SnapshotPtr& snap,
                    const std::string& source_identity, http::Exchange& ex);
 
 }  // namespace portcullis::gateway::egress

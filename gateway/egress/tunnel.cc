@@ -48,7 +48,7 @@ void Tunnel::on_connected(int status) noexcept {
     return;
   }
   if (status != 0) {
-    peer_->tunnel_failed(502, Reason::upstream_connect_failed, "connect_failed",
+    peer_->tunnel_failed(502, Reason::upstream_connect_failed, Reason::egress_connect_failed,
                          address_ + ": " + uv_strerror(status));
     peer_ = nullptr;
     socket_.close();
@@ -80,7 +80,7 @@ void Tunnel::finish() noexcept {
     if (connected_) {
       peer->tunnel_closed();
     } else {
-      peer->tunnel_failed(502, Reason::upstream_connect_failed, "connect_failed", address_);
+      peer->tunnel_failed(502, Reason::upstream_connect_failed, Reason::egress_connect_failed, address_);
     }
   }
 }

@@ -22,7 +22,7 @@ class TunnelPeer {
   virtual ~TunnelPeer() = default;
   virtual void tunnel_connected(const std::string& address) noexcept = 0;
   // Before the connection existed: resolution, address class or connect failure.
-  virtual void tunnel_failed(int status, Reason why, const std::string& reason,
+  virtual void tunnel_failed(int status, Reason why, Reason audit_reason,
                              const std::string& detail) noexcept = 0;
   virtual void tunnel_data(std::string_view bytes) noexcept = 0;
   virtual void tunnel_writable() noexcept = 0;
