@@ -10,8 +10,9 @@ constexpr std::uint64_t kConnectTimeoutMs = 5000;
 }  // namespace
 
 Tunnel* Tunnel::open(uv_loop_t* loop, const std::string& resolver, const Destination& dest,
-                     bool allow_private, TunnelPeer& peer) {
+                     bool allow_private, TunnelPeer& peer, std::size_t buffer) {
   auto* t = new Tunnel(loop, peer);
+  t->socket_.set_high_watermark(buffer);
   t->start(resolver, dest, allow_private);
   return t;
 }

@@ -32,7 +32,8 @@ class TunnelPeer {
 class Tunnel final : public io::SocketOwner {
  public:
   static Tunnel* open(uv_loop_t* loop, const std::string& resolver, const Destination& dest,
-                      bool allow_private, TunnelPeer& peer);
+                      bool allow_private, TunnelPeer& peer,
+                      std::size_t buffer = io::kWriteHighWatermark);  // buffer_per_direction
 
   void send(std::string_view bytes) noexcept { socket_.send(bytes); }
   bool writable() const noexcept { return socket_.writable(); }

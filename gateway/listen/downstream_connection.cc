@@ -66,6 +66,7 @@ DownstreamConnection::DownstreamConnection(upstream::WorkerContext& worker, runt
       listener_(listener),
       socket_(worker.loop(), *this) {
   facts_.listener = listener_.cfg->name;
+  socket_.set_high_watermark(snapshot_->config.limits.buffer_per_direction);
 }
 
 DownstreamConnection::~DownstreamConnection() { worker_.remove(this); }
@@ -427,7 +428,6 @@ void DownstreamConnection::on_timeout() noexcept {
 
 bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
   static constexpr std::string_view kConnect = "CONNECT ";
-  static constexpr std::size_t kMaxBuffered = 64 * 1024;
   if (tunnel_phase_ == TunnelPhase::relaying) {
     if (tunnel_ == nullptr) {
       return true;  // the destination closed; we are flushing what it sent
@@ -451,7 +451,8 @@ bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
     }
     tunnel_phase_ = TunnelPhase::reading_connect;
   }
-  if (tunnel_buffer_.size() > kMaxBuffered + 16 * 1024) {
+  // The CONNECT head and then the ClientHello wait here: bounded like every other buffer.
+  if (tunnel_buffer_.size() > snapshot_->config.limits.buffer_per_direction + 16 * 1024) {
     socket_.read(false);  // the client runs ahead of the tunnel set-up; wait
   }
   switch (tunnel_phase_) {
@@ -495,7 +496,8 @@ void DownstreamConnection::start_tunnel() noexcept {
   }
   tunnel_phase_ = TunnelPhase::connecting;
   tunnel_ = egress::Tunnel::open(worker_.loop(), snapshot_->config.gateway.resolver, tunnel_dest_,
-                                 cfg.allow_private, *this);
+                                 cfg.allow_private, *this,
+                                 snapshot_->config.limits.buffer_per_direction);
 }
 
 void DownstreamConnection::tunnel_connected(const std::string& address) noexcept {

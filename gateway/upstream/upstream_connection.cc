@@ -55,7 +55,9 @@ UpstreamConnection::UpstreamConnection(WorkerContext& worker, Pool& pool, PoolKe
       snap_(std::move(snap)),
       target_(std::move(target)),
       endpoint_(std::move(endpoint)),
-      socket_(worker.loop(), *this) {}
+      socket_(worker.loop(), *this) {
+  socket_.set_high_watermark(snap_->config.limits.buffer_per_direction);
+}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
