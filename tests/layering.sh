@@ -11,6 +11,7 @@
 set -u
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 stamp=${2:-}
+case $stamp in ''|/*) ;; *) stamp="$(pwd)/$stamp" ;; esac  # relative to the caller (build dir)
 cd "$root" || exit 2
 
 status=0
