@@ -1,7 +1,6 @@
 #include "gateway/admin/admin_server.h"
 
 #include "gateway/io/uv.h"
-#include "gateway/runtime/server.h"
 
 namespace portcullis::gateway::admin {
 namespace {
@@ -78,7 +77,7 @@ std::string http_response(int status, std::string_view reason, std::string_view 
 
 }  // namespace
 
-AdminServer::AdminServer(runtime::Server& server, uv_loop_t* loop)
+AdminServer::AdminServer(const AdminViews& server, uv_loop_t* loop)
     : server_(server), loop_(loop) {}
 
 bool AdminServer::start(const std::string& address) {
@@ -138,10 +137,10 @@ std::string AdminServer::respond(const std::string& method, const std::string& p
                                            "not ready\n");
   }
   if (path == "/metrics") {
-    return http_response(200, "OK", "text/plain; version=0.0.4", server_.render_metrics());
+    return http_response(200, "OK", "text/plain; version=0.0.4", server_.metrics_text());
   }
   if (path == "/config") {
-    return http_response(200, "OK", "application/json", server_.render_config());
+    return http_response(200, "OK", "application/json", server_.config_json());
   }
   return http_response(404, "Not Found", "text/plain", "not found\n");
 }

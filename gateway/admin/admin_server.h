@@ -9,15 +9,23 @@
 
 #include <uv.h>
 
-namespace portcullis::gateway::runtime {
-class Server;
-}
-
 namespace portcullis::gateway::admin {
+
+// What the admin endpoints show, given by the process (runtime::Server implements it).
+// Called on the main loop.
+class AdminViews {
+ public:
+  virtual bool ready() const noexcept = 0;
+  virtual std::string metrics_text() const = 0;  // Prometheus text exposition
+  virtual std::string config_json() const = 0;   // the running configuration, no key material
+
+ protected:
+  ~AdminViews() = default;
+};
 
 class AdminServer {
  public:
-  AdminServer(runtime::Server& server, uv_loop_t* loop);
+  AdminServer(const AdminViews& views, uv_loop_t* loop);
   bool start(const std::string& address);
   void close();
 
@@ -26,7 +34,7 @@ class AdminServer {
 
  private:
   static void on_connection(uv_stream_t* s, int status) noexcept;
-  runtime::Server& server_;
+  const AdminViews& server_;
   uv_loop_t* loop_;
   uv_tcp_t tcp_{};
   bool open_ = false;

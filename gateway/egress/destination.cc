@@ -6,6 +6,7 @@
 #include "gateway/egress/address_class.h"
 #include "gateway/io/uv.h"
 #include "routing/authority.h"
+#include "routing/egress_policy.h"
 
 namespace portcullis::gateway::egress {
 namespace {
@@ -24,7 +25,7 @@ CheckResult choose(const std::vector<std::string>& addresses, bool allow_private
   }
   r.status = 403;
   r.why = Reason::egress_private_address;
-  r.reason = "private_address";
+  r.reason = Reason::egress_destination_private;
   r.detail = refused.empty() ? "no address" : refused;
   return r;
 }
@@ -63,13 +64,30 @@ Lookup* check_destination(uv_loop_t* loop, const std::string& resolver, const De
                      CheckResult r;
                      r.status = 502;
                      r.why = Reason::egress_resolve_failed;
-                     r.reason = "resolve_failed";
+                     r.reason = Reason::egress_destination_unresolved;
                      r.detail = uv_strerror(status);
                      cb(std::move(r));
                      return;
                    }
                    cb(choose(addrs, allow_private));
                  });
+}
+
+}  // namespace portcullis::gateway::egress
+
+namespace portcullis::gateway::egress {
+
+Reason policy_reason(std::string_view routing_reason) noexcept {
+  if (routing_reason == routing::kEgressAllowed) {
+    return Reason::egress_allowed;
+  }
+  if (routing_reason == routing::kEgressIdentityNotAllowed) {
+    return Reason::egress_identity_not_allowed;
+  }
+  if (routing_reason == routing::kEgressIpLiteral) {
+    return Reason::egress_ip_literal;
+  }
+  return Reason::egress_destination_not_listed;
 }
 
 }  // namespace portcullis::gateway::egress

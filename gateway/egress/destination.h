@@ -28,11 +28,13 @@ struct Destination {
 std::optional<Destination> parse_destination(std::string_view authority);
 // "host:port" / "[v6]:port" for logs.
 std::string destination_text(const Destination& d);
+// routing::EgressPolicy's decision word (routing/ knows no gateway Reason) as a Reason.
+Reason policy_reason(std::string_view routing_reason) noexcept;
 
 struct CheckResult {
   int status = 0;  // 0: ok; else the HTTP status to answer (403, 502)
   Reason why = Reason::none;
-  std::string reason;   // audit/metrics token: resolve_failed, private_address
+  Reason reason = Reason::none;  // audit/metrics: egress_destination_unresolved / _private
   std::string detail;   // addresses refused, resolver error
   std::string address;  // the checked address to connect to (text form)
 };

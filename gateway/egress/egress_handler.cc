@@ -3,8 +3,7 @@
 #include <algorithm>
 
 #include "gateway/egress/destination.h"
-#include "gateway/runtime/server.h"
-#include "gateway/runtime/worker.h"
+#include "gateway/events/events.h"
 #include "gateway/upstream/pool.h"
 
 namespace portcullis::gateway::egress {
@@ -14,7 +13,7 @@ namespace {
 // the pool takes over, so a client that leaves cancels the lookup.
 class EgressRequest final : public http::UpstreamSide {
  public:
-  EgressRequest(runtime::Worker& worker, runtime::SnapshotPtr snap, std::uint32_t entry,
+  EgressRequest(upstream::WorkerContext& worker, runtime::SnapshotPtr snap, std::uint32_t entry,
                 Destination dest, std::string source, http::Exchange& ex)
       : worker_(worker),
         snap_(std::move(snap)),
@@ -31,7 +30,7 @@ class EgressRequest final : public http::UpstreamSide {
                                   cfg.allow_private, [this](CheckResult r) {
                                     lookup_ = nullptr;
                                     if (r.status != 0) {
-                                      refuse(r.status, r.why, r.reason.c_str(), r.detail);
+                                      refuse(r.status, r.why, r.reason, r.detail);
                                       return;
                                     }
                                     connect(r.address);
@@ -72,7 +71,8 @@ class EgressRequest final : public http::UpstreamSide {
     target.egress = true;
     target.source = source_;
     target.prefer_h2 = true;
-    worker_.server().egress_decision(source_, target.name, true, "allowed", chosen);
+    worker_.events().egress_decision(source_, target.name, true, Reason::egress_allowed,
+                                     chosen);
     http::Exchange& ex = *ex_;
     ex.detach_upstream();
     ex.info().cluster = target.metrics_cluster;
@@ -82,15 +82,16 @@ class EgressRequest final : public http::UpstreamSide {
     delete this;
   }
 
-  void refuse(int status, Reason why, const char* reason, const std::string& detail) {
-    worker_.server().egress_decision(source_, destination_text(dest_), false, reason, detail);
+  void refuse(int status, Reason why, Reason audit_reason, const std::string& detail) {
+    worker_.events().egress_decision(source_, destination_text(dest_), false, audit_reason,
+                                     detail);
     http::Exchange& ex = *ex_;
     ex.detach_upstream();
-    ex.local_reply(status, why, std::string("egress denied: ") + reason);
+    ex.local_reply(status, why, "egress denied: " + std::string(to_string(audit_reason)));
     delete this;
   }
 
-  runtime::Worker& worker_;
+  upstream::WorkerContext& worker_;
   runtime::SnapshotPtr snap_;
   std::uint32_t entry_;
   Destination dest_;
@@ -101,20 +102,20 @@ class EgressRequest final : public http::UpstreamSide {
 
 }  // namespace
 
-void handle_egress(runtime::Worker& worker, const runtime::SnapshotPtr& snap,
+void handle_egress(upstream::WorkerContext& worker, const runtime::SnapshotPtr& snap,
                    const std::string& source_identity, http::Exchange& ex) {
   ex.info().tenant = "egress";
   auto dest = parse_destination(ex.request().authority);
   if (!dest) {
-    worker.server().egress_decision(source_identity, ex.request().authority, false,
-                                    "bad_destination", "");
+    worker.events().egress_decision(source_identity, ex.request().authority, false,
+                                    Reason::egress_bad_destination, "");
     ex.local_reply(400, Reason::http_malformed, "egress: the request names no valid destination");
     return;
   }
   const routing::Decision d = snap->egress_policy.decide(source_identity, dest->host, dest->port);
   if (!d.allow || !d.rule) {
-    worker.server().egress_decision(source_identity, destination_text(*dest), false,
-                                    std::string(d.reason), "");
+    worker.events().egress_decision(source_identity, destination_text(*dest), false,
+                                    policy_reason(d.reason), "");
     ex.local_reply(403, Reason::egress_denied, "egress denied: " + std::string(d.reason));
     return;
   }

@@ -12,15 +12,12 @@
 #include <string>
 
 #include "gateway/http/exchange.h"
-#include "gateway/runtime/snapshot.h"
-
-namespace portcullis::gateway::runtime {
-class Worker;
-}
+#include "gateway/snapshot/snapshot.h"
+#include "gateway/upstream/worker_context.h"
 
 namespace portcullis::gateway::egress {
 
-void handle_egress(runtime::Worker& worker, const runtime::SnapshotPtr& snap,
+void handle_egress(upstream::WorkerContext& worker, const runtime::SnapshotPtr& snap,
                    const std::string& source_identity, http::Exchange& ex);
 
 }  // namespace portcullis::gateway::egress

@@ -10,8 +10,9 @@ constexpr std::uint64_t kConnectTimeoutMs = 5000;
 }  // namespace
 
 Tunnel* Tunnel::open(uv_loop_t* loop, const std::string& resolver, const Destination& dest,
-                     bool allow_private, TunnelPeer& peer) {
+                     bool allow_private, TunnelPeer& peer, std::size_t buffer) {
   auto* t = new Tunnel(loop, peer);
+  t->socket_.set_high_watermark(buffer);
   t->start(resolver, dest, allow_private);
   return t;
 }
@@ -48,7 +49,7 @@ void Tunnel::on_connected(int status) noexcept {
     return;
   }
   if (status != 0) {
-    peer_->tunnel_failed(502, Reason::upstream_connect_failed, "connect_failed",
+    peer_->tunnel_failed(502, Reason::upstream_connect_failed, Reason::egress_connect_failed,
                          address_ + ": " + uv_strerror(status));
     peer_ = nullptr;
     socket_.close();
@@ -80,7 +81,7 @@ void Tunnel::finish() noexcept {
     if (connected_) {
       peer->tunnel_closed();
     } else {
-      peer->tunnel_failed(502, Reason::upstream_connect_failed, "connect_failed", address_);
+      peer->tunnel_failed(502, Reason::upstream_connect_failed, Reason::egress_connect_failed, address_);
     }
   }
 }

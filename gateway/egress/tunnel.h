@@ -22,7 +22,7 @@ class TunnelPeer {
   virtual ~TunnelPeer() = default;
   virtual void tunnel_connected(const std::string& address) noexcept = 0;
   // Before the connection existed: resolution, address class or connect failure.
-  virtual void tunnel_failed(int status, Reason why, const std::string& reason,
+  virtual void tunnel_failed(int status, Reason why, Reason audit_reason,
                              const std::string& detail) noexcept = 0;
   virtual void tunnel_data(std::string_view bytes) noexcept = 0;
   virtual void tunnel_writable() noexcept = 0;
@@ -32,7 +32,8 @@ class TunnelPeer {
 class Tunnel final : public io::SocketOwner {
  public:
   static Tunnel* open(uv_loop_t* loop, const std::string& resolver, const Destination& dest,
-                      bool allow_private, TunnelPeer& peer);
+                      bool allow_private, TunnelPeer& peer,
+                      std::size_t buffer = io::kWriteHighWatermark);  // buffer_per_direction
 
   void send(std::string_view bytes) noexcept { socket_.send(bytes); }
   bool writable() const noexcept { return socket_.writable(); }

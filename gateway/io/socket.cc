@@ -182,7 +182,7 @@ void TlsSocket::on_write(uv_write_t* req, int status) noexcept {
   const std::size_t n = w->data.size();
   delete w;
   --self.writes_in_flight_;
-  const bool was_high = self.backlog_ >= kWriteHighWatermark;
+  const bool was_high = self.backlog_ >= self.high_watermark_;
   self.backlog_ -= n;
   if (self.closing_) {
     self.maybe_done();
@@ -201,7 +201,7 @@ void TlsSocket::on_write(uv_write_t* req, int status) noexcept {
       delete sr;
     }
   }
-  if (was_high ? self.backlog_ < kWriteHighWatermark / 2 : self.backlog_ == 0) {
+  if (was_high ? self.backlog_ < self.high_watermark_ / 2 : self.backlog_ == 0) {
     self.owner_.on_writable();
   }
 }

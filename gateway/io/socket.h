@@ -21,7 +21,8 @@
 
 namespace portcullis::gateway::io {
 
-inline constexpr std::size_t kWriteHighWatermark = 64 * 1024;  // [limits] buffer_per_direction
+// Default write backlog before backpressure; owners set [limits] buffer_per_direction.
+inline constexpr std::size_t kWriteHighWatermark = 64 * 1024;
 inline constexpr std::size_t kReadChunk = 64 * 1024;
 
 class SocketOwner {
@@ -65,7 +66,11 @@ class TlsSocket {
   // Queues close_notify (TLS) and/or shuts the write side after the backlog.
   void shutdown_write() noexcept;
   std::size_t backlog() const noexcept { return backlog_; }
-  bool writable() const noexcept { return backlog_ < kWriteHighWatermark; }
+  bool writable() const noexcept { return backlog_ < high_watermark_; }
+  // Past this write backlog writable() is false until it drains to half ([limits]
+  // buffer_per_direction).
+  void set_high_watermark(std::size_t bytes) noexcept { high_watermark_ = bytes; }
+  std::size_t high_watermark() const noexcept { return high_watermark_; }
 
   void set_timer(std::uint64_t ms) noexcept;  // re-arms; 0 stops
   void close() noexcept;
@@ -92,6 +97,7 @@ class TlsSocket {
   std::optional<tls::TlsStream> tls_;
   std::string plain_;  // scratch for decrypted bytes
   std::size_t backlog_ = 0;
+  std::size_t high_watermark_ = kWriteHighWatermark;
   int writes_in_flight_ = 0;
   int open_handles_ = 2;
   bool reading_ = false;

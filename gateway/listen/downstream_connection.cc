@@ -6,8 +6,7 @@
 #include "gateway/egress/connect_request.h"
 #include "gateway/egress/egress_handler.h"
 #include "gateway/http/forwarded.h"
-#include "gateway/runtime/server.h"
-#include "gateway/runtime/worker.h"
+#include "gateway/events/events.h"
 #include "gateway/upstream/pool.h"
 #include "routing/authority.h"
 #include "tls/client_hello.h"
@@ -60,13 +59,14 @@ std::string_view to_string(DownstreamState s) noexcept {
   return "unknown";
 }
 
-DownstreamConnection::DownstreamConnection(runtime::Worker& worker, runtime::SnapshotPtr snapshot,
+DownstreamConnection::DownstreamConnection(upstream::WorkerContext& worker, runtime::SnapshotPtr snapshot,
                                            const runtime::ListenerRuntime& listener)
     : worker_(worker),
       snapshot_(std::move(snapshot)),
       listener_(listener),
       socket_(worker.loop(), *this) {
   facts_.listener = listener_.cfg->name;
+  socket_.set_high_watermark(snapshot_->config.limits.buffer_per_direction);
 }
 
 DownstreamConnection::~DownstreamConnection() { worker_.remove(this); }
@@ -74,7 +74,7 @@ DownstreamConnection::~DownstreamConnection() { worker_.remove(this); }
 void DownstreamConnection::start() noexcept {
   worker_.add(this);
   uv_tcp_nodelay(socket_.tcp(), 1);
-  worker_.server().metrics_connection_opened(listener_.cfg->name);
+  worker_.events().connection_opened(listener_.cfg->name);
   sockaddr_storage peer{};
   int len = sizeof peer;
   uv_tcp_getpeername(socket_.tcp(), reinterpret_cast<sockaddr*>(&peer), &len);
@@ -108,8 +108,8 @@ bool DownstreamConnection::take_slot(std::string key, std::uint32_t cap, Reason 
   if (cap == 0) {
     return true;
   }
-  if (!worker_.server().connection_limits().acquire(key, cap)) {
-    worker_.server().connection_refused(why);
+  if (!worker_.connection_limits().acquire(key, cap)) {
+    worker_.events().connection_refused(why);
     close(why);
     return false;
   }
@@ -118,7 +118,7 @@ bool DownstreamConnection::take_slot(std::string key, std::uint32_t cap, Reason 
 }
 
 void DownstreamConnection::proxy_rejected(Reason why, std::string_view detail) noexcept {
-  worker_.server().tls_rejected(*this, why, std::string(detail), "proxy_reject");
+  worker_.events().proxy_rejected(facts_, why, std::string(detail));
   close(why);
 }
 
@@ -175,8 +175,8 @@ bool DownstreamConnection::egress_listener() const noexcept {
 // client_auth = "none": plain HTTP/1.1, and only from this host (sidecar style).
 void DownstreamConnection::start_plain_egress() noexcept {
   if (egress::classify(facts_.client_ip) != egress::AddressClass::loopback) {
-    worker_.server().egress_decision("unauthenticated", "listener " + listener_.cfg->name,
-                                     false, "non_loopback_client", facts_.client_ip);
+    worker_.events().egress_decision("unauthenticated", "listener " + listener_.cfg->name,
+                                     false, Reason::egress_non_loopback_client, facts_.client_ip);
     close(Reason::egress_denied);
     return;
   }
@@ -198,7 +198,7 @@ void DownstreamConnection::on_handshake_done() noexcept {
     const tls::TlsSummary& sum = socket_.tls()->summary();
     const std::string prefix = "spiffe://" + snapshot_->config.mesh.trust_domain + "/";
     if (sum.peer_identity.rfind(prefix, 0) != 0) {
-      worker_.server().tls_rejected(*this, Reason::tls_client_cert_rejected,
+      worker_.events().handshake_rejected(facts_, Reason::tls_client_cert_rejected,
                                     "no SPIFFE ID in the mesh trust domain");
       close(Reason::tls_client_cert_rejected);
       return;
@@ -238,7 +238,7 @@ void DownstreamConnection::on_handshake_done() noexcept {
     session_ = http::make_http2_session(*this, facts_, session_limits(snapshot_->config.limits));
   }
   state_ = DownstreamState::serving;
-  worker_.server().tls_handshake_done(*this, sum, tenant_->cfg->name);
+  worker_.events().handshake_done(sum, tenant_->cfg->name);
   socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
   if (worker_.draining()) {
     drain();
@@ -381,7 +381,7 @@ void DownstreamConnection::handshake_failed() noexcept {
       detail += "; " + t->failure_detail();
     }
   }
-  worker_.server().tls_rejected(*this, why, detail);
+  worker_.events().handshake_rejected(facts_, why, detail);
   // The alert is already queued; give it a moment to leave before the socket closes.
   socket_.read(false);
   if (socket_.backlog() == 0) {
@@ -408,7 +408,7 @@ void DownstreamConnection::on_timeout() noexcept {
     return;
   }
   if (state_ == DownstreamState::tls_handshake) {
-    worker_.server().tls_rejected(*this, Reason::tls_handshake_timeout, {});
+    worker_.events().handshake_rejected(facts_, Reason::tls_handshake_timeout, {});
     close(Reason::tls_handshake_timeout);
     return;
   }
@@ -417,7 +417,7 @@ void DownstreamConnection::on_timeout() noexcept {
     return;
   }
   if (!session_ || session_->idle() || tunnel_phase_ > TunnelPhase::none) {
-    worker_.server().connection_closed_on_limit(Reason::idle_timeout);
+    worker_.events().connection_closed_on_limit(Reason::idle_timeout);
     close(Reason::idle_timeout);
     return;
   }
@@ -428,7 +428,6 @@ void DownstreamConnection::on_timeout() noexcept {
 
 bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
   static constexpr std::string_view kConnect = "CONNECT ";
-  static constexpr std::size_t kMaxBuffered = 64 * 1024;
   if (tunnel_phase_ == TunnelPhase::relaying) {
     if (tunnel_ == nullptr) {
       return true;  // the destination closed; we are flushing what it sent
@@ -452,7 +451,8 @@ bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
     }
     tunnel_phase_ = TunnelPhase::reading_connect;
   }
-  if (tunnel_buffer_.size() > kMaxBuffered + 16 * 1024) {
+  // The CONNECT head and then the ClientHello wait here: bounded like every other buffer.
+  if (tunnel_buffer_.size() > snapshot_->config.limits.buffer_per_direction + 16 * 1024) {
     socket_.read(false);  // the client runs ahead of the tunnel set-up; wait
   }
   switch (tunnel_phase_) {
@@ -462,7 +462,7 @@ bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
         return true;
       }
       if (req.state == egress::ConnectRequest::State::error) {
-        tunnel_refuse(req.status, Reason::http_malformed, "bad_connect", req.error);
+        tunnel_refuse(req.status, Reason::http_malformed, Reason::egress_bad_connect, req.error);
         return true;
       }
       tunnel_dest_ = egress::Destination{req.host, req.port};
@@ -483,19 +483,21 @@ void DownstreamConnection::start_tunnel() noexcept {
   const routing::Decision d =
       snapshot_->egress_policy.decide(source_identity_, tunnel_dest_.host, tunnel_dest_.port);
   if (!d.allow || !d.rule) {
-    tunnel_refuse(403, Reason::egress_denied, std::string(d.reason), "CONNECT " + dest);
+    tunnel_refuse(403, Reason::egress_denied, egress::policy_reason(d.reason), "CONNECT " + dest);
     return;
   }
   const config::EgressConfig& cfg = *snapshot_->egress[*d.rule].cfg;
   if (cfg.mode != "tunnel") {
     // Origination is the default: the gateway's own TLS checks are skipped only where an
     // entry says so.
-    tunnel_refuse(403, Reason::egress_denied, "tunnel_not_allowed", "CONNECT " + dest);
+    tunnel_refuse(403, Reason::egress_denied, Reason::egress_tunnel_not_allowed,
+                  "CONNECT " + dest);
     return;
   }
   tunnel_phase_ = TunnelPhase::connecting;
   tunnel_ = egress::Tunnel::open(worker_.loop(), snapshot_->config.gateway.resolver, tunnel_dest_,
-                                 cfg.allow_private, *this);
+                                 cfg.allow_private, *this,
+                                 snapshot_->config.limits.buffer_per_direction);
 }
 
 void DownstreamConnection::tunnel_connected(const std::string& address) noexcept {
@@ -516,13 +518,14 @@ void DownstreamConnection::check_hello() noexcept {
   }
   const std::string dest = egress::destination_text(tunnel_dest_);
   if (hello.result != tls::HelloParse::ok || hello.sni != tunnel_dest_.host) {
-    const std::string why = hello.result == tls::HelloParse::ok ? "sni_mismatch" : "not_tls";
-    worker_.server().egress_decision(source_identity_, dest, false, why,
+    const Reason why = hello.result == tls::HelloParse::ok ? Reason::egress_sni_mismatch
+                                                           : Reason::egress_not_tls;
+    worker_.events().egress_decision(source_identity_, dest, false, why,
                                      "tunnelled SNI \"" + hello.sni + "\"");
     close(Reason::egress_denied);
     return;
   }
-  worker_.server().egress_decision(source_identity_, dest, true, "tunnel", "");
+  worker_.events().egress_decision(source_identity_, dest, true, Reason::egress_tunnel, "");
   tunnel_phase_ = TunnelPhase::relaying;
   tunnel_->send(tunnel_buffer_);
   tunnel_buffer_.clear();
@@ -530,17 +533,17 @@ void DownstreamConnection::check_hello() noexcept {
   socket_.read(tunnel_->writable());
 }
 
-void DownstreamConnection::tunnel_failed(int status, Reason why, const std::string& reason,
+void DownstreamConnection::tunnel_failed(int status, Reason why, Reason audit_reason,
                                          const std::string& detail) noexcept {
   tunnel_ = nullptr;  // it is closing itself
-  tunnel_refuse(status, why, reason, detail);
+  tunnel_refuse(status, why, audit_reason, detail);
 }
 
-void DownstreamConnection::tunnel_refuse(int status, Reason why, const std::string& reason,
+void DownstreamConnection::tunnel_refuse(int status, Reason why, Reason audit_reason,
                                          const std::string& detail) noexcept {
-  worker_.server().egress_decision(source_identity_, egress::destination_text(tunnel_dest_),
-                                   false, reason, detail);
-  const std::string body = "egress denied: " + reason + "\n";
+  worker_.events().egress_decision(source_identity_, egress::destination_text(tunnel_dest_),
+                                   false, audit_reason, detail);
+  const std::string body = "egress denied: " + std::string(to_string(audit_reason)) + "\n";
   std::string msg = "HTTP/1.1 " + std::to_string(status) + " " +
                     (status == 403 ? "Forbidden" : status == 502 ? "Bad Gateway" : "Bad Request") +
                     "\r\nContent-Type: text/plain\r\nContent-Length: " +
@@ -638,15 +641,15 @@ void DownstreamConnection::on_closed() noexcept {
     session_.reset();
   }
   for (const auto& key : slots_) {
-    worker_.server().connection_limits().release(key);
+    worker_.connection_limits().release(key);
   }
-  worker_.server().metrics_connection_closed(listener_.cfg->name);
+  worker_.events().connection_closed(listener_.cfg->name);
   delete this;
 }
 
 void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
   header_deadline_ = {};
-  if (worker_.server().shedding()) {
+  if (worker_.shedding()) {
     // Over [limits].memory_budget: refuse new work before the kernel OOM killer refuses all of it.
     ex.info().tenant = tenant_ != nullptr ? tenant_->cfg->name : std::string();
     ex.local_reply(503, Reason::memory_budget, "overloaded: try again later");
@@ -720,11 +723,11 @@ void DownstreamConnection::route(http::Exchange& ex) {
 }
 
 void DownstreamConnection::exchange_done(http::Exchange& ex) noexcept {
-  worker_.server().exchange_done(facts_, ex);
+  worker_.events().exchange_done(facts_, ex);
 }
 
 void DownstreamConnection::request_rejected(int status, Reason why) noexcept {
-  worker_.server().request_rejected(facts_, tenant_ != nullptr ? tenant_->cfg->name : "", status,
+  worker_.events().request_rejected(facts_, tenant_ != nullptr ? tenant_->cfg->name : "", status,
                                     why);
 }
 

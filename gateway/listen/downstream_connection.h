@@ -18,11 +18,8 @@
 #include "gateway/egress/tunnel.h"
 #include "gateway/http/session.h"
 #include "gateway/io/socket.h"
-#include "gateway/runtime/snapshot.h"
-
-namespace portcullis::gateway::runtime {
-class Worker;
-}
+#include "gateway/snapshot/snapshot.h"
+#include "gateway/upstream/worker_context.h"
 
 namespace portcullis::gateway::listen {
 
@@ -47,9 +44,10 @@ enum class TunnelPhase : std::uint8_t {
 
 class DownstreamConnection final : public io::SocketOwner,
                                    public http::SessionOwner,
-                                   public egress::TunnelPeer {
+                                   public egress::TunnelPeer,
+                                   public upstream::Tracked {
  public:
-  DownstreamConnection(runtime::Worker& worker, runtime::SnapshotPtr snapshot,
+  DownstreamConnection(upstream::WorkerContext& worker, runtime::SnapshotPtr snapshot,
                        const runtime::ListenerRuntime& listener);
   ~DownstreamConnection() override;
 
@@ -58,11 +56,11 @@ class DownstreamConnection final : public io::SocketOwner,
   // Called once the TCP accept succeeded.
   void start() noexcept;
   // Graceful: finish in-flight requests, then close.
-  void drain() noexcept;
+  void drain() noexcept override;
   // The drain time-out ran out: close now.
-  void abort() noexcept { close(Reason::draining); }
-  // Called by the Worker on the loop turn after output_ready().
-  void flush_deferred() noexcept { flush(); }
+  void abort() noexcept override { close(Reason::draining); }
+  // Called by the worker on the loop turn after output_ready().
+  void flush_deferred() noexcept override { flush(); }
 
   // SocketOwner
   void on_handshake_done() noexcept override;
@@ -75,7 +73,7 @@ class DownstreamConnection final : public io::SocketOwner,
 
   // TunnelPeer
   void tunnel_connected(const std::string& address) noexcept override;
-  void tunnel_failed(int status, Reason why, const std::string& reason,
+  void tunnel_failed(int status, Reason why, Reason audit_reason,
                      const std::string& detail) noexcept override;
   void tunnel_data(std::string_view bytes) noexcept override;
   void tunnel_writable() noexcept override;
@@ -102,13 +100,13 @@ class DownstreamConnection final : public io::SocketOwner,
   bool tunnel_bytes(std::string_view bytes) noexcept;
   void start_tunnel() noexcept;
   void check_hello() noexcept;
-  void tunnel_refuse(int status, Reason why, const std::string& reason,
+  void tunnel_refuse(int status, Reason why, Reason audit_reason,
                      const std::string& detail) noexcept;
   void arm_timer() noexcept;
   void request_timed_out() noexcept;
   void start_plain_egress() noexcept;
 
-  runtime::Worker& worker_;
+  upstream::WorkerContext& worker_;
   runtime::SnapshotPtr snapshot_;
   const runtime::ListenerRuntime& listener_;
   const runtime::TenantRuntime* tenant_ = nullptr;

@@ -7,7 +7,7 @@
 
 #include "gateway/io/uv.h"
 #include "gateway/listen/downstream_connection.h"
-#include "gateway/runtime/worker.h"
+#include "gateway/upstream/worker_context.h"
 
 namespace portcullis::gateway::listen {
 
@@ -32,7 +32,7 @@ int bind_listen_socket(const sockaddr* addr) noexcept {
   return fd;
 }
 
-Listener::Listener(runtime::Worker& worker, std::string name, int fd)
+Listener::Listener(upstream::WorkerContext& worker, std::string name, int fd)
     : worker_(worker), name_(std::move(name)) {
   uv_tcp_init(worker_.loop(), &tcp_);
   tcp_.data = this;

@@ -9,15 +9,15 @@
 
 #include <uv.h>
 
-namespace portcullis::gateway::runtime {
-class Worker;
+namespace portcullis::gateway::upstream {
+class WorkerContext;
 }
 
 namespace portcullis::gateway::listen {
 
 class Listener {
  public:
-  Listener(runtime::Worker& worker, std::string name, int fd);
+  Listener(upstream::WorkerContext& worker, std::string name, int fd);
   ~Listener();
   int start() noexcept;
   // Stops accepting; the handle closes asynchronously. The object must outlive the close.
@@ -27,7 +27,7 @@ class Listener {
  private:
   static void on_connection(uv_stream_t* server, int status) noexcept;
 
-  runtime::Worker& worker_;
+  upstream::WorkerContext& worker_;
   std::string name_;
   uv_tcp_t tcp_{};
   bool closing_ = false;

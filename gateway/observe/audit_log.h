@@ -27,6 +27,44 @@ inline constexpr std::string_view kEventCertReload = "cert_reload";
 inline constexpr std::string_view kEventPlaintextUpstream = "plaintext_upstream";  // at start
 inline constexpr std::string_view kEventMemoryBudget = "memory_budget";  // shedding on / off
 
+inline constexpr std::string_view kEventProxyReject = "proxy_reject";      // PROXY header
+inline constexpr std::string_view kEventEgressTlsFail = "egress_tls_fail";
+inline constexpr std::string_view kEventTicketKeys = "ticket_keys";
+
+// Every audit event; to_string gives the kEvent* word above. events::Events takes only these.
+enum class AuditEvent : std::uint8_t {
+  tls_reject,
+  proxy_reject,
+  egress_deny,
+  egress_allow,
+  egress_tls_fail,
+  mtls_fail,
+  config_load,
+  config_reload,
+  cert_reload,
+  plaintext_upstream,
+  ticket_keys,
+  memory_budget,
+};
+
+constexpr std::string_view to_string(AuditEvent e) noexcept {
+  switch (e) {
+    case AuditEvent::tls_reject: return kEventTlsReject;
+    case AuditEvent::proxy_reject: return kEventProxyReject;
+    case AuditEvent::egress_deny: return kEventEgressDeny;
+    case AuditEvent::egress_allow: return kEventEgressAllow;
+    case AuditEvent::egress_tls_fail: return kEventEgressTlsFail;
+    case AuditEvent::mtls_fail: return kEventMtlsFail;
+    case AuditEvent::config_load: return kEventConfigLoad;
+    case AuditEvent::config_reload: return kEventConfigReload;
+    case AuditEvent::cert_reload: return kEventCertReload;
+    case AuditEvent::plaintext_upstream: return kEventPlaintextUpstream;
+    case AuditEvent::ticket_keys: return kEventTicketKeys;
+    case AuditEvent::memory_budget: return kEventMemoryBudget;
+  }
+  return "unknown";
+}
+
 enum class Decision : std::uint8_t { allow, deny };
 std::string_view to_string(Decision d) noexcept;
 

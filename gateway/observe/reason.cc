@@ -45,8 +45,50 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::peer_closed: return "peer_closed";
     case Reason::draining: return "draining";
     case Reason::internal_error: return "internal_error";
+    case Reason::upstream_resolve_failed: return "upstream_resolve_failed";
+    case Reason::upstream_connect_timeout: return "upstream_connect_timeout";
+    case Reason::egress_allowed: return "allowed";
+    case Reason::egress_tunnel: return "tunnel";
+    case Reason::egress_destination_not_listed: return "destination_not_listed";
+    case Reason::egress_identity_not_allowed: return "identity_not_allowed";
+    case Reason::egress_ip_literal: return "ip_literal";
+    case Reason::egress_bad_destination: return "bad_destination";
+    case Reason::egress_bad_connect: return "bad_connect";
+    case Reason::egress_tunnel_not_allowed: return "tunnel_not_allowed";
+    case Reason::egress_non_loopback_client: return "non_loopback_client";
+    case Reason::egress_sni_mismatch: return "sni_mismatch";
+    case Reason::egress_not_tls: return "not_tls";
+    case Reason::egress_destination_private: return "private_address";
+    case Reason::egress_destination_unresolved: return "resolve_failed";
+    case Reason::egress_connect_failed: return "connect_failed";
+    case Reason::config_valid: return "valid";
+    case Reason::config_invalid: return "invalid_config";
+    case Reason::cert_changed: return "changed";
+    case Reason::invalid_certificate: return "invalid_certificate";
+    case Reason::plaintext_configured: return "plaintext_configured";
+    case Reason::invalid_ticket_keys: return "invalid_ticket_keys";
+    case Reason::memory_recovered: return "memory_recovered";
   }
   return "unknown";
+}
+
+bool counted_as_upstream_failure(Reason r) noexcept {
+  switch (r) {
+    case Reason::upstream_connect_failed:
+    case Reason::upstream_connect_timeout:
+    case Reason::upstream_resolve_failed:
+    case Reason::upstream_tls_failed:
+    case Reason::upstream_identity_mismatch:
+    case Reason::untrusted_ca:
+    case Reason::name_mismatch:
+    case Reason::expired:
+    case Reason::pin_mismatch:
+    case Reason::weak_key:
+    case Reason::tls_version:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace portcullis::gateway

@@ -58,7 +58,38 @@ enum class Reason : std::uint16_t {
   peer_closed,
   draining,
   internal_error,
+  // Upstream connection events (portcullis_upstream_failures_total{reason}).
+  upstream_resolve_failed,
+  upstream_connect_timeout,
+  // Egress decisions: audit reasons and egress_decisions_total labels. The words are the ones
+  // operators already see (left), so several differ from the enum name.
+  egress_allowed,                 // "allowed"
+  egress_tunnel,                  // "tunnel"
+  egress_destination_not_listed,  // "destination_not_listed" (routing::kEgressNotListed)
+  egress_identity_not_allowed,    // "identity_not_allowed"   (routing::kEgressIdentityNotAllowed)
+  egress_ip_literal,              // "ip_literal"             (routing::kEgressIpLiteral)
+  egress_bad_destination,         // "bad_destination"
+  egress_bad_connect,             // "bad_connect"
+  egress_tunnel_not_allowed,      // "tunnel_not_allowed"
+  egress_non_loopback_client,     // "non_loopback_client"
+  egress_sni_mismatch,            // "sni_mismatch"
+  egress_not_tls,                 // "not_tls"
+  egress_destination_private,     // "private_address"
+  egress_destination_unresolved,  // "resolve_failed"
+  egress_connect_failed,          // "connect_failed"
+  // Process events (audit).
+  config_valid,           // "valid"
+  config_invalid,         // "invalid_config"
+  cert_changed,           // "changed"
+  invalid_certificate,
+  plaintext_configured,
+  invalid_ticket_keys,
+  memory_recovered,
 };
+
+// Reasons an upstream connection counts itself (portcullis_upstream_failures_total, once per
+// connection); the requests it fails are not counted again in portcullis_rejections_total.
+bool counted_as_upstream_failure(Reason r) noexcept;
 
 std::string_view to_string(Reason r) noexcept;
 

@@ -19,7 +19,7 @@
 
 #include <uv.h>
 
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 
 namespace portcullis::gateway::runtime {
 

@@ -7,9 +7,7 @@
 #include <unordered_map>
 #include <unistd.h>
 
-#include "gateway/admin/admin_server.h"
 #include "gateway/io/uv.h"
-#include "gateway/listen/downstream_connection.h"
 #include "gateway/listen/listener.h"
 #include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
@@ -21,20 +19,10 @@ namespace {
 // enough to catch a surge long before the kernel OOM killer would act.
 constexpr std::uint64_t kMemorySampleMs = 250;
 
-const std::string& metrics_cluster(const upstream::Target& t) {
-  return t.metrics_cluster.empty() ? t.name : t.metrics_cluster;
-}
-
 void print_errors(const std::vector<config::Diagnostic>& errors) {
   for (const auto& d : errors) {
     std::fprintf(stderr, "%s\n", d.format().c_str());
   }
-}
-
-std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 }  // namespace
@@ -81,10 +69,7 @@ bool Server::refresh_ticket_keys(const config::Config& cfg, bool rotate) {
     std::string err;
     auto keys = tls::TicketKeys::load_file(cfg.gateway.ticket_keys, err);
     if (!keys) {
-      observe::AuditSubject subject;
-      subject.file = cfg.gateway.ticket_keys;
-      subject.detail = err;
-      audit_.record("ticket_keys", observe::Decision::deny, "invalid_ticket_keys", subject);
+      events_.ticket_keys_rejected(cfg.gateway.ticket_keys, err);
       std::fprintf(stderr, "portcullis: ticket keys: %s\n", err.c_str());
       return false;
     }
@@ -116,21 +101,12 @@ void Server::on_memory_timer(uv_timer_t* h) noexcept {
                              std::to_string(self.memory_.budget()) + " bytes";
   std::fprintf(stderr, "portcullis: memory budget: %s new requests (%s)\n",
                shed ? "shedding" : "accepting", detail.c_str());
-  observe::AuditSubject subject;
-  subject.detail = detail;
-  self.audit_.record(observe::kEventMemoryBudget,
-                     shed ? observe::Decision::deny : observe::Decision::allow,
-                     shed ? "memory_budget" : "memory_recovered", subject);
+  self.events_.memory_budget(shed, detail);
 }
 
 int Server::run() {
-  {
-    // The key file is read before the snapshot so the first handshakes already use it.
-    config::LoadResult pre = config::load(config_path_);
-    if (pre.ok() && !refresh_ticket_keys(*pre.config, false)) {
-      return 1;
-    }
-  }
+  // The configuration is read once. The front contexts read the ticket store at each handshake,
+  // so keys set below, before any worker starts, are the ones the first handshakes use.
   BuildResult built = load_snapshot(config_path_, ++generation_, &health_, &tickets_);
   if (!built.snapshot) {
     print_errors(built.errors);
@@ -140,8 +116,10 @@ int Server::run() {
   // generation (every tenant's contexts) for the life of the process.
   current_ = std::move(built.snapshot);
   const config::Config& cfg = current_->config;
-  access_.open(cfg.log.access);
-  audit_.open(cfg.log.audit);
+  events_.open(cfg.log.access, cfg.log.audit);
+  if (!refresh_ticket_keys(cfg, false)) {
+    return 1;
+  }
 
   unsigned workers = cfg.gateway.workers;
   if (workers == 0) {
@@ -194,20 +172,23 @@ int Server::run() {
   for (const auto& t : cfg.tenants) {
     for (const auto& c : t.clusters) {
       if (c.plaintext) {
-        audit_.plaintext_upstream(t.name, c.name);
+        events_.plaintext_upstream(t.name, c.name);
       }
     }
   }
-  {
-    audit_.config_loaded(false, current_->generation, config_path_);
-  }
+  events_.config_loaded(false, current_->generation, config_path_);
 
   watcher_ = std::make_unique<Watcher>(&loop_, [this] { reload(); });
   watcher_->rebuild(config_path_, cfg);
 
   workers_running_ = workers;
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(*this, i, current_, std::move(fds[i])));
+    Worker::Shared shared{events_, connection_limits_, memory_, [this] {
+                            // The last worker out lets the main loop finish.
+                            workers_running_.fetch_sub(1);
+                            uv_async_send(&workers_done_);
+                          }};
+    workers_.push_back(std::make_unique<Worker>(std::move(shared), i, current_, std::move(fds[i])));
   }
   for (auto& w : workers_) {
     w->start();
@@ -230,136 +211,10 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
   switch (signum) {
     case SIGHUP: self.reload(); break;
     case SIGUSR1:
-      self.access_.reopen();
-      self.audit_.reopen();
+      self.events_.reopen_logs();
       break;
     default: self.start_drain(); break;
   }
-}
-
-namespace {
-
-// One reload build, on the Reloader's background thread or inline. Never throws: it may run on a
-// thread of its own or under a libuv callback.
-BuildResult build_reload(const std::string& config_path, std::uint64_t generation,
-                         upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
-                         const Snapshot* previous,
-                         std::chrono::steady_clock::time_point asked) noexcept {
-  BuildResult built;
-  try {
-    built = load_snapshot(config_path, generation, health, tickets, previous);
-  } catch (const std::exception& e) {  // out of memory: refuse the reload, keep serving
-    built = BuildResult{};
-    built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
-                                              config::Pos{config_path, 0, 0},
-                                              std::string("reload failed: ") + e.what(), ""});
-  }
-  built.build_ms = elapsed_ms(asked);  // from the request: time queued counts too
-  return built;
-}
-
-}  // namespace
-
-// A reload builds its snapshot off the main loop when it is big (see Reloader): with 100k
-// tenants a build takes seconds to minutes, and the main loop must keep answering /healthz and
-// /readyz (a liveness probe would restart the gateway) and handling signals meanwhile.
-void Server::reload() {
-  if (draining_) {
-    return;
-  }
-  // The running generation lends the contexts of unchanged tenants: pinned until the build ends.
-  reloader_.request(current_->tenants.size(),
-                    [path = config_path_, generation = generation_ + 1, health = &health_,
-                     tickets = &tickets_, previous = current_,
-                     asked = std::chrono::steady_clock::now()]() {
-                      return build_reload(path, generation, health, tickets, previous.get(),
-                                          asked);
-                    });
-}
-
-// The build is back on the main thread: publish it, or refuse it and keep the running one.
-void Server::apply_reload(BuildResult built, bool off_loop) {
-  if (draining_) {
-    return;
-  }
-  if (built.snapshot && !refresh_ticket_keys(built.snapshot->config, false)) {
-    built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
-                                              config::Pos{built.snapshot->config.gateway.ticket_keys,
-                                                          0, 0},
-                                              "ticket key file refused", ""});
-    built.snapshot.reset();
-  }
-  if (built.snapshot) {
-    // Listening sockets outlive generations; changing them needs a restart.
-    const auto& a = current_->listeners;
-    const auto& b = built.snapshot->listeners;
-    bool same = a.size() == b.size();
-    for (std::size_t i = 0; same && i < a.size(); ++i) {
-      same = a[i].cfg->name == b[i].cfg->name && a[i].cfg->address == b[i].cfg->address;
-    }
-    if (!same) {
-      built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
-                                                config::Pos{config_path_, 0, 0},
-                                                "listeners changed: restart to apply", ""});
-      built.snapshot.reset();
-    }
-  }
-  if (!built.snapshot) {
-    std::string detail;
-    for (const auto& d : built.errors) {
-      detail += (detail.empty() ? "" : "; ") + d.format();
-    }
-    audit_.config_rejected(true, config_path_, detail);
-    for (const auto& d : built.errors) {
-      const std::string& f = d.pos.file;
-      if (f.size() > 4 && (f.ends_with(".pem") || f.ends_with(".key") || f.ends_with(".crt") ||
-                           d.message.find("certificate") != std::string::npos)) {
-        observe::AuditSubject subject;
-        subject.file = f;
-        subject.detail = d.message + "; the running certificate keeps serving";
-        audit_.record(observe::kEventCertReload, observe::Decision::deny, "invalid_certificate",
-                      subject);
-      }
-    }
-    metrics_.reload_result(false);
-    std::fprintf(stderr, "portcullis: reload refused, keeping generation %llu: %s\n",
-                 static_cast<unsigned long long>(generation_), detail.c_str());
-    return;
-  }
-  ++generation_;
-  // Certificates that changed with this reload: one cert_reload line each. By name (names are
-  // unique: "mesh", "tenant:NAME"); a pairwise scan is quadratic in the tenant count.
-  std::unordered_map<std::string_view, std::string_view> before;
-  before.reserve(current_->certs.size());
-  for (const auto& c : current_->certs) {
-    before.emplace(c.name, c.sha256);
-  }
-  for (const auto& now : built.snapshot->certs) {
-    const auto it = before.find(now.name);
-    if (it == before.end() || it->second != now.sha256) {
-      audit_.cert_reloaded(now.name, now.file);
-    }
-  }
-  SnapshotPtr replaced = current_;
-  {
-    std::lock_guard lock{snap_mu_};
-    current_ = built.snapshot;
-  }
-  for (auto& w : workers_) {
-    w->publish(built.snapshot);
-  }
-  memory_.configure(built.snapshot->config.limits.memory_budget);
-  audit_.config_loaded(true, generation_, config_path_);
-  watcher_->rebuild(config_path_, built.snapshot->config);
-  metrics_.reload_result(true);
-  metrics_.set_generation(generation_);
-  reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
-  std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
-               "tenant contexts built, %zu unchanged and reused)\n",
-               static_cast<unsigned long long>(generation_),
-               static_cast<long long>(built.build_ms),
-               off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
-               built.tenants_reused);
 }
 
 void Server::start_drain() {
@@ -400,209 +255,6 @@ void Server::finish() {
     watcher_->close();
   }
   reloader_.close();  // its release timer; the retired generations go with the Server
-}
-
-// --- events from workers ---
-
-void Server::tls_handshake_done(const listen::DownstreamConnection& c, const tls::TlsSummary& s,
-                                const std::string& tenant) {
-  (void)c;
-  metrics_.handshake(tenant, s.version, s.resumed);
-}
-
-void Server::tls_rejected(const listen::DownstreamConnection& c, Reason why,
-                          const std::string& detail, std::string_view event) {
-  metrics_.handshake_failed(to_string(why));
-  observe::AuditSubject subject;
-  subject.source = c.facts().client_ip + ":" + std::to_string(c.facts().client_port);
-  subject.destination = "listener " + c.facts().listener;
-  if (!detail.empty()) {
-    subject.detail = detail;
-  }
-  audit_.record(event, observe::Decision::deny, to_string(why), subject);
-  if (event != "tls_reject") {
-    metrics_.rejection(to_string(why));
-  }
-}
-
-void Server::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
-  const auto& info = ex.info();
-  const auto& req = ex.request();
-  observe::AccessRecord a;
-  a.tenant = info.tenant;
-  a.listener = facts.listener;
-  const std::string client = facts.client_ip + ":" + std::to_string(facts.client_port);
-  a.client = client;
-  a.sni = facts.sni;
-  a.tls_version = facts.tls_version;
-  a.alpn = facts.alpn;
-  a.method = req.method;
-  a.authority = info.authority.empty() ? req.authority : info.authority;
-  a.path = req.path;
-  a.status = ex.response().status;
-  a.bytes_in = info.bytes_in;
-  a.bytes_out = info.bytes_out;
-  a.duration_ms = elapsed_ms(info.start);
-  a.upstream = info.upstream;
-  a.upstream_identity = info.upstream_identity;
-  a.request_id = info.request_id;
-  a.reason = info.reason == Reason::none ? "" : to_string(info.reason);
-  a.source_identity = facts.source_identity;
-  access_.log(a);
-  metrics_.request(info.tenant, info.route, info.cluster, ex.response().status,
-                   info.reason == Reason::none ? "" : to_string(info.reason),
-                   static_cast<double>(elapsed_ms(info.start)) / 1000.0);
-}
-
-void Server::request_rejected(const http::ConnFacts& facts, const std::string& tenant, int status,
-                              Reason why) {
-  (void)facts;
-  metrics_.request(tenant, "", "", status, to_string(why), 0.0);
-}
-
-void Server::upstream_tls_failed(const upstream::Target& target, const std::string& address,
-                                 Reason why, const std::string& seen, const std::string& detail) {
-  observe::AuditSubject subject;
-  subject.destination = target.name;
-  if (target.egress) {
-    subject.source = target.source;
-  }
-  subject.identity = seen.empty() ? "none" : seen;
-  const std::string& expected = target.expect_uri.empty() ? target.expect_dns : target.expect_uri;
-  subject.detail = "address " + address + "; expected " + expected +
-                   (detail.empty() ? "" : "; " + detail);
-  audit_.record(target.egress ? "egress_tls_fail" : observe::kEventMtlsFail,
-                observe::Decision::deny, to_string(why), subject);
-  metrics_.upstream_failure(metrics_cluster(target), std::string(to_string(why)));
-}
-
-void Server::upstream_event(const upstream::Target& target, const std::string& address,
-                            const std::string& event, const std::string& detail) {
-  (void)address;
-  (void)detail;
-  metrics_.upstream_failure(metrics_cluster(target), event);
-}
-
-void Server::upstream_handshake(const upstream::Target& target, bool resumed) {
-  metrics_.upstream_handshake(metrics_cluster(target), resumed);
-}
-
-void Server::egress_decision(const std::string& source, const std::string& destination,
-                             bool allow, const std::string& reason, const std::string& detail) {
-  observe::AuditSubject subject;
-  subject.source = source;
-  subject.destination = destination;
-  if (!detail.empty()) {
-    subject.detail = detail;
-  }
-  audit_.record(allow ? observe::kEventEgressAllow : observe::kEventEgressDeny,
-                allow ? observe::Decision::allow : observe::Decision::deny, reason, subject);
-  metrics_.egress(allow ? "allow" : "deny", reason);
-}
-
-void Server::metrics_connection_opened(const std::string& listener) {
-  metrics_.connection(listener, +1);
-}
-
-void Server::metrics_connection_closed(const std::string& listener) {
-  metrics_.connection(listener, -1);
-}
-
-std::string Server::render_metrics() const {
-  std::string out = metrics_.render();
-  out += health_.render();
-  const SnapshotPtr snap = snapshot();
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  out += "# HELP portcullis_certificate_expiry_seconds Seconds until the certificate expires.\n"
-         "# TYPE portcullis_certificate_expiry_seconds gauge\n";
-  for (const auto& c : snap->certs) {
-    out += "portcullis_certificate_expiry_seconds{certificate=\"" + observe::label_value(c.name) +
-           "\"} " + std::to_string(c.not_after - now) + "\n";
-  }
-  out += "# HELP portcullis_memory_rss_bytes Resident memory of the gateway process.\n"
-         "# TYPE portcullis_memory_rss_bytes gauge\n"
-         "portcullis_memory_rss_bytes " + std::to_string(memory_.rss()) + "\n";
-  out += "# HELP portcullis_memory_budget_bytes [limits].memory_budget in bytes (0 = off).\n"
-         "# TYPE portcullis_memory_budget_bytes gauge\n"
-         "portcullis_memory_budget_bytes " + std::to_string(memory_.budget()) + "\n";
-  out += "# HELP portcullis_memory_shedding 1 while new requests are shed for memory.\n"
-         "# TYPE portcullis_memory_shedding gauge\n"
-         "portcullis_memory_shedding " + std::to_string(memory_.shedding() ? 1 : 0) + "\n";
-  out += "# HELP portcullis_access_log_write_failures_total Log lines that could not be written.\n"
-         "# TYPE portcullis_access_log_write_failures_total counter\n";
-  out += "portcullis_access_log_write_failures_total{log=\"access\"} " +
-         std::to_string(access_.file().write_failures()) + "\n";
-  out += "portcullis_access_log_write_failures_total{log=\"audit\"} " +
-         std::to_string(audit_.file().write_failures()) + "\n";
-  return out;
-}
-
-}  // namespace portcullis::gateway::runtime
-
-namespace portcullis::gateway::runtime {
-namespace {
-
-std::string js(std::string_view s) {
-  std::string out;
-  observe::JsonLine::append_escaped(out, s);  // quotes included
-  return out;
-}
-
-std::string js_list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    out += (i ? "," : "") + js(v[i]);
-  }
-  return out + "]";
-}
-
-}  // namespace
-
-// The running configuration without key material: key paths and ticket key paths are left out.
-std::string Server::render_config() const {
-  const SnapshotPtr snap = snapshot();
-  const config::Config& c = snap->config;
-  std::string o = "{\"generation\":" + std::to_string(snap->generation);
-  o += ",\"gateway\":{\"workers\":" + std::to_string(c.gateway.workers) +
-       ",\"tenants_dir\":" + js(c.gateway.tenants_dir) +
-       ",\"drain_timeout_ms\":" + std::to_string(c.gateway.drain_timeout.count()) + "}";
-  o += ",\"mesh\":{\"trust_domain\":" + js(c.mesh.trust_domain) + ",\"ca\":" + js(c.mesh.ca) +
-       ",\"cert\":" + js(c.mesh.cert) + ",\"identity\":" + js(snap->gateway_identity) + "}";
-  o += ",\"listeners\":[";
-  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
-    const auto& l = c.listeners[i];
-    o += std::string(i ? "," : "") + "{\"name\":" + js(l.name) + ",\"kind\":" +
-         js(l.kind == config::ListenerConfig::Kind::ingress ? "ingress" : "egress") +
-         ",\"address\":" + js(l.address) + ",\"unknown_sni\":" + js(l.unknown_sni) + "}";
-  }
-  o += "],\"tenants\":[";
-  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
-    const auto& t = c.tenants[i];
-    o += std::string(i ? "," : "") + "{\"name\":" + js(t.name) + ",\"hosts\":" +
-         js_list(t.hosts) + ",\"cert\":" + js(t.cert) + ",\"client_ca\":" + js(t.client_ca) +
-         ",\"min_tls\":" + js(t.min_tls) + ",\"routes\":[";
-    for (std::size_t r = 0; r < t.routes.size(); ++r) {
-      const auto& rt = t.routes[r];
-      o += std::string(r ? "," : "") + "{" +
-           (rt.prefix ? "\"path_prefix\":" + js(rt.path_prefix) : "\"path\":" + js(rt.path)) +
-           ",\"cluster\":" + js(rt.cluster) +
-           ",\"direct_response\":" + (rt.direct_response ? "true" : "false") + "}";
-    }
-    o += "],\"clusters\":[";
-    for (std::size_t k = 0; k < t.clusters.size(); ++k) {
-      const auto& cl = t.clusters[k];
-      o += std::string(k ? "," : "") + "{\"name\":" + js(cl.name) + ",\"endpoints\":" +
-           js_list(cl.endpoints) + ",\"identity\":" + js(cl.identity) + ",\"server_name\":" +
-           js(cl.server_name) + ",\"protocol\":" +
-           js(cl.protocol == config::ClusterConfig::Protocol::h2 ? "h2" : "http/1.1") +
-           ",\"plaintext\":" + (cl.plaintext ? "true" : "false") + "}";
-    }
-    o += "]}";
-  }
-  o += "]}\n";
-  return o;
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -3,16 +3,15 @@
 #include <unistd.h>
 
 #include "gateway/io/uv.h"
-#include "gateway/listen/downstream_connection.h"
 #include "gateway/listen/listener.h"
-#include "gateway/runtime/server.h"
+#include "gateway/runtime/memory_budget.h"
 #include "gateway/upstream/health_checker.h"
 #include "gateway/upstream/pool.h"
 
 namespace portcullis::gateway::runtime {
 
-Worker::Worker(Server& server, unsigned id, SnapshotPtr snapshot, std::vector<int> fds)
-    : server_(server), id_(id), snapshot_(std::move(snapshot)), fds_(std::move(fds)) {
+Worker::Worker(Shared shared, unsigned id, SnapshotPtr snapshot, std::vector<int> fds)
+    : shared_(std::move(shared)), id_(id), snapshot_(std::move(snapshot)), fds_(std::move(fds)) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, &Worker::on_async);
   async_.data = this;
@@ -62,9 +61,10 @@ void Worker::join() {
 void Worker::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   // Tell the main loop; the last worker out lets it finish.
-  server_.workers_running_.fetch_sub(1);
-  uv_async_send(&server_.workers_done_);
+  shared_.finished();
 }
+
+bool Worker::shedding() const noexcept { return shared_.memory.shedding(); }
 
 void Worker::post(Task t) {
   {
@@ -105,7 +105,7 @@ void Worker::drain() {
     for (auto& l : w.listeners_) {
       l->close();
     }
-    std::vector<listen::DownstreamConnection*> all(w.connections_.begin(), w.connections_.end());
+    std::vector<upstream::Tracked*> all(w.connections_.begin(), w.connections_.end());
     for (auto* c : all) {
       c->drain();
     }
@@ -120,7 +120,7 @@ void Worker::stop() {
     for (auto& l : w.listeners_) {
       l->close();
     }
-    std::vector<listen::DownstreamConnection*> all(w.connections_.begin(), w.connections_.end());
+    std::vector<upstream::Tracked*> all(w.connections_.begin(), w.connections_.end());
     for (auto* c : all) {
       c->abort();
     }
@@ -128,12 +128,12 @@ void Worker::stop() {
   });
 }
 
-void Worker::defer_flush(listen::DownstreamConnection* c) {
+void Worker::defer_flush(upstream::Deferred* d) {
   if (deferred_order_.empty()) {
     uv_idle_start(&idle_, &Worker::on_idle);
   }
-  if (deferred_.insert(c).second) {
-    deferred_order_.push_back(c);
+  if (deferred_.insert(d).second) {
+    deferred_order_.push_back(d);
   }
 }
 
@@ -151,7 +151,7 @@ void Worker::on_idle(uv_idle_t* h) noexcept {
   self.flushing_.clear();
 }
 
-void Worker::remove(listen::DownstreamConnection* c) {
+void Worker::remove(upstream::Tracked* c) noexcept {
   connections_.erase(c);
   deferred_.erase(c);
   if (draining_) {

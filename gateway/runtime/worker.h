@@ -17,11 +17,11 @@
 
 #include <uv.h>
 
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
+#include "gateway/upstream/worker_context.h"
 
 namespace portcullis::gateway {
 namespace listen {
-class DownstreamConnection;
 class Listener;
 }  // namespace listen
 namespace upstream {
@@ -32,12 +32,19 @@ class Pool;
 
 namespace portcullis::gateway::runtime {
 
-class Server;
+class MemoryBudget;
 
-class Worker {
+class Worker final : public upstream::WorkerContext {
  public:
+  // What a worker shares with the process; every reference outlives the worker.
+  struct Shared {
+    events::Events& events;
+    ConnectionLimits& limits;
+    const MemoryBudget& memory;
+    std::function<void()> finished;  // from the worker thread once its loop ended
+  };
   // `fds`: one bound, listening socket per snapshot listener (same order).
-  Worker(Server& server, unsigned id, SnapshotPtr snapshot, std::vector<int> fds);
+  Worker(Shared shared, unsigned id, SnapshotPtr snapshot, std::vector<int> fds);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -50,22 +57,22 @@ class Worker {
   void drain();  // stop accepting; drain connections; the loop ends when all are gone
   void stop();   // close everything now
 
-  // Worker thread only.
-  uv_loop_t* loop() noexcept { return &loop_; }
-  const SnapshotPtr& snapshot() const noexcept { return snapshot_; }
-  Server& server() noexcept { return server_; }
-  upstream::Pool& pool() noexcept { return *pool_; }
-  unsigned id() const noexcept { return id_; }
-  bool draining() const noexcept { return draining_; }
-  void add(listen::DownstreamConnection* c) { connections_.insert(c); }
-  void remove(listen::DownstreamConnection* c);
-  std::size_t connection_count() const noexcept { return connections_.size(); }
-  // Runs c->flush_deferred() on the next loop turn (before polling). A session's output must not
-  // be pulled inside an upstream callback: pulling may finish and destroy the exchange that is
-  // still on the caller's stack.
-  void defer_flush(listen::DownstreamConnection* c);
+  // WorkerContext (worker thread only).
+  uv_loop_t* loop() noexcept override { return &loop_; }
+  const SnapshotPtr& snapshot() const noexcept override { return snapshot_; }
+  upstream::Pool& pool() noexcept override { return *pool_; }
+  events::Events& events() noexcept override { return shared_.events; }
+  ConnectionLimits& connection_limits() noexcept override { return shared_.limits; }
+  bool shedding() const noexcept override;
+  bool draining() const noexcept override { return draining_; }
+  void add(upstream::Tracked* c) override { connections_.insert(c); }
+  void remove(upstream::Tracked* c) noexcept override;
+  void defer_flush(upstream::Deferred* d) override;
   // Its entry in deferred_order_ stays and is skipped.
-  void cancel_flush(listen::DownstreamConnection* c) { deferred_.erase(c); }
+  void cancel_flush(upstream::Deferred* d) noexcept override { deferred_.erase(d); }
+
+  unsigned id() const noexcept { return id_; }
+  std::size_t connection_count() const noexcept { return connections_.size(); }
 
  private:
   using Task = std::function<void(Worker&)>;
@@ -74,7 +81,7 @@ class Worker {
   void run();
   void maybe_finish();
 
-  Server& server_;
+  Shared shared_;
   unsigned id_;
   SnapshotPtr snapshot_;
   std::vector<int> fds_;
@@ -87,13 +94,13 @@ class Worker {
   std::unique_ptr<upstream::Pool> pool_;
   std::unique_ptr<upstream::HealthChecker> health_;  // worker 0 only
   std::vector<std::unique_ptr<listen::Listener>> listeners_;
-  std::unordered_set<listen::DownstreamConnection*> connections_;
+  std::unordered_set<upstream::Tracked*> connections_;
   // Connections whose output waits for the next loop turn. Flushed first come, first served:
   // the vector keeps the order (an unordered_set's hash order gave some connections a
   // consistently late turn, widening the latency tail); the set says who is still due, so a
   // cancelled or closed connection is skipped.
-  std::vector<listen::DownstreamConnection*> deferred_order_, flushing_;
-  std::unordered_set<listen::DownstreamConnection*> deferred_;
+  std::vector<upstream::Deferred*> deferred_order_, flushing_;
+  std::unordered_set<upstream::Deferred*> deferred_;
   uv_idle_t idle_{};
   static void on_idle(uv_idle_t* h) noexcept;
   bool draining_ = false;

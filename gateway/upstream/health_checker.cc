@@ -1,8 +1,8 @@
 #include "gateway/upstream/health_checker.h"
 
 #include "gateway/http/exchange.h"
-#include "gateway/runtime/worker.h"
 #include "gateway/upstream/pool.h"
+#include "gateway/upstream/worker_context.h"
 
 namespace portcullis::gateway::upstream {
 namespace {
@@ -39,7 +39,7 @@ struct HealthChecker::Probe final : http::DownstreamSide {
   void on_upstream_abort(http::Exchange&) noexcept override { record(false); }
 };
 
-HealthChecker::HealthChecker(runtime::Worker& worker) : worker_(worker) {
+HealthChecker::HealthChecker(WorkerContext& worker) : worker_(worker) {
   uv_timer_init(worker_.loop(), &timer_);
   timer_.data = this;
 }

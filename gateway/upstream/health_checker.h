@@ -15,15 +15,13 @@
 
 #include <uv.h>
 
-namespace portcullis::gateway::runtime {
-class Worker;
-}
-
 namespace portcullis::gateway::upstream {
+
+class WorkerContext;
 
 class HealthChecker {
  public:
-  explicit HealthChecker(runtime::Worker& worker);
+  explicit HealthChecker(WorkerContext& worker);
   ~HealthChecker();
   void start();
   void close();
@@ -33,7 +31,7 @@ class HealthChecker {
   static void on_tick(uv_timer_t* t) noexcept;
   void tick();
 
-  runtime::Worker& worker_;
+  WorkerContext& worker_;
   uv_timer_t timer_{};
   bool closed_ = false;
   std::map<std::string, std::chrono::steady_clock::time_point> next_due_;  // per cluster

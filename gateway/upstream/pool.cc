@@ -4,12 +4,11 @@
 #include <ctime>
 #include <new>
 
-#include "gateway/runtime/worker.h"
 #include "gateway/upstream/upstream_connection.h"
 
 namespace portcullis::gateway::upstream {
 
-Pool::Pool(runtime::Worker& worker) : worker_(worker) {}
+Pool::Pool(WorkerContext& worker) : worker_(worker) {}
 
 Pool::~Pool() = default;
 

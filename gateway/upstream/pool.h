@@ -14,20 +14,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include <uv.h>
-
 #include "gateway/http/exchange.h"
-#include "gateway/runtime/snapshot.h"
-#include "gateway/upstream/target.h"
+#include "gateway/snapshot/snapshot.h"
+#include "gateway/snapshot/target.h"
 #include "tls/session.h"
-
-namespace portcullis::gateway::runtime {
-class Worker;
-}
 
 namespace portcullis::gateway::upstream {
 
 class UpstreamConnection;
+class WorkerContext;
 
 struct PoolKey {
   std::uint64_t generation = 0;
@@ -38,7 +33,7 @@ struct PoolKey {
 
 class Pool {
  public:
-  explicit Pool(runtime::Worker& worker);
+  explicit Pool(WorkerContext& worker);
   ~Pool();
 
   // Picks an endpoint (round robin), reuses a connection with room or opens one, and attaches
@@ -63,7 +58,7 @@ class Pool {
   std::size_t size() const noexcept;
 
  private:
-  runtime::Worker& worker_;
+  WorkerContext& worker_;
   std::map<PoolKey, std::vector<UpstreamConnection*>> conns_;
   std::unordered_map<const void*, std::size_t> next_endpoint_;  // round robin per cluster
   std::map<PoolKey, tls::SslSessionPtr> sessions_;  // one per key: the newest

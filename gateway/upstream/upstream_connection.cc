@@ -4,8 +4,7 @@
 
 #include <openssl/err.h>
 
-#include "gateway/runtime/server.h"
-#include "gateway/runtime/worker.h"
+#include "gateway/events/events.h"
 #include "tls/verify.h"
 
 namespace portcullis::gateway::upstream {
@@ -51,7 +50,7 @@ struct UpstreamConnection::Waiting final : http::UpstreamSide {
   void on_downstream_abort(http::Exchange&) noexcept override { ex = nullptr; }
 };
 
-UpstreamConnection::UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key,
+UpstreamConnection::UpstreamConnection(WorkerContext& worker, Pool& pool, PoolKey key,
                                        runtime::SnapshotPtr snap, Target target,
                                        Endpoint endpoint)
     : worker_(worker),
@@ -60,7 +59,9 @@ UpstreamConnection::UpstreamConnection(runtime::Worker& worker, Pool& pool, Pool
       snap_(std::move(snap)),
       target_(std::move(target)),
       endpoint_(std::move(endpoint)),
-      socket_(worker.loop(), *this) {}
+      socket_(worker.loop(), *this) {
+  socket_.set_high_watermark(snap_->config.limits.buffer_per_direction);
+}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
@@ -88,6 +89,7 @@ void UpstreamConnection::start() noexcept {
   if (rc != 0) {
     delete resolving_;
     resolving_ = nullptr;
+    worker_.events().upstream_failed(target_, Reason::upstream_resolve_failed);
     fail_all(502, Reason::upstream_connect_failed);
     close();
   }
@@ -103,8 +105,7 @@ void UpstreamConnection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo
   self->resolving_ = nullptr;
   if (status != 0 || res == nullptr) {
     uv_freeaddrinfo(res);
-    self->worker_.server().upstream_event(self->target_, self->endpoint_.host_port.host,
-                                          "resolve_failed", uv_strerror(status));
+    self->worker_.events().upstream_failed(self->target_, Reason::upstream_resolve_failed);
     self->fail_all(502, Reason::upstream_connect_failed);
     self->close();
     return;
@@ -117,6 +118,7 @@ void UpstreamConnection::connect_to(const sockaddr* addr) noexcept {
   address_ = io::to_string(addr);
   const int rc = socket_.connect(addr);
   if (rc != 0) {
+    worker_.events().upstream_failed(target_, Reason::upstream_connect_failed);
     fail_all(502, Reason::upstream_connect_failed);
     close();
   }
@@ -124,7 +126,7 @@ void UpstreamConnection::connect_to(const sockaddr* addr) noexcept {
 
 void UpstreamConnection::on_connected(int status) noexcept {
   if (status != 0) {
-    worker_.server().upstream_event(target_, address_, "connect_failed", uv_strerror(status));
+    worker_.events().upstream_failed(target_, Reason::upstream_connect_failed);
     traffic_result(false);
     fail_all(502, Reason::upstream_connect_failed);
     close();
@@ -136,6 +138,7 @@ void UpstreamConnection::on_connected(int status) noexcept {
   }
   tls::SslPtr ssl{SSL_new(target_.ctx)};
   if (!ssl) {
+    worker_.events().upstream_failed(target_, Reason::upstream_tls_failed);
     fail_all(502, Reason::upstream_tls_failed);
     close();
     return;
@@ -205,7 +208,7 @@ void UpstreamConnection::traffic_result(bool ok) noexcept {
 void UpstreamConnection::refuse(Reason why, const std::string& seen,
                                 const std::string& detail) noexcept {
   traffic_result(false);
-  worker_.server().upstream_tls_failed(target_, address_, why, seen, detail);
+  worker_.events().upstream_tls_failed(target_, address_, why, seen, detail);
   fail_all(502, why);
   close();
 }
@@ -226,7 +229,7 @@ void UpstreamConnection::on_handshake_done() noexcept {
   if (early_session_) {
     pool_.store_session(key_, std::move(early_session_));
   }
-  worker_.server().upstream_handshake(target_, SSL_session_reused(socket_.tls()->ssl()) == 1);
+  worker_.events().upstream_handshake(target_, SSL_session_reused(socket_.tls()->ssl()) == 1);
   became_ready(alpn == "h2" && maybe_h2());
 }
 
@@ -397,9 +400,9 @@ void UpstreamConnection::on_transport_error(int) noexcept {
 
 void UpstreamConnection::on_timeout() noexcept {
   if (!ready_) {
-    worker_.server().upstream_event(target_, address_, "connect_timeout", "");
+    worker_.events().upstream_failed(target_, Reason::upstream_connect_timeout);
     traffic_result(false);
-    fail_all(504, Reason::upstream_timeout);
+    fail_all(504, Reason::upstream_connect_timeout);
   } else if (client_ && client_->active() > 0) {
     fail_all(504, Reason::upstream_timeout);
   }

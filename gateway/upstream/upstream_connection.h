@@ -19,10 +19,11 @@
 #include <uv.h>
 
 #include "gateway/io/socket.h"
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 #include "gateway/upstream/client.h"
 #include "gateway/upstream/pool.h"
-#include "gateway/upstream/target.h"
+#include "gateway/snapshot/target.h"
+#include "gateway/upstream/worker_context.h"
 #include "tls/session.h"
 
 namespace portcullis::gateway::upstream {
@@ -31,7 +32,7 @@ class UpstreamConnection final : public io::SocketOwner,
                                  public ClientOwner,
                                  public tls::SessionSink {
  public:
-  UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key, runtime::SnapshotPtr snap,
+  UpstreamConnection(WorkerContext& worker, Pool& pool, PoolKey key, runtime::SnapshotPtr snap,
                      Target target, Endpoint endpoint);
   ~UpstreamConnection() override;
 
@@ -74,7 +75,7 @@ class UpstreamConnection final : public io::SocketOwner,
   void flush() noexcept;
   bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }
 
-  runtime::Worker& worker_;
+  WorkerContext& worker_;
   Pool& pool_;
   PoolKey key_;
   runtime::SnapshotPtr snap_;  // keeps target_.ctx alive

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/listen/proxy_protocol.h"
+#include "gateway/snapshot/proxy_protocol.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace pp = portcullis::gateway::listen;

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/listen/proxy_protocol.h"
+#include "gateway/snapshot/proxy_protocol.h"
 
 namespace {
 

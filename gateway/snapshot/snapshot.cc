@@ -1,4 +1,4 @@
-#include "gateway/runtime/snapshot.h"
+#include "gateway/snapshot/snapshot.h"
 
 #include <algorithm>
 #include <ctime>

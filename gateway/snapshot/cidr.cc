@@ -1,4 +1,4 @@
-#include "gateway/listen/cidr.h"
+#include "gateway/snapshot/cidr.h"
 
 #include <arpa/inet.h>
 #include <cstring>

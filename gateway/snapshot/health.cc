@@ -1,4 +1,4 @@
-#include "gateway/upstream/health.h"
+#include "gateway/snapshot/health.h"
 
 namespace portcullis::gateway::upstream {
 

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "gateway/io/uv.h"
-#include "gateway/upstream/health.h"
+#include "gateway/snapshot/health.h"
 #include "tls/ptr.h"
 
 namespace portcullis::gateway::upstream {

@@ -17,9 +17,9 @@
 
 #include "gateway/config/config.h"
 #include "gateway/io/uv.h"
-#include "gateway/listen/cidr.h"
-#include "gateway/listen/proxy_protocol.h"
-#include "gateway/upstream/target.h"
+#include "gateway/snapshot/cidr.h"
+#include "gateway/snapshot/proxy_protocol.h"
+#include "gateway/snapshot/target.h"
 #include "routing/egress_policy.h"
 #include "routing/route_table.h"
 #include "tls/ptr.h"

@@ -1,5 +1,5 @@
 // PROXY protocol v1/v2 parser; see proxy_protocol.h.
-#include "gateway/listen/proxy_protocol.h"
+#include "gateway/snapshot/proxy_protocol.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

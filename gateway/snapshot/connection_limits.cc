@@ -1,4 +1,4 @@
-#include "gateway/runtime/connection_limits.h"
+#include "gateway/snapshot/connection_limits.h"
 
 namespace portcullis::gateway::runtime {
 
