@@ -20,7 +20,7 @@
 
 #include "gateway/io/socket.h"
 #include "gateway/runtime/snapshot.h"
-#include "gateway/upstream/client.h"
+#include "gateway/http/client.h"
 #include "gateway/upstream/pool.h"
 #include "gateway/upstream/target.h"
 #include "tls/session.h"
@@ -28,7 +28,7 @@
 namespace portcullis::gateway::upstream {
 
 class UpstreamConnection final : public io::SocketOwner,
-                                 public ClientOwner,
+                                 public http::ClientOwner,
                                  public tls::SessionSink {
  public:
   UpstreamConnection(runtime::Worker& worker, Pool& pool, PoolKey key, runtime::SnapshotPtr snap,
@@ -82,7 +82,7 @@ class UpstreamConnection final : public io::SocketOwner,
   Endpoint endpoint_;
   std::string address_;  // "ip:port" once resolved
   io::TlsSocket socket_;
-  std::unique_ptr<ClientSession> client_;
+  std::unique_ptr<http::ClientSession> client_;
   tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
   uv_getaddrinfo_t* resolving_ = nullptr;

@@ -19,7 +19,7 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/http/session.h"
-#include "gateway/upstream/client.h"
+#include "gateway/http/client.h"
 
 namespace {
 
@@ -36,8 +36,8 @@ using portcullis::gateway::http::Session;
 using portcullis::gateway::http::SessionLimits;
 using portcullis::gateway::http::SessionOwner;
 using portcullis::gateway::http::UpstreamSide;
-using portcullis::gateway::upstream::ClientOwner;
-using portcullis::gateway::upstream::ClientSession;
+using portcullis::gateway::http::ClientOwner;
+using portcullis::gateway::http::ClientSession;
 
 constexpr std::size_t kUnlimited = static_cast<std::size_t>(-1);
 
@@ -233,7 +233,7 @@ struct FakeSessionOwner final : SessionOwner {
 
 struct Pair {
   explicit Pair(SessionLimits l = SessionLimits{}) : limits(l) {
-    client = portcullis::gateway::upstream::make_http2_client(cown);
+    client = portcullis::gateway::http::make_http2_client(cown);
     server = portcullis::gateway::http::make_http2_session(sown, facts, limits);
   }
 
