@@ -20,6 +20,7 @@
 #include "gateway/http/client.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/message.h"
+#include "gateway/http/nghttp2_callbacks.h"
 #include "gateway/http/nghttp2_glue.h"
 
 namespace portcullis::gateway::http {
@@ -77,20 +78,15 @@ class Http2Client final : public ClientSession {
   void callback_failed() noexcept {}
 
  private:
-  // nghttp2 callbacks: each runs its body under h2::callback (one exception policy).
-  static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
-                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                       std::uint8_t flags, void* ud) noexcept;
-  static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-  static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
-                           const std::uint8_t* data, std::size_t len, void* ud) noexcept;
-  static int on_frame_not_send(nghttp2_session* s, const nghttp2_frame* frame, int error,
-                               void* ud) noexcept;
-  static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
-                             void* ud) noexcept;
-  static ssize_t read_request(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
-                              std::size_t length, std::uint32_t* data_flags,
-                              nghttp2_data_source* source, void* ud) noexcept;
+  // nghttp2 callbacks, registered with h2::CallbackBuilder (nghttp2_callbacks.h), which runs
+  // each under h2::callback: one exception policy. They may throw.
+  int on_header(const nghttp2_frame* frame, std::string_view name, std::string_view value);
+  int on_frame_recv(const nghttp2_frame* frame);
+  int on_data_chunk(std::int32_t stream_id, const std::uint8_t* data, std::size_t len);
+  int on_frame_not_send(const nghttp2_frame* frame, int error);
+  int on_stream_close(std::int32_t stream_id, std::uint32_t error_code);
+  ssize_t read_data(void* source, std::uint8_t* buf, std::size_t length,
+                    std::uint32_t* data_flags);
 
   Stream* stream_of(std::int32_t id) const noexcept;
   void headers_done(Stream& st, bool end_stream) noexcept;
@@ -127,18 +123,17 @@ void Stream::on_downstream_abort(Exchange&) noexcept {
 
 Http2Client::Http2Client(ClientOwner& owner, const Http2ClientLimits& limits) noexcept
     : owner_(owner) {
-  h2::SessionBuilder b;
+  h2::CallbackBuilder<Http2Client> b;
   if (!b.ok()) {
     fatal_ = true;
     return;
   }
-  nghttp2_session_callbacks* cbs = b.callbacks();
+  b.on<&Http2Client::on_header>(nghttp2_session_callbacks_set_on_header_callback)
+      .on<&Http2Client::on_frame_recv>(nghttp2_session_callbacks_set_on_frame_recv_callback)
+      .on<&Http2Client::on_data_chunk>(nghttp2_session_callbacks_set_on_data_chunk_recv_callback)
+      .on<&Http2Client::on_frame_not_send>(nghttp2_session_callbacks_set_on_frame_not_send_callback)
+      .on<&Http2Client::on_stream_close>(nghttp2_session_callbacks_set_on_stream_close_callback);
   nghttp2_option* opt = b.option();
-  nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Client::on_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Http2Client::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Client::on_data_chunk);
-  nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, &Http2Client::on_frame_not_send);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Client::on_stream_close);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, limits.max_outbound_control_frames);
   // Until the server's SETTINGS arrive, assume the RFC 9113 recommended minimum of 100
@@ -238,9 +233,8 @@ void Http2Client::attach(Exchange& ex) noexcept {
   }
   auto st = std::make_unique<Stream>(*this, ex);
   st->head_request_ = r.method == "HEAD";
-  nghttp2_data_provider prov{};
-  prov.source.ptr = st.get();
-  prov.read_callback = &Http2Client::read_request;
+  nghttp2_data_provider prov =
+      h2::data_provider<Http2Client, &Http2Client::read_data>(st.get());
   const bool body = r.has_body && !ex.request_body().finished();
   const std::int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(),
                                                  body ? &prov : nullptr, st.get());
@@ -381,135 +375,118 @@ void Http2Client::response_end(Stream& st) noexcept {
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks
 
-int Http2Client::on_header(nghttp2_session*, const nghttp2_frame* frame,
-                           const std::uint8_t* name, std::size_t namelen,
-                           const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
-                           void* ud) noexcept {
-  return h2::callback<Http2Client>(ud, [&](Http2Client& self) -> int {
-    if (frame->hd.type != NGHTTP2_HEADERS) {
-      return 0;
+int Http2Client::on_header(const nghttp2_frame* frame, std::string_view name,
+                           std::string_view value) {
+  if (frame->hd.type != NGHTTP2_HEADERS) {
+    return 0;
+  }
+  Stream* st = stream_of(frame->hd.stream_id);
+  if (st == nullptr || st->ex_ == nullptr || st->head_done_) {
+    return 0;  // trailers, or nobody listening
+  }
+  const std::string_view n = name;
+  const std::string_view v = value;
+  if (n == ":status") {
+    int status = 0;
+    st->head_.status = h2::parse_decimal(v, status) ? status : 0;
+    return 0;
+  }
+  if (h2::is_pseudo(n)) {
+    return 0;
+  }
+  if (n == "content-length") {
+    std::uint64_t len = 0;
+    if (h2::parse_decimal(v, len)) {
+      st->head_.content_length = len;
     }
-    Stream* st = self.stream_of(frame->hd.stream_id);
-    if (st == nullptr || st->ex_ == nullptr || st->head_done_) {
-      return 0;  // trailers, or nobody listening
-    }
-    std::string_view n = as_view(name, namelen);
-    std::string_view v = as_view(value, valuelen);
-    if (n == ":status") {
-      int status = 0;
-      st->head_.status = h2::parse_decimal(v, status) ? status : 0;
-      return 0;
-    }
-    if (h2::is_pseudo(n)) {
-      return 0;
-    }
-    if (n == "content-length") {
-      std::uint64_t len = 0;
-      if (h2::parse_decimal(v, len)) {
-        st->head_.content_length = len;
+    return 0;
+  }
+  if (is_hop_by_hop(n)) {
+    return 0;
+  }
+  st->head_.headers.push_back(Header{std::string(n), std::string(v)});
+  return 0;
+}
+
+int Http2Client::on_frame_recv(const nghttp2_frame* frame) {
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      Stream* st = stream_of(frame->hd.stream_id);
+      if (st == nullptr) {
+        return 0;
+      }
+      if (!st->head_done_) {
+        headers_done(*st, end_stream);
+      } else if (end_stream) {
+        response_end(*st);  // trailers end the response
       }
       return 0;
     }
-    if (is_hop_by_hop(n)) {
+    case NGHTTP2_DATA: {
+      Stream* st = stream_of(frame->hd.stream_id);
+      if (st != nullptr && end_stream && st->head_done_) {
+        response_end(*st);
+      }
       return 0;
     }
-    st->head_.headers.push_back(Header{std::string(n), std::string(v)});
-    return 0;
-  });
-}
-
-int Http2Client::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) noexcept {
-  return h2::callback<Http2Client>(ud, [&](Http2Client& self) -> int {
-    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-    switch (frame->hd.type) {
-      case NGHTTP2_HEADERS: {
-        Stream* st = self.stream_of(frame->hd.stream_id);
-        if (st == nullptr) {
-          return 0;
-        }
-        if (!st->head_done_) {
-          self.headers_done(*st, end_stream);
-        } else if (end_stream) {
-          self.response_end(*st);  // trailers end the response
-        }
-        return 0;
-      }
-      case NGHTTP2_DATA: {
-        Stream* st = self.stream_of(frame->hd.stream_id);
-        if (st != nullptr && end_stream && st->head_done_) {
-          self.response_end(*st);
-        }
-        return 0;
-      }
-      case NGHTTP2_GOAWAY:
-        self.goaway_ = true;
-        self.goaway_last_stream_ = frame->goaway.last_stream_id;
-        return 0;
-      case NGHTTP2_SETTINGS:
-        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
-          self.owner_.client_capacity_available();
-        }
-        return 0;
-      default:
-        return 0;
-    }
-  });
-}
-
-int Http2Client::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t stream_id,
-                               const std::uint8_t* data, std::size_t len, void* ud) noexcept {
-  return h2::callback<Http2Client>(ud, [&](Http2Client& self) -> int {
-    Stream* st = self.stream_of(stream_id);
-    if (st == nullptr || st->ex_ == nullptr || !st->head_done_) {
-      nghttp2_session_consume(s, stream_id, len);
+    case NGHTTP2_GOAWAY:
+      goaway_ = true;
+      goaway_last_stream_ = frame->goaway.last_stream_id;
       return 0;
-    }
-    st->unconsumed_ += len;
-    st->ex_->response_body().append(as_view(data, len));
-    st->ex_->response_body_added();
-    return 0;
-  });
+    case NGHTTP2_SETTINGS:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+        owner_.client_capacity_available();
+      }
+      return 0;
+    default:
+      return 0;
+  }
 }
 
-int Http2Client::on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int,
-                                   void* ud) noexcept {
-  return h2::callback<Http2Client>(ud, [&](Http2Client& self) -> int {
-    if (frame->hd.type == NGHTTP2_HEADERS) {
-      // The request never left (GOAWAY received, stream ids exhausted, canceled while queued).
-      self.drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset, true);
-    }
+int Http2Client::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data,
+                               std::size_t len) {
+  Stream* st = stream_of(stream_id);
+  if (st == nullptr || st->ex_ == nullptr || !st->head_done_) {
+    nghttp2_session_consume(session_.get(), stream_id, len);
     return 0;
-  });
+  }
+  st->unconsumed_ += len;
+  st->ex_->response_body().append(as_view(data, len));
+  st->ex_->response_body_added();
+  return 0;
 }
 
-int Http2Client::on_stream_close(nghttp2_session*, std::int32_t stream_id,
-                                 std::uint32_t error_code, void* ud) noexcept {
+int Http2Client::on_frame_not_send(const nghttp2_frame* frame, int) {
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    // The request never left (GOAWAY received, stream ids exhausted, canceled while queued).
+    drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset, true);
+  }
+  return 0;
+}
+
+int Http2Client::on_stream_close(std::int32_t stream_id, std::uint32_t error_code) {
   // Still attached here means the response did not complete: RST_STREAM or a stream error.
-  return h2::callback<Http2Client>(ud, [&](Http2Client& self) -> int {
-    const bool unprocessed = error_code == NGHTTP2_REFUSED_STREAM ||
-                             (self.goaway_ && stream_id > self.goaway_last_stream_);
-    self.drop_stream(stream_id, 502, Reason::upstream_reset, unprocessed);
-    return 0;
-  });
+  const bool unprocessed = error_code == NGHTTP2_REFUSED_STREAM ||
+                           (goaway_ && stream_id > goaway_last_stream_);
+  drop_stream(stream_id, 502, Reason::upstream_reset, unprocessed);
+  return 0;
 }
 
-ssize_t Http2Client::read_request(nghttp2_session*, std::int32_t, std::uint8_t* buf,
-                                  std::size_t length, std::uint32_t* data_flags,
-                                  nghttp2_data_source* source, void* ud) noexcept {
-  return h2::callback<Http2Client>(ud, [&](Http2Client&) -> ssize_t {
-    auto* st = static_cast<Stream*>(source->ptr);
-    if (st->ex_ == nullptr) {
-      // Abandoned; a RST_STREAM is queued for this stream.
-      st->deferred_ = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-      Exchange& ex = *st->ex_;
-    const ssize_t n = h2::read_body(ex.request_body(), buf, length, data_flags, st->deferred_);
-    if (n > 0) {
-      ex.request_body_consumed(static_cast<std::size_t>(n));
-    }
-    return n;
-  });
+ssize_t Http2Client::read_data(void* source, std::uint8_t* buf, std::size_t length,
+                               std::uint32_t* data_flags) {
+  auto* st = static_cast<Stream*>(source);
+  if (st->ex_ == nullptr) {
+    // Abandoned; a RST_STREAM is queued for this stream.
+    st->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+    Exchange& ex = *st->ex_;
+  const ssize_t n = h2::read_body(ex.request_body(), buf, length, data_flags, st->deferred_);
+  if (n > 0) {
+    ex.request_body_consumed(static_cast<std::size_t>(n));
+  }
+  return n;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/http/message.h"
+#include "gateway/http/nghttp2_callbacks.h"
 #include "gateway/http/nghttp2_glue.h"
 #include "gateway/http/session.h"
 
@@ -109,26 +110,18 @@ class Http2Session final : public Session {
   void callback_failed() noexcept {}
 
  private:
-  // nghttp2 callbacks: each runs its body under h2::callback (one exception policy).
-  static int on_begin_frame(nghttp2_session* s, const nghttp2_frame_hd* hd, void* ud) noexcept;
-  static int on_begin_headers(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-  static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
-                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                       std::uint8_t flags, void* ud) noexcept;
-  static int on_invalid_header(nghttp2_session* s, const nghttp2_frame* frame,
-                               const std::uint8_t* name, std::size_t namelen,
-                               const std::uint8_t* value, std::size_t valuelen,
-                               std::uint8_t flags, void* ud) noexcept;
-  static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-  static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
-                           const std::uint8_t* data, std::size_t len, void* ud) noexcept;
-  static int on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-
-  static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
-                             void* ud) noexcept;
-  static ssize_t read_response(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
-                               std::size_t length, std::uint32_t* data_flags,
-                               nghttp2_data_source* source, void* ud) noexcept;
+  // nghttp2 callbacks, registered with h2::CallbackBuilder (nghttp2_callbacks.h), which runs
+  // each under h2::callback: one exception policy. They may throw.
+  int on_begin_frame(const nghttp2_frame_hd* hd);
+  int on_begin_headers(const nghttp2_frame* frame);
+  int on_header(const nghttp2_frame* frame, std::string_view name, std::string_view value);
+  int on_invalid_header(const nghttp2_frame* frame, std::string_view, std::string_view);
+  int on_frame_recv(const nghttp2_frame* frame);
+  int on_data_chunk(std::int32_t stream_id, const std::uint8_t* data, std::size_t len);
+  int on_frame_send(const nghttp2_frame* frame);
+  int on_stream_close(std::int32_t stream_id, std::uint32_t code);
+  ssize_t read_data(void* source, std::uint8_t* buf, std::size_t length,
+                    std::uint32_t* data_flags);
 
   Stream* stream_of(std::int32_t id) const noexcept;
   void header(Stream& st, std::string_view name, std::string_view value) noexcept;
@@ -195,21 +188,21 @@ void Stream::on_upstream_abort(Exchange&) noexcept {
 Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
                            const SessionLimits& limits) noexcept
     : owner_(owner), scheme_(facts.scheme), limits_(limits) {
-  h2::SessionBuilder b;
+  h2::CallbackBuilder<Http2Session> b;
   if (!b.ok()) {
     fatal_ = true;
     return;
   }
-  nghttp2_session_callbacks* cbs = b.callbacks();
+  b.on<&Http2Session::on_begin_frame>(nghttp2_session_callbacks_set_on_begin_frame_callback)
+      .on<&Http2Session::on_begin_headers>(nghttp2_session_callbacks_set_on_begin_headers_callback)
+      .on<&Http2Session::on_header>(nghttp2_session_callbacks_set_on_header_callback)
+      .on<&Http2Session::on_invalid_header>(
+          nghttp2_session_callbacks_set_on_invalid_header_callback)
+      .on<&Http2Session::on_frame_recv>(nghttp2_session_callbacks_set_on_frame_recv_callback)
+      .on<&Http2Session::on_data_chunk>(nghttp2_session_callbacks_set_on_data_chunk_recv_callback)
+      .on<&Http2Session::on_frame_send>(nghttp2_session_callbacks_set_on_frame_send_callback)
+      .on<&Http2Session::on_stream_close>(nghttp2_session_callbacks_set_on_stream_close_callback);
   nghttp2_option* opt = b.option();
-  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &Http2Session::on_begin_frame);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Http2Session::on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Session::on_header);
-  nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, &Http2Session::on_invalid_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Http2Session::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Session::on_data_chunk);
-  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Http2Session::on_frame_send);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Session::on_stream_close);
   // The window opens only as the upstream consumes request body: this is the backpressure.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, limits_.h2_max_outbound_control_frames);
@@ -294,7 +287,8 @@ void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
 }
 
 bool Http2Session::want_read() const noexcept {
-  return session_ != nullptr && !fatal_ && !aborted_ && nghttp2_session_want_read(session_.get()) != 0;
+  return session_ != nullptr && !fatal_ && !aborted_ &&
+         nghttp2_session_want_read(session_.get()) != 0;
 }
 
 bool Http2Session::should_close() const noexcept {
@@ -305,7 +299,8 @@ bool Http2Session::should_close() const noexcept {
     // After a fatal error only the queued GOAWAY is left to flush.
     return nghttp2_session_want_write(session_.get()) == 0;
   }
-  return nghttp2_session_want_read(session_.get()) == 0 && nghttp2_session_want_write(session_.get()) == 0;
+  return nghttp2_session_want_read(session_.get()) == 0 &&
+         nghttp2_session_want_write(session_.get()) == 0;
 }
 
 void Http2Session::start_drain() noexcept {
@@ -485,9 +480,7 @@ void Http2Session::submit_response(Stream& st) noexcept {
   if (r.content_length.has_value()) {
     nva.add_content_length(*r.content_length);
   }
-  nghttp2_data_provider prov{};
-  prov.source.ptr = &st;
-  prov.read_callback = &Http2Session::read_response;
+  nghttp2_data_provider prov = h2::data_provider<Http2Session, &Http2Session::read_data>(&st);
   const bool body = r.has_body && !ex.response_body().finished();
   st.response_submitted_ = true;
   int rv = nghttp2_submit_response(session_.get(), st.id_, nva.data(), nva.size(),
@@ -549,204 +542,179 @@ void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks
 
-int Http2Session::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd,
-                                 void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    const SessionLimits& l = self.limits_;
-    if (hd->type == NGHTTP2_RST_STREAM && ++self.client_resets_ > l.h2_max_client_resets) {
-      self.flood_ = true;
-      return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
-    }
-    if (hd->type == NGHTTP2_HEADERS) {
-      self.continuations_ = 0;
-    } else if (hd->type == NGHTTP2_CONTINUATION && ++self.continuations_ > l.h2_max_continuations) {
-      self.flood_ = true;
-      return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
-    }
+int Http2Session::on_begin_frame(const nghttp2_frame_hd* hd) {
+  const SessionLimits& l = limits_;
+  if (hd->type == NGHTTP2_RST_STREAM && ++client_resets_ > l.h2_max_client_resets) {
+    flood_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
+  }
+  if (hd->type == NGHTTP2_HEADERS) {
+    continuations_ = 0;
+  } else if (hd->type == NGHTTP2_CONTINUATION && ++continuations_ > l.h2_max_continuations) {
+    flood_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
+  }
+  return 0;
+}
+
+int Http2Session::on_begin_headers(const nghttp2_frame* frame) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;
-  });
+  }
+  auto st = std::make_unique<Stream>(*this, frame->hd.stream_id);
+  streams_[frame->hd.stream_id] = std::move(st);
+  ++streams_begun_;
+  if (limits_.max_requests_per_connection != 0 &&
+      streams_begun_ == limits_.max_requests_per_connection && !draining_) {
+    if (client_resets_ * 2 >= streams_begun_) {
+      // The budget went mostly to streams the client reset itself: Rapid Reset, not a busy
+      // client. ENHANCE_YOUR_CALM instead of a graceful GOAWAY.
+      flood_ = true;
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    // Request budget spent: finish what is open, then go.
+    draining_ = true;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+  return 0;
 }
 
-int Http2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
-                                   void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-      return 0;
-    }
-    auto st = std::make_unique<Stream>(self, frame->hd.stream_id);
-    self.streams_[frame->hd.stream_id] = std::move(st);
-    ++self.streams_begun_;
-    if (self.limits_.max_requests_per_connection != 0 &&
-        self.streams_begun_ == self.limits_.max_requests_per_connection && !self.draining_) {
-      if (self.client_resets_ * 2 >= self.streams_begun_) {
-        // The budget went mostly to streams the client reset itself: Rapid Reset, not a busy
-        // client. ENHANCE_YOUR_CALM instead of a graceful GOAWAY.
-        self.flood_ = true;
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-      }
-      // Request budget spent: finish what is open, then go.
-      self.draining_ = true;
-      nghttp2_submit_goaway(self.session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
-                            NGHTTP2_NO_ERROR, nullptr, 0);
-    }
+int Http2Session::on_header(const nghttp2_frame* frame, std::string_view name,
+                            std::string_view value) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    return 0;  // trailers are not forwarded
+  }
+  Stream* st = stream_of(frame->hd.stream_id);
+  if (st == nullptr) {
     return 0;
-  });
+  }
+  header(*st, name, value);
+  return 0;
 }
 
-int Http2Session::on_header(nghttp2_session*, const nghttp2_frame* frame,
-                            const std::uint8_t* name, std::size_t namelen,
-                            const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
-                            void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-      return 0;  // trailers are not forwarded
-    }
-    Stream* st = self.stream_of(frame->hd.stream_id);
-    if (st == nullptr) {
-      return 0;
-    }
-    self.header(*st, as_view(name, namelen), as_view(value, valuelen));
-    return 0;
-  });
+int Http2Session::on_invalid_header(const nghttp2_frame* frame, std::string_view,
+                                    std::string_view) {
+  if (Stream* st = stream_of(frame->hd.stream_id); st != nullptr) {
+    st->rejected_ = true;
+    st->reject_status_ = 400;
+    st->reject_reason_ = Reason::http_malformed;
+  }
+  // nghttp2 resets the stream with PROTOCOL_ERROR.
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
-int Http2Session::on_invalid_header(nghttp2_session*, const nghttp2_frame* frame,
-                                    const std::uint8_t*, std::size_t, const std::uint8_t*,
-                                    std::size_t, std::uint8_t, void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    if (Stream* st = self.stream_of(frame->hd.stream_id); st != nullptr) {
-      st->rejected_ = true;
-      st->reject_status_ = 400;
-      st->reject_reason_ = Reason::http_malformed;
-    }
-    // nghttp2 resets the stream with PROTOCOL_ERROR.
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  });
-}
-
-int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-    switch (frame->hd.type) {
-      case NGHTTP2_HEADERS: {
-        Stream* st = self.stream_of(frame->hd.stream_id);
-        if (st == nullptr) {
-          return 0;
-        }
-        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-          self.request_headers_done(*st, end_stream);
-        } else if (end_stream) {
-          self.request_end(*st);  // trailers end the request
-        }
-        return 0;
-      }
-      case NGHTTP2_DATA: {
-        Stream* st = self.stream_of(frame->hd.stream_id);
-        if (st != nullptr && end_stream) {
-          self.request_end(*st);
-        }
-        return 0;
-      }
-      default:
-        return 0;
-    }
-  });
-}
-
-int Http2Session::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t stream_id,
-                                const std::uint8_t* data, std::size_t len, void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    Stream* st = self.stream_of(stream_id);
-    if (st == nullptr || !st->ex_ || st->rejected_) {
-      // Nobody will read these bytes: give the window back now.
-      nghttp2_session_consume(s, stream_id, len);
-      return 0;
-    }
-    st->unconsumed_ += len;
-    Exchange& ex = *st->ex_;
-    ex.request_body().append(as_view(data, len));
-    ex.info().bytes_in += len;
-    ex.request_body_added();
-    return 0;
-  });
-}
-
-int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
-                                void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
-        !self.error_counted_) {
-      // nghttp2 ended the connection itself for a violation it detected (e.g. a stream past
-      // the acknowledged SETTINGS_MAX_CONCURRENT_STREAMS): count it once, like fatal() does.
-      self.error_counted_ = true;
-      self.owner_.request_rejected(400, frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
-                                            ? Reason::h2_flood
-                                            : Reason::h2_protocol_error);
-    }
-    if (frame->hd.type == NGHTTP2_RST_STREAM) {
-      if (++self.resets_sent_ > self.limits_.h2_max_server_resets) {
-        self.flood_ = true;  // acted on at the next feed()
-      }
-      Stream* st = self.stream_of(frame->hd.stream_id);
+int Http2Session::on_frame_recv(const nghttp2_frame* frame) {
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      Stream* st = stream_of(frame->hd.stream_id);
       if (st == nullptr) {
-        // Refused before a stream object existed (REFUSED_STREAM past the limit, ...).
-        ++self.rejected_;
-        if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
-          self.owner_.request_rejected(503, Reason::h2_flood);
-        } else {
-          self.owner_.request_rejected(400, Reason::h2_protocol_error);
-        }
-      } else if (!st->started_ && !st->reject_reported_) {
-        st->reject_reported_ = true;
-        ++self.rejected_;
-        if (!st->rejected_) {
-          // nghttp2 refused it (bad pseudo-headers, connection-specific field, uppercase name).
-          st->rejected_ = true;
-          st->reject_status_ = frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM ? 503 : 400;
-          st->reject_reason_ = frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM
-                                   ? Reason::h2_flood
-                                   : Reason::h2_protocol_error;
-        }
-        self.owner_.request_rejected(st->reject_status_, st->reject_reason_);
+        return 0;
+      }
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        request_headers_done(*st, end_stream);
+      } else if (end_stream) {
+        request_end(*st);  // trailers end the request
       }
       return 0;
     }
-    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
-        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
-      // The response is complete. If the client is still sending the request, ask it to stop
-      // (RFC 9113 8.1: RST_STREAM NO_ERROR after a complete response).
-      if (nghttp2_session_get_stream_remote_close(s, frame->hd.stream_id) == 0) {
-        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    case NGHTTP2_DATA: {
+      Stream* st = stream_of(frame->hd.stream_id);
+      if (st != nullptr && end_stream) {
+        request_end(*st);
       }
+      return 0;
     }
-    return 0;
-  });
+    default:
+      return 0;
+  }
 }
 
-int Http2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t code,
-                                  void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session& self) -> int {
-      self.stream_closed(stream_id, code);
+int Http2Session::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data,
+                                std::size_t len) {
+  Stream* st = stream_of(stream_id);
+  if (st == nullptr || !st->ex_ || st->rejected_) {
+    // Nobody will read these bytes: give the window back now.
+    nghttp2_session_consume(session_.get(), stream_id, len);
     return 0;
-  });
+  }
+  st->unconsumed_ += len;
+  Exchange& ex = *st->ex_;
+  ex.request_body().append(as_view(data, len));
+  ex.info().bytes_in += len;
+  ex.request_body_added();
+  return 0;
 }
 
-ssize_t Http2Session::read_response(nghttp2_session*, std::int32_t, std::uint8_t* buf,
-                                    std::size_t length, std::uint32_t* data_flags,
-                                    nghttp2_data_source* source, void* ud) noexcept {
-  return h2::callback<Http2Session>(ud, [&](Http2Session&) -> ssize_t {
-    auto* st = static_cast<Stream*>(source->ptr);
-    if (st == nullptr || !st->ex_) {
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+int Http2Session::on_frame_send(const nghttp2_frame* frame) {
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+      !error_counted_) {
+    // nghttp2 ended the connection itself for a violation it detected (e.g. a stream past
+    // the acknowledged SETTINGS_MAX_CONCURRENT_STREAMS): count it once, like fatal() does.
+    error_counted_ = true;
+    owner_.request_rejected(400, frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
+                                          ? Reason::h2_flood
+                                          : Reason::h2_protocol_error);
+  }
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    if (++resets_sent_ > limits_.h2_max_server_resets) {
+      flood_ = true;  // acted on at the next feed()
     }
-    Exchange& ex = *st->ex_;
-    const ssize_t n = h2::read_body(ex.response_body(), buf, length, data_flags, st->deferred_);
-    if (n > 0) {
-      ex.info().bytes_out += static_cast<std::size_t>(n);
-      ex.response_body_consumed(static_cast<std::size_t>(n));
+    Stream* st = stream_of(frame->hd.stream_id);
+    if (st == nullptr) {
+      // Refused before a stream object existed (REFUSED_STREAM past the limit, ...).
+      ++rejected_;
+      if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+        owner_.request_rejected(503, Reason::h2_flood);
+      } else {
+        owner_.request_rejected(400, Reason::h2_protocol_error);
+      }
+    } else if (!st->started_ && !st->reject_reported_) {
+      st->reject_reported_ = true;
+      ++rejected_;
+      if (!st->rejected_) {
+        // nghttp2 refused it (bad pseudo-headers, connection-specific field, uppercase name).
+        st->rejected_ = true;
+        st->reject_status_ = frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM ? 503 : 400;
+        st->reject_reason_ = frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM
+                                 ? Reason::h2_flood
+                                 : Reason::h2_protocol_error;
+      }
+      owner_.request_rejected(st->reject_status_, st->reject_reason_);
     }
-    return n;
-  });
+    return 0;
+  }
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+    // The response is complete. If the client is still sending the request, ask it to stop
+    // (RFC 9113 8.1: RST_STREAM NO_ERROR after a complete response).
+    if (nghttp2_session_get_stream_remote_close(session_.get(), frame->hd.stream_id) == 0) {
+      nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_NO_ERROR);
+    }
+  }
+  return 0;
+}
+
+int Http2Session::on_stream_close(std::int32_t stream_id, std::uint32_t code) {
+  stream_closed(stream_id, code);
+  return 0;
+}
+
+ssize_t Http2Session::read_data(void* source, std::uint8_t* buf, std::size_t length,
+                                std::uint32_t* data_flags) {
+  auto* st = static_cast<Stream*>(source);
+  if (st == nullptr || !st->ex_) {
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  Exchange& ex = *st->ex_;
+  const ssize_t n = h2::read_body(ex.response_body(), buf, length, data_flags, st->deferred_);
+  if (n > 0) {
+    ex.info().bytes_out += static_cast<std::size_t>(n);
+    ex.response_body_consumed(static_cast<std::size_t>(n));
+  }
+  return n;
 }
 
 }  // namespace
