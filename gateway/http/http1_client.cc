@@ -2,11 +2,11 @@
 #include "gateway/http/http1_client.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "gateway/http/exchange.h"
+#include "gateway/http/http1_session.h"
 #include "gateway/http/llhttp_glue.h"
 #include "gateway/http/message.h"
 
@@ -98,22 +98,13 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       std::size_t taken = 0;
       while (!body.empty() && out.size() < limit) {
         std::size_t n = std::min(limit - out.size(), body.size());
-        std::string_view bytes = body.peek().substr(0, n);
-        if (chunked_) {
-          char line[32];
-          int l = std::snprintf(line, sizeof line, "%zx\r\n", n);
-          out.append(line, static_cast<std::size_t>(l));
-          out.append(bytes);
-          out += "\r\n";
-        } else {
-          out.append(bytes);
-        }
+        append_body_piece(out, body.peek().substr(0, n), chunked_);
         body.consume(n);
         taken += n;
       }
       if (body.finished()) {
         if (chunked_) {
-          out += "0\r\n\r\n";
+          out += kLastChunk;
         }
         request_sent_ = true;
       }

@@ -77,6 +77,18 @@ std::string_view status_reason_phrase(int status) noexcept {
 
 
 
+void append_body_piece(std::string& out, std::string_view bytes, bool chunked) {
+  if (!chunked) {
+    out.append(bytes);
+    return;
+  }
+  char size_line[32];
+  const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", bytes.size());
+  out.append(size_line, static_cast<std::size_t>(len));
+  out.append(bytes);
+  out += "\r\n";
+}
+
 namespace {
 
 std::string_view trim_ows(std::string_view v) noexcept {
@@ -743,23 +755,14 @@ class Http1Session final : public Session, private DownstreamSide {
     while (!body.empty() && out.size() < limit) {
       std::size_t room = limit - out.size();
       std::size_t n = std::min(room, body.size());
-      std::string_view bytes = body.peek().substr(0, n);
-      if (resp_chunked_) {
-        char size_line[32];
-        int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-        out.append(size_line, static_cast<std::size_t>(len));
-        out.append(bytes);
-        out += "\r\n";
-      } else {
-        out.append(bytes);
-      }
+      append_body_piece(out, body.peek().substr(0, n), resp_chunked_);
       body.consume(n);
       ex_->info().bytes_out += n;
       ex_->response_body_consumed(n);
     }
     if (body.finished()) {
       if (resp_chunked_) {
-        out += "0\r\n\r\n";
+        out += kLastChunk;
       }
       return true;
     }
