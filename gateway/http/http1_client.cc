@@ -310,8 +310,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
   }
 
   int headers_complete(llhttp_t* p) {
-    Http1Client& c = *this;
-    if (c.ex_ == nullptr) {
+    if (ex_ == nullptr) {
       return -1;
     }
     const int status = p->status_code;
@@ -319,14 +318,14 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       return -1;
     }
     if (status < 200) {
-      c.interim_ = true;  // 100 Continue, 103 Early Hints: skipped
+      interim_ = true;  // 100 Continue, 103 Early Hints: skipped
       return 1;
     }
-    c.interim_ = false;
+    interim_ = false;
     ResponseHead head;
     head.status = status;
     std::vector<std::string> connection;
-    for (Header& f : c.fields_) {
+    for (Header& f : fields_) {
       f.name = to_lower_ascii(f.name);
       if (f.name == "connection") {
         for (std::string& tok : connection_tokens(f.value)) {
@@ -334,8 +333,8 @@ class Http1Client final : public ClientSession, private UpstreamSide {
         }
       }
     }
-    head.headers.reserve(c.fields_.size());
-    for (Header& f : c.fields_) {
+    head.headers.reserve(fields_.size());
+    for (Header& f : fields_) {
       if (is_hop_by_hop(f.name) || f.name == "content-length") {
         continue;
       }
@@ -344,16 +343,16 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       }
       head.headers.push_back(Header{std::move(f.name), std::move(f.value)});
     }
-    c.fields_.clear();
-    const bool no_body = c.is_head_request_ || status == 204 || status == 304;
+    fields_.clear();
+    const bool no_body = is_head_request_ || status == 204 || status == 304;
     if ((p->flags & F_CONTENT_LENGTH) != 0 && status != 204 && status != 304) {
       head.content_length = p->content_length;
     }
     head.has_body = !no_body;
-    c.keep_alive_ = llhttp_should_keep_alive(p) != 0;
-    c.head_delivered_ = true;
-    c.ex_->response() = std::move(head);
-    c.ex_->response_head_ready();
+    keep_alive_ = llhttp_should_keep_alive(p) != 0;
+    head_delivered_ = true;
+    ex_->response() = std::move(head);
+    ex_->response_head_ready();
     return no_body ? 1 : 0;
   }
 

@@ -391,17 +391,16 @@ class Http1Session final : public Session, private DownstreamSide {
     return run(p, [](Http1Session& s) { return s.message_begin(); });
   }
   int message_begin() noexcept {
-    Http1Session& s = *this;
-    s.in_head_ = true;
-    s.in_trailers_ = false;
-    s.head_bytes_ = 0;
-    s.head_mark_ = nullptr;
-    s.method_.clear();
-    s.url_.clear();
-    s.fields_.clear();
-    s.field_count_ = 0;
-    s.last_was_value_ = false;
-    s.err_status_ = 0;
+    in_head_ = true;
+    in_trailers_ = false;
+    head_bytes_ = 0;
+    head_mark_ = nullptr;
+    method_.clear();
+    url_.clear();
+    fields_.clear();
+    field_count_ = 0;
+    last_was_value_ = false;
+    err_status_ = 0;
     return 0;
   }
 
@@ -428,49 +427,47 @@ class Http1Session final : public Session, private DownstreamSide {
     return run(p, [&](Http1Session& s) { return s.header_field(at, len); });
   }
   int header_field(const char* at, std::size_t len) {
-    Http1Session& s = *this;
-    if (!s.in_head_ && !s.in_trailers_) {
+    if (!in_head_ && !in_trailers_) {
       // Trailer section of a chunked body: parsed, bounded by the same limits, then dropped.
-      s.in_trailers_ = true;
-      s.head_mark_ = nullptr;
-      s.fields_.clear();
-      s.last_was_value_ = true;
+      in_trailers_ = true;
+      head_mark_ = nullptr;
+      fields_.clear();
+      last_was_value_ = true;
     }
-    if (s.fields_.empty() || s.last_was_value_) {
-      if (++s.field_count_ > s.limits_.max_header_count) {
-        return s.set_error(431, Reason::headers_too_large, "too many request header fields");
+    if (fields_.empty() || last_was_value_) {
+      if (++field_count_ > limits_.max_header_count) {
+        return set_error(431, Reason::headers_too_large, "too many request header fields");
       }
-      s.fields_.emplace_back();
-      s.last_was_value_ = false;
-      s.value_pieces_ = 0;
+      fields_.emplace_back();
+      last_was_value_ = false;
+      value_pieces_ = 0;
     }
-    return append_piece(s.fields_.back().name, at, len);
+    return append_piece(fields_.back().name, at, len);
   }
   static int cb_header_value(llhttp_t* p, const char* at, std::size_t len) noexcept {
     return run(p, [&](Http1Session& s) { return s.header_value(at, len); });
   }
   int header_value(const char* at, std::size_t len) {
-    Http1Session& s = *this;
-    if (s.fields_.empty()) {
-      return s.malformed("malformed header field");
+    if (fields_.empty()) {
+      return malformed("malformed header field");
     }
-    s.last_was_value_ = true;
+    last_was_value_ = true;
     // llhttp 8 accepts obs-fold and reports the continuation line as a further value piece.
     // Pieces of one value are contiguous, or split exactly at an input chunk boundary; any
     // gap means a CRLF + whitespace was skipped: obs-fold, which we refuse (RFC 9112 5.2).
     const auto begin = reinterpret_cast<std::uintptr_t>(at);
-    if (s.value_pieces_ > 0) {
-      const bool same_chunk = s.value_exec_id_ == s.exec_id_ && begin == s.value_end_;
-      const bool next_chunk = s.value_exec_id_ + 1 == s.exec_id_ &&
-                              s.value_end_ == s.prev_exec_end_ && begin == s.exec_begin_;
+    if (value_pieces_ > 0) {
+      const bool same_chunk = value_exec_id_ == exec_id_ && begin == value_end_;
+      const bool next_chunk = value_exec_id_ + 1 == exec_id_ &&
+                              value_end_ == prev_exec_end_ && begin == exec_begin_;
       if (!same_chunk && !next_chunk) {
-        return s.malformed("obs-fold is not allowed");
+        return malformed("obs-fold is not allowed");
       }
     }
-    ++s.value_pieces_;
-    s.value_exec_id_ = s.exec_id_;
-    s.value_end_ = begin + len;
-    return append_piece(s.fields_.back().value, at, len);
+    ++value_pieces_;
+    value_exec_id_ = exec_id_;
+    value_end_ = begin + len;
+    return append_piece(fields_.back().value, at, len);
   }
   static int cb_header_field_complete(llhttp_t* p) noexcept {
     return run(p, [](Http1Session& s) {
