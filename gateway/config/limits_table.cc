@@ -59,15 +59,13 @@ constexpr std::array kRows{
            "resets the gateway had to send (MadeYouReset): GOAWAY ENHANCE_YOUR_CALM (`h2_flood`)"},
   LimitRow{"upstream_h2_stream_window", K::size, 64 * KiB, 1, kMaxWindow,
            &Limits::upstream_h2_stream_window,
-           "per-stream window the gateway advertises to HTTP/2 upstreams (not read yet: the "
-           "client still uses its built-in 64 KiB)"},
+           "per-stream window the gateway advertises to HTTP/2 upstreams"},
   LimitRow{"upstream_h2_connection_window", K::size, 1 * MiB, 65535, kMaxWindow,
            &Limits::upstream_h2_connection_window,
-           "the same for the whole upstream connection (not read yet: built-in 1 MiB)"},
+           "the same for the whole upstream connection"},
   LimitRow{"upstream_h2_max_outbound_control_frames", K::count, 1000, 10, 100000,
            &Limits::upstream_h2_max_outbound_control_frames,
-           "queued SETTINGS/PING ACKs to an upstream that never reads (not read yet: built-in "
-           "1000)"},
+           "queued SETTINGS/PING ACKs to an upstream that never reads: close it"},
   LimitRow{"memory_budget", K::memory, Limits::kMemoryBudgetAuto, 16 * MiB, 1ULL << 50,
            &Limits::memory_budget,
            "resident memory past which new requests get 503 (`memory_budget`) until it is back "

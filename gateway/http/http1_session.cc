@@ -8,8 +8,6 @@
 //            the Exchange; a callback that finds an error records it and returns HPE_USER.
 #include "gateway/http/http1_session.h"
 
-#include <llhttp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +16,7 @@
 #include <utility>
 
 #include "gateway/http/exchange.h"
+#include "gateway/http/llhttp_glue.h"
 #include "gateway/http/message.h"
 #include "gateway/http/session.h"
 
@@ -77,6 +76,18 @@ std::string_view status_reason_phrase(int status) noexcept {
 
 
 
+
+void append_body_piece(std::string& out, std::string_view bytes, bool chunked) {
+  if (!chunked) {
+    out.append(bytes);
+    return;
+  }
+  char size_line[32];
+  const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", bytes.size());
+  out.append(size_line, static_cast<std::size_t>(len));
+  out.append(bytes);
+  out += "\r\n";
+}
 
 namespace {
 
@@ -146,8 +157,7 @@ class Http1Session final : public Session, private DownstreamSide {
  public:
   Http1Session(SessionOwner& owner, const ConnFacts& facts, const SessionLimits& limits)
       : owner_(owner), scheme_(facts.scheme), limits_(limits) {
-    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
-    parser_.data = this;
+    h1::start_parser(parser_, HTTP_REQUEST, parser_settings(), this);
   }
 
   // One set of callbacks for every session (llhttp only reads it): an idle connection does not
@@ -274,8 +284,8 @@ class Http1Session final : public Session, private DownstreamSide {
       prev_exec_end_ = exec_end_;
       exec_begin_ = reinterpret_cast<std::uintptr_t>(data);
       exec_end_ = exec_begin_ + in_.size();
-      llhttp_errno_t err = llhttp_execute(&parser_, data, in_.size());
-      if (err == HPE_OK) {
+      const h1::Executed run = h1::execute(parser_, data, in_.size());
+      if (run.err == HPE_OK) {
         if ((in_head_ || in_trailers_) && head_mark_ != nullptr) {
           head_bytes_ += static_cast<std::size_t>(data + in_.size() - head_mark_);
           head_mark_ = nullptr;
@@ -285,10 +295,8 @@ class Http1Session final : public Session, private DownstreamSide {
           }
         }
         in_.clear();
-      } else if (err == HPE_PAUSED) {
-        const char* pos = llhttp_get_error_pos(&parser_);
-        std::size_t used = pos != nullptr ? static_cast<std::size_t>(pos - data) : in_.size();
-        in_.erase(0, std::min(used, in_.size()));
+      } else if (run.err == HPE_PAUSED) {
+        in_.erase(0, run.used);
         paused_ = true;
       } else {
         if (err_status_ == 0) {
@@ -368,118 +376,117 @@ class Http1Session final : public Session, private DownstreamSide {
     return 0;
   }
 
-  static Http1Session& self(llhttp_t* p) noexcept { return *static_cast<Http1Session*>(p->data); }
+  // ---- llhttp callbacks: each runs under h1::callback (one exception policy) ----
+ public:
+  // A callback threw (out of memory): the request fails as a 400 and the connection closes.
+  void callback_failed() noexcept { set_error(400, Reason::internal_error, "internal error"); }
+
+ private:
+  template <class Fn>
+  static int run(llhttp_t* p, Fn&& fn) noexcept {
+    return h1::callback<Http1Session>(p, std::forward<Fn>(fn));
+  }
 
   static int cb_message_begin(llhttp_t* p) noexcept {
-    Http1Session& s = self(p);
-    s.in_head_ = true;
-    s.in_trailers_ = false;
-    s.head_bytes_ = 0;
-    s.head_mark_ = nullptr;
-    s.method_.clear();
-    s.url_.clear();
-    s.fields_.clear();
-    s.field_count_ = 0;
-    s.last_was_value_ = false;
-    s.err_status_ = 0;
+    return run(p, [](Http1Session& s) { return s.message_begin(); });
+  }
+  int message_begin() noexcept {
+    in_head_ = true;
+    in_trailers_ = false;
+    head_bytes_ = 0;
+    head_mark_ = nullptr;
+    method_.clear();
+    url_.clear();
+    fields_.clear();
+    field_count_ = 0;
+    last_was_value_ = false;
+    err_status_ = 0;
     return 0;
   }
 
-  static int append_piece(llhttp_t* p, std::string& dst, const char* at, std::size_t len) noexcept {
-    Http1Session& s = self(p);
-    if (s.in_head_ || s.in_trailers_) {
-      if (int r = s.check_head_size(at, at + len); r != 0) {
+  int append_piece(std::string& dst, const char* at, std::size_t len) {
+    if (in_head_ || in_trailers_) {
+      if (int r = check_head_size(at, at + len); r != 0) {
         return r;
       }
     }
-    try {
-      dst.append(at, len);
-    } catch (...) {
-      return s.set_error(431, Reason::headers_too_large, "request headers too large");
-    }
+    dst.append(at, len);
     return 0;
   }
 
   static int cb_method(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    return append_piece(p, self(p).method_, at, len);
+    return run(p, [&](Http1Session& s) { return s.append_piece(s.method_, at, len); });
   }
   static int cb_url(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    return append_piece(p, self(p).url_, at, len);
+    return run(p, [&](Http1Session& s) { return s.append_piece(s.url_, at, len); });
   }
   static int cb_version(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Session& s = self(p);
-    return s.check_head_size(at, at + len);
+    return run(p, [&](Http1Session& s) { return s.check_head_size(at, at + len); });
   }
   static int cb_header_field(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Session& s = self(p);
-    if (!s.in_head_ && !s.in_trailers_) {
+    return run(p, [&](Http1Session& s) { return s.header_field(at, len); });
+  }
+  int header_field(const char* at, std::size_t len) {
+    if (!in_head_ && !in_trailers_) {
       // Trailer section of a chunked body: parsed, bounded by the same limits, then dropped.
-      s.in_trailers_ = true;
-      s.head_mark_ = nullptr;
-      s.fields_.clear();
-      s.last_was_value_ = true;
+      in_trailers_ = true;
+      head_mark_ = nullptr;
+      fields_.clear();
+      last_was_value_ = true;
     }
-    if (s.fields_.empty() || s.last_was_value_) {
-      if (++s.field_count_ > s.limits_.max_header_count) {
-        return s.set_error(431, Reason::headers_too_large, "too many request header fields");
+    if (fields_.empty() || last_was_value_) {
+      if (++field_count_ > limits_.max_header_count) {
+        return set_error(431, Reason::headers_too_large, "too many request header fields");
       }
-      try {
-        s.fields_.emplace_back();
-      } catch (...) {
-        return s.set_error(431, Reason::headers_too_large, "request headers too large");
-      }
-      s.last_was_value_ = false;
-      s.value_pieces_ = 0;
+      fields_.emplace_back();
+      last_was_value_ = false;
+      value_pieces_ = 0;
     }
-    return append_piece(p, s.fields_.back().name, at, len);
+    return append_piece(fields_.back().name, at, len);
   }
   static int cb_header_value(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Session& s = self(p);
-    if (s.fields_.empty()) {
-      return s.malformed("malformed header field");
+    return run(p, [&](Http1Session& s) { return s.header_value(at, len); });
+  }
+  int header_value(const char* at, std::size_t len) {
+    if (fields_.empty()) {
+      return malformed("malformed header field");
     }
-    s.last_was_value_ = true;
+    last_was_value_ = true;
     // llhttp 8 accepts obs-fold and reports the continuation line as a further value piece.
     // Pieces of one value are contiguous, or split exactly at an input chunk boundary; any
     // gap means a CRLF + whitespace was skipped: obs-fold, which we refuse (RFC 9112 5.2).
     const auto begin = reinterpret_cast<std::uintptr_t>(at);
-    if (s.value_pieces_ > 0) {
-      const bool same_chunk = s.value_exec_id_ == s.exec_id_ && begin == s.value_end_;
-      const bool next_chunk = s.value_exec_id_ + 1 == s.exec_id_ &&
-                              s.value_end_ == s.prev_exec_end_ && begin == s.exec_begin_;
+    if (value_pieces_ > 0) {
+      const bool same_chunk = value_exec_id_ == exec_id_ && begin == value_end_;
+      const bool next_chunk = value_exec_id_ + 1 == exec_id_ &&
+                              value_end_ == prev_exec_end_ && begin == exec_begin_;
       if (!same_chunk && !next_chunk) {
-        return s.malformed("obs-fold is not allowed");
+        return malformed("obs-fold is not allowed");
       }
     }
-    ++s.value_pieces_;
-    s.value_exec_id_ = s.exec_id_;
-    s.value_end_ = begin + len;
-    return append_piece(p, s.fields_.back().value, at, len);
+    ++value_pieces_;
+    value_exec_id_ = exec_id_;
+    value_end_ = begin + len;
+    return append_piece(fields_.back().value, at, len);
   }
   static int cb_header_field_complete(llhttp_t* p) noexcept {
-    Http1Session& s = self(p);
-    if (s.fields_.empty()) {
-      return s.malformed("malformed header field");
-    }
-    s.last_was_value_ = true;  // an empty value gets no on_header_value call
-    return 0;
+    return run(p, [](Http1Session& s) {
+      if (s.fields_.empty()) {
+        return s.malformed("malformed header field");
+      }
+      s.last_was_value_ = true;  // an empty value gets no on_header_value call
+      return 0;
+    });
   }
   static int cb_header_value_complete(llhttp_t* p) noexcept {
-    Http1Session& s = self(p);
-    s.last_was_value_ = true;
-    return 0;
+    return run(p, [](Http1Session& s) {
+      s.last_was_value_ = true;
+      return 0;
+    });
   }
 
   static int cb_headers_complete(llhttp_t* p) noexcept {
-    Http1Session& s = self(p);
-    if (s.in_trailers_) {
-      return 0;
-    }
-    try {
-      return s.on_head_complete();
-    } catch (...) {
-      return s.set_error(431, Reason::headers_too_large, "request headers too large");
-    }
+    return run(p, [](Http1Session& s) { return s.in_trailers_ ? 0 : s.on_head_complete(); });
   }
 
   // Validates the head, builds the RequestHead and starts the Exchange.
@@ -565,17 +572,8 @@ class Http1Session final : public Session, private DownstreamSide {
         ++te_count;
         te = f.value;
       } else if (f.name == "connection") {
-        std::string_view list = f.value;
-        while (!list.empty()) {
-          std::size_t comma = list.find(',');
-          std::string_view tok = trim_ows(list.substr(0, comma));
-          if (!tok.empty()) {
-            connection_tokens.push_back(to_lower_ascii(tok));
-          }
-          if (comma == std::string_view::npos) {
-            break;
-          }
-          list.remove_prefix(comma + 1);
+        for (std::string& tok : http::connection_tokens(f.value)) {
+          connection_tokens.push_back(std::move(tok));
         }
       } else if (f.name == "expect") {
         if (iequals_ascii(f.value, "100-continue")) {
@@ -657,30 +655,28 @@ class Http1Session final : public Session, private DownstreamSide {
   }
 
   static int cb_body(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Session& s = self(p);
-    if (!s.ex_) {
-      return 0;
-    }
-    try {
+    return run(p, [&](Http1Session& s) {
+      if (!s.ex_) {
+        return 0;
+      }
       s.ex_->request_body().append(std::string_view(at, len));
-    } catch (...) {
-      return s.set_error(400, Reason::internal_error, "internal error");
-    }
-    s.ex_->info().bytes_in += len;
-    s.ex_->request_body_added();
-    return 0;
+      s.ex_->info().bytes_in += len;
+      s.ex_->request_body_added();
+      return 0;
+    });
   }
 
   static int cb_message_complete(llhttp_t* p) noexcept {
-    Http1Session& s = self(p);
-    s.in_trailers_ = false;
-    s.request_complete_ = true;
-    if (s.ex_ && !s.ex_->request_body().eof()) {
-      s.ex_->request_body().set_eof();
-      s.ex_->request_body_added();
-    }
-    // Wait here until the response is out; the rest of in_ is the next pipelined request.
-    return HPE_PAUSED;
+    return run(p, [](Http1Session& s) {
+      s.in_trailers_ = false;
+      s.request_complete_ = true;
+      if (s.ex_ && !s.ex_->request_body().eof()) {
+        s.ex_->request_body().set_eof();
+        s.ex_->request_body_added();
+      }
+      // Wait here until the response is out; the rest of in_ is the next pipelined request.
+      return static_cast<int>(HPE_PAUSED);
+    });
   }
 
   // ---- output ----
@@ -756,23 +752,14 @@ class Http1Session final : public Session, private DownstreamSide {
     while (!body.empty() && out.size() < limit) {
       std::size_t room = limit - out.size();
       std::size_t n = std::min(room, body.size());
-      std::string_view bytes = body.peek().substr(0, n);
-      if (resp_chunked_) {
-        char size_line[32];
-        int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-        out.append(size_line, static_cast<std::size_t>(len));
-        out.append(bytes);
-        out += "\r\n";
-      } else {
-        out.append(bytes);
-      }
+      append_body_piece(out, body.peek().substr(0, n), resp_chunked_);
       body.consume(n);
       ex_->info().bytes_out += n;
       ex_->response_body_consumed(n);
     }
     if (body.finished()) {
       if (resp_chunked_) {
-        out += "0\r\n\r\n";
+        out += kLastChunk;
       }
       return true;
     }

@@ -14,6 +14,11 @@ namespace portcullis::gateway::http {
 // "OK", "Not Found", ... ("Unknown" for codes we do not name).
 std::string_view status_reason_phrase(int status) noexcept;
 
+// Appends body bytes to an HTTP/1.1 message: as they are, or as one chunk of a chunked body.
+void append_body_piece(std::string& out, std::string_view bytes, bool chunked);
+// The last chunk (no trailers) that ends a chunked body.
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
 // is_token_char, to_lower_ascii and iequals_ascii live in message.h.
 
 }  // namespace portcullis::gateway::http

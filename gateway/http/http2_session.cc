@@ -8,11 +8,7 @@
 //           request body window opens only when the upstream consumes (backpressure).
 // Lifetime: a closed Stream is moved to a graveyard and destroyed at the next feed() (or abort()
 //           / destruction), never from inside a callback chain that may involve its Exchange.
-#include <nghttp2/nghttp2.h>
-
 #include <algorithm>
-#include <charconv>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +18,8 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/http/message.h"
+#include "gateway/http/nghttp2_callbacks.h"
+#include "gateway/http/nghttp2_glue.h"
 #include "gateway/http/session.h"
 
 namespace portcullis::gateway::http {
@@ -44,20 +42,10 @@ constexpr std::size_t kFieldOverhead = 32;
 // NGHTTP2_ERR_TOO_MANY_CONTINUATIONS, spelled as a number: not every 1.52 header declares it.
 constexpr ssize_t kErrTooManyContinuations = -905;
 
-std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
-  return std::string_view(reinterpret_cast<const char*>(p), n);
-}
-
+using h2::as_view;
 
 bool has_forbidden_octet(std::string_view v) noexcept {
   return v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value) noexcept {
-  // nghttp2_submit_* copies name/value pairs, so pointing into temporaries is safe.
-  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
-                    name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 class Http2Session;
@@ -117,28 +105,23 @@ class Http2Session final : public Session {
   void consume(Stream& s, std::size_t n) noexcept;
   void reset_stream(Stream& s, std::uint32_t error_code) noexcept;
   void notify_output() noexcept { owner_.output_ready(); }
+  // A callback threw (h2::callback): nghttp2 fails the session, and feed() / pull_output()
+  // close the connection as for a protocol error. Nothing else to record.
+  void callback_failed() noexcept {}
 
  private:
-  // nghttp2 trampolines (no exception may leave them: they are noexcept).
-  static int on_begin_frame(nghttp2_session* s, const nghttp2_frame_hd* hd, void* ud) noexcept;
-  static int on_begin_headers(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-  static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
-                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                       std::uint8_t flags, void* ud) noexcept;
-  static int on_invalid_header(nghttp2_session* s, const nghttp2_frame* frame,
-                               const std::uint8_t* name, std::size_t namelen,
-                               const std::uint8_t* value, std::size_t valuelen,
-                               std::uint8_t flags, void* ud) noexcept;
-  static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-  static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
-                           const std::uint8_t* data, std::size_t len, void* ud) noexcept;
-  static int on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-
-  static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
-                             void* ud) noexcept;
-  static ssize_t read_response(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
-                               std::size_t length, std::uint32_t* data_flags,
-                               nghttp2_data_source* source, void* ud) noexcept;
+  // nghttp2 callbacks, registered with h2::CallbackBuilder (nghttp2_callbacks.h), which runs
+  // each under h2::callback: one exception policy. They may throw.
+  int on_begin_frame(const nghttp2_frame_hd* hd);
+  int on_begin_headers(const nghttp2_frame* frame);
+  int on_header(const nghttp2_frame* frame, std::string_view name, std::string_view value);
+  int on_invalid_header(const nghttp2_frame* frame, std::string_view, std::string_view);
+  int on_frame_recv(const nghttp2_frame* frame);
+  int on_data_chunk(std::int32_t stream_id, const std::uint8_t* data, std::size_t len);
+  int on_frame_send(const nghttp2_frame* frame);
+  int on_stream_close(std::int32_t stream_id, std::uint32_t code);
+  ssize_t read_data(void* source, std::uint8_t* buf, std::size_t length,
+                    std::uint32_t* data_flags);
 
   Stream* stream_of(std::int32_t id) const noexcept;
   void header(Stream& st, std::string_view name, std::string_view value) noexcept;
@@ -152,7 +135,7 @@ class Http2Session final : public Session {
   SessionOwner& owner_;
   std::string scheme_;  // the only connection fact a request head needs
   SessionLimits limits_;
-  nghttp2_session* session_ = nullptr;
+  h2::SessionPtr session_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> graveyard_;
   std::uint32_t streams_begun_ = 0;
@@ -205,21 +188,21 @@ void Stream::on_upstream_abort(Exchange&) noexcept {
 Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
                            const SessionLimits& limits) noexcept
     : owner_(owner), scheme_(facts.scheme), limits_(limits) {
-  nghttp2_session_callbacks* cbs = nullptr;
-  nghttp2_option* opt = nullptr;
-  if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
-    nghttp2_session_callbacks_del(cbs);
+  h2::CallbackBuilder<Http2Session> b;
+  if (!b.ok()) {
     fatal_ = true;
     return;
   }
-  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &Http2Session::on_begin_frame);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Http2Session::on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Session::on_header);
-  nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, &Http2Session::on_invalid_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Http2Session::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Session::on_data_chunk);
-  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Http2Session::on_frame_send);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Session::on_stream_close);
+  b.on<&Http2Session::on_begin_frame>(nghttp2_session_callbacks_set_on_begin_frame_callback)
+      .on<&Http2Session::on_begin_headers>(nghttp2_session_callbacks_set_on_begin_headers_callback)
+      .on<&Http2Session::on_header>(nghttp2_session_callbacks_set_on_header_callback)
+      .on<&Http2Session::on_invalid_header>(
+          nghttp2_session_callbacks_set_on_invalid_header_callback)
+      .on<&Http2Session::on_frame_recv>(nghttp2_session_callbacks_set_on_frame_recv_callback)
+      .on<&Http2Session::on_data_chunk>(nghttp2_session_callbacks_set_on_data_chunk_recv_callback)
+      .on<&Http2Session::on_frame_send>(nghttp2_session_callbacks_set_on_frame_send_callback)
+      .on<&Http2Session::on_stream_close>(nghttp2_session_callbacks_set_on_stream_close_callback);
+  nghttp2_option* opt = b.option();
   // The window opens only as the upstream consumes request body: this is the backpressure.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, limits_.h2_max_outbound_control_frames);
@@ -227,31 +210,28 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
   // HTTP messaging validation stays on (the default): uppercase names, connection-specific
   // fields and bad pseudo-headers are rejected by nghttp2 itself.
 
-  int rv = nghttp2_session_server_new2(&session_, cbs, this, opt);
-  nghttp2_session_callbacks_del(cbs);
-  nghttp2_option_del(opt);
-  if (rv != 0) {
-    session_ = nullptr;
+  session_ = b.server(this);
+  if (session_ == nullptr) {
     fatal_ = true;
     return;
   }
 
-  const nghttp2_settings_entry iv[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.h2_max_concurrent_streams},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.h2_stream_window},
-      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits_.h2_header_table_size},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-       static_cast<std::uint32_t>(
-           std::min<std::size_t>(limits_.max_request_headers, 0x7fffffffu))},
-      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0},
-  };
-  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
+  const int rv = h2::submit_settings(
+      session_.get(),
+      {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.h2_max_concurrent_streams},
+       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.h2_stream_window},
+       {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits_.h2_header_table_size},
+       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+        static_cast<std::uint32_t>(
+            std::min<std::size_t>(limits_.max_request_headers, 0x7fffffffu))},
+       {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0}});
+  if (rv != 0) {
     fatal_ = true;
     return;
   }
   if (limits_.h2_connection_window > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) {
     nghttp2_session_set_local_window_size(
-        session_, NGHTTP2_FLAG_NONE, 0,
+        session_.get(), NGHTTP2_FLAG_NONE, 0,
         static_cast<std::int32_t>(std::min<std::uint32_t>(limits_.h2_connection_window,
                                                           NGHTTP2_MAX_WINDOW_SIZE)));
   }
@@ -267,9 +247,7 @@ Http2Session::~Http2Session() {
   }
   streams.clear();
   graveyard_.clear();
-  if (session_ != nullptr) {
-    nghttp2_session_del(session_);
-  }
+  // session_ goes last (a member): no Stream is left for its callbacks to reach.
 }
 
 Stream* Http2Session::stream_of(std::int32_t id) const noexcept {
@@ -286,8 +264,7 @@ bool Http2Session::feed(std::string_view bytes) noexcept {
     fatal(NGHTTP2_ENHANCE_YOUR_CALM);  // the reset budget ran out while sending
     return false;
   }
-  ssize_t rv = nghttp2_session_mem_recv(
-      session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  const ssize_t rv = h2::receive(session_.get(), bytes);
   if (rv < 0) {
     const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == kErrTooManyContinuations || flood_;
     fatal(flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
@@ -302,25 +279,16 @@ void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
   if (session_ == nullptr || aborted_ || send_failed_) {
     return;
   }
-  const std::size_t start = out.size();
-  while (out.size() - start < max) {
-    const std::uint8_t* data = nullptr;
-    ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      // Nothing more can be sent: close without a GOAWAY.
-      fatal_ = true;
-      send_failed_ = true;
-      break;
-    }
-    if (n == 0) {
-      break;
-    }
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  if (!h2::send_into(session_.get(), out, max)) {
+    // Nothing more can be sent: close without a GOAWAY.
+    fatal_ = true;
+    send_failed_ = true;
   }
 }
 
 bool Http2Session::want_read() const noexcept {
-  return session_ != nullptr && !fatal_ && !aborted_ && nghttp2_session_want_read(session_) != 0;
+  return session_ != nullptr && !fatal_ && !aborted_ &&
+         nghttp2_session_want_read(session_.get()) != 0;
 }
 
 bool Http2Session::should_close() const noexcept {
@@ -329,9 +297,10 @@ bool Http2Session::should_close() const noexcept {
   }
   if (fatal_) {
     // After a fatal error only the queued GOAWAY is left to flush.
-    return nghttp2_session_want_write(session_) == 0;
+    return nghttp2_session_want_write(session_.get()) == 0;
   }
-  return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+  return nghttp2_session_want_read(session_.get()) == 0 &&
+         nghttp2_session_want_write(session_.get()) == 0;
 }
 
 void Http2Session::start_drain() noexcept {
@@ -341,8 +310,8 @@ void Http2Session::start_drain() noexcept {
   draining_ = true;
   // A single GOAWAY naming the last stream we processed: streams up to it complete, later ones
   // are refused by nghttp2 and the client retries them elsewhere.
-  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+  nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
                         nullptr, 0);
   owner_.output_ready();
 }
@@ -381,7 +350,7 @@ void Http2Session::fatal(std::uint32_t goaway_code) noexcept {
                                      : Reason::h2_protocol_error);
   }
   // Queue a GOAWAY if nghttp2 has not done so; pull_output() may still flush it.
-  nghttp2_session_terminate_session(session_, goaway_code);
+  nghttp2_session_terminate_session(session_.get(), goaway_code);
   owner_.output_ready();
 }
 
@@ -394,7 +363,7 @@ void Http2Session::reject(Stream& st, int status, Reason why) noexcept {
   st.rejected_ = true;
   st.reject_status_ = status;
   st.reject_reason_ = why;
-  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_PROTOCOL_ERROR);
+  nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_PROTOCOL_ERROR);
   owner_.output_ready();
 }
 
@@ -505,28 +474,16 @@ void Http2Session::submit_response(Stream& st) noexcept {
   }
   Exchange& ex = *st.ex_;
   const ResponseHead& r = ex.response();
-  std::string status = std::to_string(r.status);
-  std::string length;
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(r.headers.size() + 2);
-  nva.push_back(make_nv(":status", status));
-  for (const Header& f : r.headers) {
-    if (f.name.empty() || f.name[0] == ':' || f.name == "content-length" ||
-        is_hop_by_hop(f.name)) {
-      continue;
-    }
-    nva.push_back(make_nv(f.name, f.value));
-  }
+  h2::NvList nva(r.headers.size());
+  nva.add_status(r.status);
+  nva.add_fields(r.headers, /*drop_host=*/false);
   if (r.content_length.has_value()) {
-    length = std::to_string(*r.content_length);
-    nva.push_back(make_nv("content-length", length));
+    nva.add_content_length(*r.content_length);
   }
-  nghttp2_data_provider prov{};
-  prov.source.ptr = &st;
-  prov.read_callback = &Http2Session::read_response;
+  nghttp2_data_provider prov = h2::data_provider<Http2Session, &Http2Session::read_data>(&st);
   const bool body = r.has_body && !ex.response_body().finished();
   st.response_submitted_ = true;
-  int rv = nghttp2_submit_response(session_, st.id_, nva.data(), nva.size(),
+  int rv = nghttp2_submit_response(session_.get(), st.id_, nva.data(), nva.size(),
                                    body ? &prov : nullptr);
   if (rv != 0) {
     reset_stream(st, NGHTTP2_INTERNAL_ERROR);
@@ -538,23 +495,19 @@ void Http2Session::submit_response(Stream& st) noexcept {
 void Http2Session::resume(Stream& st) noexcept {
   if (st.deferred_) {
     st.deferred_ = false;
-    nghttp2_session_resume_data(session_, st.id_);
+    nghttp2_session_resume_data(session_.get(), st.id_);
   }
   owner_.output_ready();
 }
 
 void Http2Session::consume(Stream& st, std::size_t n) noexcept {
-  n = std::min(n, st.unconsumed_);
-  if (n == 0) {
-    return;
+  if (h2::consume(session_.get(), st.id_, st.unconsumed_, n)) {
+    owner_.output_ready();
   }
-  st.unconsumed_ -= n;
-  nghttp2_session_consume(session_, st.id_, n);
-  owner_.output_ready();
 }
 
 void Http2Session::reset_stream(Stream& st, std::uint32_t error_code) noexcept {
-  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, error_code);
+  nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, error_code);
   owner_.output_ready();
 }
 
@@ -566,11 +519,8 @@ void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
   std::unique_ptr<Stream> st = std::move(it->second);
   streams_.erase(it);
   st->closed_ = true;
-  if (st->unconsumed_ > 0) {
-    // The stream is gone but its bytes still count against the connection window.
-    nghttp2_session_consume_connection(session_, st->unconsumed_);
-    st->unconsumed_ = 0;
-  }
+  // The stream is gone but its bytes still count against the connection window.
+  h2::release(session_.get(), st->unconsumed_);
   if (st->ex_ && st->started_) {
     Exchange& ex = *st->ex_;
     const bool complete = ex.response_started() && ex.response_body().finished();
@@ -592,69 +542,60 @@ void Http2Session::stream_closed(std::int32_t id, std::uint32_t code) noexcept {
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks
 
-int Http2Session::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd,
-                                 void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
-  const SessionLimits& l = self.limits_;
-  if (hd->type == NGHTTP2_RST_STREAM && ++self.client_resets_ > l.h2_max_client_resets) {
-    self.flood_ = true;
+int Http2Session::on_begin_frame(const nghttp2_frame_hd* hd) {
+  const SessionLimits& l = limits_;
+  if (hd->type == NGHTTP2_RST_STREAM && ++client_resets_ > l.h2_max_client_resets) {
+    flood_ = true;
     return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
   }
   if (hd->type == NGHTTP2_HEADERS) {
-    self.continuations_ = 0;
-  } else if (hd->type == NGHTTP2_CONTINUATION && ++self.continuations_ > l.h2_max_continuations) {
-    self.flood_ = true;
+    continuations_ = 0;
+  } else if (hd->type == NGHTTP2_CONTINUATION && ++continuations_ > l.h2_max_continuations) {
+    flood_ = true;
     return NGHTTP2_ERR_CALLBACK_FAILURE;  // fatal: feed() answers GOAWAY ENHANCE_YOUR_CALM
   }
   return 0;
 }
 
-int Http2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
-                                   void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
+int Http2Session::on_begin_headers(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;
   }
-  auto st = std::make_unique<Stream>(self, frame->hd.stream_id);
-  self.streams_[frame->hd.stream_id] = std::move(st);
-  ++self.streams_begun_;
-  if (self.limits_.max_requests_per_connection != 0 &&
-      self.streams_begun_ == self.limits_.max_requests_per_connection && !self.draining_) {
-    if (self.client_resets_ * 2 >= self.streams_begun_) {
+  auto st = std::make_unique<Stream>(*this, frame->hd.stream_id);
+  streams_[frame->hd.stream_id] = std::move(st);
+  ++streams_begun_;
+  if (limits_.max_requests_per_connection != 0 &&
+      streams_begun_ == limits_.max_requests_per_connection && !draining_) {
+    if (client_resets_ * 2 >= streams_begun_) {
       // The budget went mostly to streams the client reset itself: Rapid Reset, not a busy
       // client. ENHANCE_YOUR_CALM instead of a graceful GOAWAY.
-      self.flood_ = true;
+      flood_ = true;
       return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     // Request budget spent: finish what is open, then go.
-    self.draining_ = true;
-    nghttp2_submit_goaway(self.session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+    draining_ = true;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                           NGHTTP2_NO_ERROR, nullptr, 0);
   }
   return 0;
 }
 
-int Http2Session::on_header(nghttp2_session*, const nghttp2_frame* frame,
-                            const std::uint8_t* name, std::size_t namelen,
-                            const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
-                            void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
+int Http2Session::on_header(const nghttp2_frame* frame, std::string_view name,
+                            std::string_view value) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;  // trailers are not forwarded
   }
-  Stream* st = self.stream_of(frame->hd.stream_id);
+  Stream* st = stream_of(frame->hd.stream_id);
   if (st == nullptr) {
     return 0;
   }
-  self.header(*st, as_view(name, namelen), as_view(value, valuelen));
+  header(*st, name, value);
   return 0;
 }
 
-int Http2Session::on_invalid_header(nghttp2_session*, const nghttp2_frame* frame,
-                                    const std::uint8_t*, std::size_t, const std::uint8_t*,
-                                    std::size_t, std::uint8_t, void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
-  if (Stream* st = self.stream_of(frame->hd.stream_id); st != nullptr) {
+int Http2Session::on_invalid_header(const nghttp2_frame* frame, std::string_view,
+                                    std::string_view) {
+  if (Stream* st = stream_of(frame->hd.stream_id); st != nullptr) {
     st->rejected_ = true;
     st->reject_status_ = 400;
     st->reject_reason_ = Reason::http_malformed;
@@ -663,26 +604,25 @@ int Http2Session::on_invalid_header(nghttp2_session*, const nghttp2_frame* frame
   return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
-int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
+int Http2Session::on_frame_recv(const nghttp2_frame* frame) {
   const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS: {
-      Stream* st = self.stream_of(frame->hd.stream_id);
+      Stream* st = stream_of(frame->hd.stream_id);
       if (st == nullptr) {
         return 0;
       }
       if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        self.request_headers_done(*st, end_stream);
+        request_headers_done(*st, end_stream);
       } else if (end_stream) {
-        self.request_end(*st);  // trailers end the request
+        request_end(*st);  // trailers end the request
       }
       return 0;
     }
     case NGHTTP2_DATA: {
-      Stream* st = self.stream_of(frame->hd.stream_id);
+      Stream* st = stream_of(frame->hd.stream_id);
       if (st != nullptr && end_stream) {
-        self.request_end(*st);
+        request_end(*st);
       }
       return 0;
     }
@@ -691,13 +631,12 @@ int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
   }
 }
 
-int Http2Session::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t stream_id,
-                                const std::uint8_t* data, std::size_t len, void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
-  Stream* st = self.stream_of(stream_id);
+int Http2Session::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data,
+                                std::size_t len) {
+  Stream* st = stream_of(stream_id);
   if (st == nullptr || !st->ex_ || st->rejected_) {
     // Nobody will read these bytes: give the window back now.
-    nghttp2_session_consume(s, stream_id, len);
+    nghttp2_session_consume(session_.get(), stream_id, len);
     return 0;
   }
   st->unconsumed_ += len;
@@ -708,34 +647,32 @@ int Http2Session::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t s
   return 0;
 }
 
-int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
-                                void* ud) noexcept {
-  auto& self = *static_cast<Http2Session*>(ud);
+int Http2Session::on_frame_send(const nghttp2_frame* frame) {
   if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
-      !self.error_counted_) {
+      !error_counted_) {
     // nghttp2 ended the connection itself for a violation it detected (e.g. a stream past
     // the acknowledged SETTINGS_MAX_CONCURRENT_STREAMS): count it once, like fatal() does.
-    self.error_counted_ = true;
-    self.owner_.request_rejected(400, frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
+    error_counted_ = true;
+    owner_.request_rejected(400, frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
                                           ? Reason::h2_flood
                                           : Reason::h2_protocol_error);
   }
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
-    if (++self.resets_sent_ > self.limits_.h2_max_server_resets) {
-      self.flood_ = true;  // acted on at the next feed()
+    if (++resets_sent_ > limits_.h2_max_server_resets) {
+      flood_ = true;  // acted on at the next feed()
     }
-    Stream* st = self.stream_of(frame->hd.stream_id);
+    Stream* st = stream_of(frame->hd.stream_id);
     if (st == nullptr) {
       // Refused before a stream object existed (REFUSED_STREAM past the limit, ...).
-      ++self.rejected_;
+      ++rejected_;
       if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
-        self.owner_.request_rejected(503, Reason::h2_flood);
+        owner_.request_rejected(503, Reason::h2_flood);
       } else {
-        self.owner_.request_rejected(400, Reason::h2_protocol_error);
+        owner_.request_rejected(400, Reason::h2_protocol_error);
       }
     } else if (!st->started_ && !st->reject_reported_) {
       st->reject_reported_ = true;
-      ++self.rejected_;
+      ++rejected_;
       if (!st->rejected_) {
         // nghttp2 refused it (bad pseudo-headers, connection-specific field, uppercase name).
         st->rejected_ = true;
@@ -744,7 +681,7 @@ int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
                                  ? Reason::h2_flood
                                  : Reason::h2_protocol_error;
       }
-      self.owner_.request_rejected(st->reject_status_, st->reject_reason_);
+      owner_.request_rejected(st->reject_status_, st->reject_reason_);
     }
     return 0;
   }
@@ -752,45 +689,32 @@ int Http2Session::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame,
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
     // The response is complete. If the client is still sending the request, ask it to stop
     // (RFC 9113 8.1: RST_STREAM NO_ERROR after a complete response).
-    if (nghttp2_session_get_stream_remote_close(s, frame->hd.stream_id) == 0) {
-      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    if (nghttp2_session_get_stream_remote_close(session_.get(), frame->hd.stream_id) == 0) {
+      nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_NO_ERROR);
     }
   }
   return 0;
 }
 
-int Http2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t code,
-                                  void* ud) noexcept {
-  static_cast<Http2Session*>(ud)->stream_closed(stream_id, code);
+int Http2Session::on_stream_close(std::int32_t stream_id, std::uint32_t code) {
+  stream_closed(stream_id, code);
   return 0;
 }
 
-ssize_t Http2Session::read_response(nghttp2_session*, std::int32_t, std::uint8_t* buf,
-                                    std::size_t length, std::uint32_t* data_flags,
-                                    nghttp2_data_source* source, void*) noexcept {
-  auto* st = static_cast<Stream*>(source->ptr);
+ssize_t Http2Session::read_data(void* source, std::uint8_t* buf, std::size_t length,
+                                std::uint32_t* data_flags) {
+  auto* st = static_cast<Stream*>(source);
   if (st == nullptr || !st->ex_) {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   Exchange& ex = *st->ex_;
-  BodyBuffer& body = ex.response_body();
-  std::string_view avail = body.peek();
-  const std::size_t n = std::min(length, avail.size());
+  const ssize_t n = h2::read_body(ex.response_body(), buf, length, data_flags, st->deferred_);
   if (n > 0) {
-    std::memcpy(buf, avail.data(), n);
-    body.consume(n);
-    ex.info().bytes_out += n;
+    ex.info().bytes_out += static_cast<std::size_t>(n);
+    ex.response_body_consumed(static_cast<std::size_t>(n));
   }
-  if (body.finished()) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-  } else if (n == 0) {
-    st->deferred_ = true;
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  if (n > 0) {
-    ex.response_body_consumed(n);
-  }
-  return static_cast<ssize_t>(n);
+  return n;
 }
 
 }  // namespace

@@ -32,6 +32,28 @@ bool is_hop_by_hop(std::string_view lower_name) noexcept {
   return false;
 }
 
+std::vector<std::string> connection_tokens(std::string_view list) {
+  std::vector<std::string> tokens;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view tok = list.substr(0, comma);
+    while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) {
+      tok.remove_prefix(1);
+    }
+    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) {
+      tok.remove_suffix(1);
+    }
+    if (!tok.empty()) {
+      tokens.push_back(to_lower_ascii(tok));
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    list.remove_prefix(comma + 1);
+  }
+  return tokens;
+}
+
 bool is_token_char(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
     return true;

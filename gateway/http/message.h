@@ -48,6 +48,9 @@ void remove_header(Headers& h, std::string_view name);
 // proxy-authenticate, proxy-authorization, trailer.
 bool is_hop_by_hop(std::string_view lower_name) noexcept;
 
+// The lower-cased, OWS-trimmed, non-empty tokens of a Connection field value ("close, Foo").
+std::vector<std::string> connection_tokens(std::string_view list);
+
 // RFC 9110 5.6.2 token character (method names, field names, transfer codings).
 bool is_token_char(char c) noexcept;
 

@@ -235,7 +235,15 @@ void UpstreamConnection::on_handshake_done() noexcept {
 
 void UpstreamConnection::became_ready(bool h2) noexcept {
   traffic_result(true);
-  client_ = h2 ? make_http2_client(*this) : make_http1_client(*this);
+  if (h2) {
+    const config::Limits& l = snap_->config.limits;
+    client_ = make_http2_client(*this, http::Http2ClientLimits{
+                                           l.upstream_h2_stream_window,
+                                           l.upstream_h2_connection_window,
+                                           l.upstream_h2_max_outbound_control_frames});
+  } else {
+    client_ = make_http1_client(*this);
+  }
   ready_ = true;
   socket_.read(true);
   socket_.set_timer(0);

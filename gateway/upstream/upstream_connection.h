@@ -19,8 +19,8 @@
 #include <uv.h>
 
 #include "gateway/io/socket.h"
+#include "gateway/http/client.h"
 #include "gateway/snapshot/snapshot.h"
-#include "gateway/upstream/client.h"
 #include "gateway/upstream/pool.h"
 #include "gateway/snapshot/target.h"
 #include "gateway/upstream/worker_context.h"
@@ -29,7 +29,7 @@
 namespace portcullis::gateway::upstream {
 
 class UpstreamConnection final : public io::SocketOwner,
-                                 public ClientOwner,
+                                 public http::ClientOwner,
                                  public tls::SessionSink {
  public:
   UpstreamConnection(WorkerContext& worker, Pool& pool, PoolKey key, runtime::SnapshotPtr snap,
@@ -83,7 +83,7 @@ class UpstreamConnection final : public io::SocketOwner,
   Endpoint endpoint_;
   std::string address_;  // "ip:port" once resolved
   io::TlsSocket socket_;
-  std::unique_ptr<ClientSession> client_;
+  std::unique_ptr<http::ClientSession> client_;
   tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
   uv_getaddrinfo_t* resolving_ = nullptr;

@@ -9,7 +9,7 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/http/session.h"
-#include "gateway/upstream/client.h"
+#include "gateway/http/client.h"
 
 namespace portcullis::gateway::http::testing {
 
@@ -106,7 +106,7 @@ class Sink : public DownstreamSide {
   std::size_t consumed = 0;
 };
 
-class FakeClientOwner : public upstream::ClientOwner {
+class FakeClientOwner : public http::ClientOwner {
  public:
   void client_output_ready() noexcept override { ++output_ready_calls; }
   void client_capacity_available() noexcept override { ++capacity_calls; }
@@ -128,7 +128,7 @@ inline std::string pull_all(Session& s, std::size_t max = 1 << 20) {
   return out;
 }
 
-inline std::string pull_all(upstream::ClientSession& c, std::size_t max = 1 << 20) {
+inline std::string pull_all(http::ClientSession& c, std::size_t max = 1 << 20) {
   std::string out;
   for (int i = 0; i < 1000; ++i) {
     std::size_t before = out.size();

@@ -7,13 +7,13 @@
 
 #include "gateway/http/message.h"
 #include "gateway/http/session.h"
-#include "gateway/upstream/client.h"
+#include "gateway/http/client.h"
 #include "tests/unit/http1/fakes.h"
 
 using namespace portcullis::gateway;
 using namespace portcullis::gateway::http;
 using namespace portcullis::gateway::http::testing;
-using portcullis::gateway::upstream::make_http1_client;
+using portcullis::gateway::http::make_http1_client;
 
 namespace {
 
@@ -36,7 +36,7 @@ struct ClientHarness {
   }
   FakeClientOwner owner;
   Sink sink;
-  std::unique_ptr<upstream::ClientSession> client;
+  std::unique_ptr<http::ClientSession> client;
   std::unique_ptr<Exchange> ex;
 };
 
@@ -294,7 +294,7 @@ struct BackToBack {
   Echo echo;
   FakeClientOwner client_owner;
   std::unique_ptr<Session> session;
-  std::unique_ptr<upstream::ClientSession> client;
+  std::unique_ptr<http::ClientSession> client;
   std::string c2s;
   std::string s2c;
   std::size_t max_buffered = 0;

@@ -19,7 +19,7 @@
 
 #include "gateway/http/exchange.h"
 #include "gateway/http/session.h"
-#include "gateway/upstream/client.h"
+#include "gateway/http/client.h"
 
 namespace {
 
@@ -36,8 +36,9 @@ using portcullis::gateway::http::Session;
 using portcullis::gateway::http::SessionLimits;
 using portcullis::gateway::http::SessionOwner;
 using portcullis::gateway::http::UpstreamSide;
-using portcullis::gateway::upstream::ClientOwner;
-using portcullis::gateway::upstream::ClientSession;
+using portcullis::gateway::http::ClientOwner;
+using portcullis::gateway::http::ClientSession;
+using portcullis::gateway::http::Http2ClientLimits;
 
 constexpr std::size_t kUnlimited = static_cast<std::size_t>(-1);
 
@@ -232,8 +233,9 @@ struct FakeSessionOwner final : SessionOwner {
 };
 
 struct Pair {
-  explicit Pair(SessionLimits l = SessionLimits{}) : limits(l) {
-    client = portcullis::gateway::upstream::make_http2_client(cown);
+  explicit Pair(SessionLimits l = SessionLimits{}, Http2ClientLimits cl = Http2ClientLimits{})
+      : limits(l) {
+    client = portcullis::gateway::http::make_http2_client(cown, cl);
     server = portcullis::gateway::http::make_http2_session(sown, facts, limits);
   }
 
@@ -472,6 +474,31 @@ TEST_CASE("h2: POST echo of 5 MiB with backpressure", "[http][h2]") {
   CHECK(p.sown.done == 1);
   CHECK(p.server->idle());
   CHECK(p.client->active() == 0);
+}
+
+// The upstream windows are Http2Client parameters: with the reader stalled, what arrives is
+// exactly what the stream or connection window lets through.
+std::size_t unread_response_bytes(Http2ClientLimits cl) {
+  Pair p(SessionLimits{}, cl);
+  p.sown.table["/big"] = std::string(512 * 1024, 'x');
+  ClientReq req("GET", "/big");
+  req.budget = 0;
+  p.client->attach(*req.ex);
+  p.pump();
+  REQUIRE(req.got_head);
+  CHECK(req.body.empty());
+  return req.ex->response_body().size();
+}
+
+TEST_CASE("h2: the client's stream and connection windows are parameters", "[http][h2]") {
+  CHECK(unread_response_bytes(Http2ClientLimits{}) == 64 * 1024);
+  Http2ClientLimits small_stream;
+  small_stream.stream_window = 16 * 1024;
+  CHECK(unread_response_bytes(small_stream) == 16 * 1024);
+  Http2ClientLimits small_connection;
+  small_connection.stream_window = 1024 * 1024;
+  small_connection.connection_window = 128 * 1024;
+  CHECK(unread_response_bytes(small_connection) == 128 * 1024);
 }
 
 TEST_CASE("h2: 50 concurrent streams", "[http][h2]") {

@@ -10,4 +10,4 @@
 //    makes the connection non-reusable; so do Connection: close and any parse error.
 #pragma once
 
-#include "gateway/upstream/client.h"
+#include "gateway/http/client.h"

@@ -10,11 +10,6 @@
 //           window opens only as the downstream consumes response body (backpressure).
 // Lifetime: a Stream object lives until nghttp2 closes the stream (or never sends it), because
 //           nghttp2 keeps a pointer to it as the data provider source.
-#include <nghttp2/nghttp2.h>
-
-#include <algorithm>
-#include <charconv>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,35 +17,24 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/http/client.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/message.h"
-#include "gateway/upstream/client.h"
+#include "gateway/http/nghttp2_callbacks.h"
+#include "gateway/http/nghttp2_glue.h"
 
-namespace portcullis::gateway::upstream {
+namespace portcullis::gateway::http {
 namespace {
 
-using http::Exchange;
+using h2::as_view;
 
-constexpr std::uint32_t kStreamWindow = 64 * 1024;
-// Connection window: several streams' worth, so one slow downstream does not stall the others.
-constexpr std::int32_t kConnectionWindow = 1024 * 1024;
-constexpr std::size_t kMaxOutboundAck = 1000;
-
-std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
-  return std::string_view(reinterpret_cast<const char*>(p), n);
-}
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value) noexcept {
-  // nghttp2_submit_* copies name/value pairs, so pointing into temporaries is safe.
-  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
-                    name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
-}
+// RFC 9113 6.9.1: no window may exceed 2^31-1.
+constexpr std::uint32_t kMaxWindow = NGHTTP2_MAX_WINDOW_SIZE;
 
 class Http2Client;
 
 // One request stream: the UpstreamSide of its Exchange while ex_ is set.
-class Stream final : public http::UpstreamSide {
+class Stream final : public UpstreamSide {
  public:
   Stream(Http2Client& client, Exchange& ex) noexcept : client_(client), ex_(&ex) {}
 
@@ -61,7 +45,7 @@ class Stream final : public http::UpstreamSide {
   Http2Client& client_;
   Exchange* ex_;
   std::int32_t id_ = -1;
-  http::ResponseHead head_;     // being collected
+  ResponseHead head_;     // being collected
   bool head_done_ = false;      // final (non-1xx) response head delivered
   bool head_request_ = false;   // request method was HEAD
   bool deferred_ = false;       // request data provider returned DEFERRED
@@ -70,7 +54,7 @@ class Stream final : public http::UpstreamSide {
 
 class Http2Client final : public ClientSession {
  public:
-  explicit Http2Client(ClientOwner& owner) noexcept;
+  Http2Client(ClientOwner& owner, const Http2ClientLimits& limits) noexcept;
   ~Http2Client() override;
   Http2Client(const Http2Client&) = delete;
   Http2Client& operator=(const Http2Client&) = delete;
@@ -89,21 +73,20 @@ class Http2Client final : public ClientSession {
   void resume(Stream& st) noexcept;
   void consume(Stream& st, std::size_t n) noexcept;
   void cancel(Stream& st) noexcept;
+  // A callback threw (h2::callback): nghttp2 fails the session, and feed() / pull_output()
+  // fail every exchange with 502 upstream_protocol_error. Nothing else to record.
+  void callback_failed() noexcept {}
 
  private:
-  static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
-                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                       std::uint8_t flags, void* ud) noexcept;
-  static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* ud) noexcept;
-  static int on_data_chunk(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
-                           const std::uint8_t* data, std::size_t len, void* ud) noexcept;
-  static int on_frame_not_send(nghttp2_session* s, const nghttp2_frame* frame, int error,
-                               void* ud) noexcept;
-  static int on_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t code,
-                             void* ud) noexcept;
-  static ssize_t read_request(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
-                              std::size_t length, std::uint32_t* data_flags,
-                              nghttp2_data_source* source, void* ud) noexcept;
+  // nghttp2 callbacks, registered with h2::CallbackBuilder (nghttp2_callbacks.h), which runs
+  // each under h2::callback: one exception policy. They may throw.
+  int on_header(const nghttp2_frame* frame, std::string_view name, std::string_view value);
+  int on_frame_recv(const nghttp2_frame* frame);
+  int on_data_chunk(std::int32_t stream_id, const std::uint8_t* data, std::size_t len);
+  int on_frame_not_send(const nghttp2_frame* frame, int error);
+  int on_stream_close(std::int32_t stream_id, std::uint32_t error_code);
+  ssize_t read_data(void* source, std::uint8_t* buf, std::size_t length,
+                    std::uint32_t* data_flags);
 
   Stream* stream_of(std::int32_t id) const noexcept;
   void headers_done(Stream& st, bool end_stream) noexcept;
@@ -113,7 +96,7 @@ class Http2Client final : public ClientSession {
   void fail_all(int status, Reason why) noexcept;
 
   ClientOwner& owner_;
-  nghttp2_session* session_ = nullptr;
+  h2::SessionPtr session_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
   bool goaway_ = false;
   std::int32_t goaway_last_stream_ = 0;  // streams above it were not processed
@@ -138,50 +121,44 @@ void Stream::on_downstream_abort(Exchange&) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Http2Client
 
-Http2Client::Http2Client(ClientOwner& owner) noexcept : owner_(owner) {
-  nghttp2_session_callbacks* cbs = nullptr;
-  nghttp2_option* opt = nullptr;
-  if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
-    nghttp2_session_callbacks_del(cbs);
+Http2Client::Http2Client(ClientOwner& owner, const Http2ClientLimits& limits) noexcept
+    : owner_(owner) {
+  h2::CallbackBuilder<Http2Client> b;
+  if (!b.ok()) {
     fatal_ = true;
     return;
   }
-  nghttp2_session_callbacks_set_on_header_callback(cbs, &Http2Client::on_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Http2Client::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Http2Client::on_data_chunk);
-  nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, &Http2Client::on_frame_not_send);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Http2Client::on_stream_close);
+  b.on<&Http2Client::on_header>(nghttp2_session_callbacks_set_on_header_callback)
+      .on<&Http2Client::on_frame_recv>(nghttp2_session_callbacks_set_on_frame_recv_callback)
+      .on<&Http2Client::on_data_chunk>(nghttp2_session_callbacks_set_on_data_chunk_recv_callback)
+      .on<&Http2Client::on_frame_not_send>(nghttp2_session_callbacks_set_on_frame_not_send_callback)
+      .on<&Http2Client::on_stream_close>(nghttp2_session_callbacks_set_on_stream_close_callback);
+  nghttp2_option* opt = b.option();
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  nghttp2_option_set_max_outbound_ack(opt, limits.max_outbound_control_frames);
   // Until the server's SETTINGS arrive, assume the RFC 9113 recommended minimum of 100
   // concurrent streams rather than "unlimited": streams past the server's real limit would be
   // refused and surface as 502s.
   nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-  int rv = nghttp2_session_client_new2(&session_, cbs, this, opt);
-  nghttp2_session_callbacks_del(cbs);
-  nghttp2_option_del(opt);
-  if (rv != 0) {
-    session_ = nullptr;
+  session_ = b.client(this);
+  if (session_ == nullptr) {
     fatal_ = true;
     return;
   }
-  const nghttp2_settings_entry iv[] = {
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-  };
-  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
+  const std::uint32_t stream_window = std::min(limits.stream_window, kMaxWindow);
+  if (h2::submit_settings(session_.get(), {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window},
+                                           {NGHTTP2_SETTINGS_ENABLE_PUSH, 0}}) != 0) {
     fatal_ = true;
     return;
   }
-  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  nghttp2_session_set_local_window_size(
+      session_.get(), NGHTTP2_FLAG_NONE, 0,
+      static_cast<std::int32_t>(std::min(limits.connection_window, kMaxWindow)));
 }
 
 Http2Client::~Http2Client() {
   // Normally abort() already ran; never leave an Exchange pointing at a dead Stream.
   fail_all(502, Reason::upstream_reset);
-  if (session_ != nullptr) {
-    nghttp2_session_del(session_);
-  }
 }
 
 Stream* Http2Client::stream_of(std::int32_t id) const noexcept {
@@ -193,9 +170,7 @@ bool Http2Client::feed(std::string_view bytes) noexcept {
   if (fatal_ || session_ == nullptr) {
     return false;
   }
-  ssize_t rv = nghttp2_session_mem_recv(
-      session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  if (rv < 0) {
+  if (h2::receive(session_.get(), bytes) < 0) {
     fatal_ = true;
     fail_all(502, Reason::upstream_protocol_error);
     return false;
@@ -207,24 +182,14 @@ void Http2Client::pull_output(std::string& out, std::size_t max) noexcept {
   if (session_ == nullptr) {
     return;
   }
-  const std::size_t start = out.size();
-  while (out.size() - start < max) {
-    const std::uint8_t* data = nullptr;
-    ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      fatal_ = true;
-      fail_all(502, Reason::upstream_protocol_error);
-      break;
-    }
-    if (n == 0) {
-      break;
-    }
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  if (!h2::send_into(session_.get(), out, max)) {
+    fatal_ = true;
+    fail_all(502, Reason::upstream_protocol_error);
   }
 }
 
 bool Http2Client::want_read() const noexcept {
-  return session_ != nullptr && !fatal_ && nghttp2_session_want_read(session_) != 0;
+  return session_ != nullptr && !fatal_ && nghttp2_session_want_read(session_.get()) != 0;
 }
 
 bool Http2Client::can_take() const noexcept {
@@ -232,13 +197,13 @@ bool Http2Client::can_take() const noexcept {
     return false;
   }
   const std::uint32_t max =
-      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+      nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   return streams_.size() < max;
 }
 
 bool Http2Client::reusable() const noexcept {
   return session_ != nullptr && !goaway_ && !fatal_ &&
-         nghttp2_session_get_next_stream_id(session_) <= 0x7fffffffu;
+         nghttp2_session_get_next_stream_id(session_.get()) <= 0x7fffffffu;
 }
 
 std::size_t Http2Client::active() const noexcept {
@@ -256,33 +221,22 @@ void Http2Client::attach(Exchange& ex) noexcept {
     ex.fail(502, Reason::upstream_reset);
     return;
   }
-  const http::RequestHead& r = ex.request();
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(r.headers.size() + 5);
-  nva.push_back(make_nv(":method", r.method));
-  nva.push_back(make_nv(":scheme", "https"));
-  nva.push_back(make_nv(":authority", r.authority));
-  nva.push_back(make_nv(":path", r.path.empty() ? std::string_view("/") : r.path));
-  for (const http::Header& f : r.headers) {
-    // :authority carries the host; framing is ours to write.
-    if (f.name.empty() || f.name[0] == ':' || f.name == "host" || f.name == "content-length" ||
-        http::is_hop_by_hop(f.name)) {
-      continue;
-    }
-    nva.push_back(make_nv(f.name, f.value));
-  }
-  std::string length;
+  const RequestHead& r = ex.request();
+  h2::NvList nva(r.headers.size());
+  nva.add(":method", r.method);
+  nva.add(":scheme", "https");
+  nva.add(":authority", r.authority);
+  nva.add(":path", r.path.empty() ? std::string_view("/") : r.path);
+  nva.add_fields(r.headers, /*drop_host=*/true);
   if (r.content_length.has_value() && (r.has_body || *r.content_length == 0)) {
-    length = std::to_string(*r.content_length);
-    nva.push_back(make_nv("content-length", length));
+    nva.add_content_length(*r.content_length);
   }
   auto st = std::make_unique<Stream>(*this, ex);
   st->head_request_ = r.method == "HEAD";
-  nghttp2_data_provider prov{};
-  prov.source.ptr = st.get();
-  prov.read_callback = &Http2Client::read_request;
+  nghttp2_data_provider prov =
+      h2::data_provider<Http2Client, &Http2Client::read_data>(st.get());
   const bool body = r.has_body && !ex.request_body().finished();
-  const std::int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+  const std::int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(),
                                                  body ? &prov : nullptr, st.get());
   if (id < 0) {
     ex.fail(502, Reason::upstream_protocol_error);
@@ -321,27 +275,20 @@ void Http2Client::fail_all(int status, Reason why) noexcept {
 void Http2Client::resume(Stream& st) noexcept {
   if (st.deferred_ && session_ != nullptr) {
     st.deferred_ = false;
-    nghttp2_session_resume_data(session_, st.id_);
+    nghttp2_session_resume_data(session_.get(), st.id_);
     owner_.client_output_ready();
   }
 }
 
 void Http2Client::consume(Stream& st, std::size_t n) noexcept {
-  n = std::min(n, st.unconsumed_);
-  if (n == 0 || session_ == nullptr) {
-    return;
+  if (session_ != nullptr && h2::consume(session_.get(), st.id_, st.unconsumed_, n)) {
+    owner_.client_output_ready();
   }
-  st.unconsumed_ -= n;
-  nghttp2_session_consume(session_, st.id_, n);
-  owner_.client_output_ready();
 }
 
 void Http2Client::give_back_window(Stream& st) noexcept {
-  if (st.unconsumed_ > 0) {
-    // Nobody will report these bytes consumed any more; the connection window needs them back.
-    nghttp2_session_consume_connection(session_, st.unconsumed_);
-    st.unconsumed_ = 0;
-  }
+  // Nobody will report these bytes consumed any more; the connection window needs them back.
+  h2::release(session_.get(), st.unconsumed_);
 }
 
 void Http2Client::cancel(Stream& st) noexcept {
@@ -349,7 +296,7 @@ void Http2Client::cancel(Stream& st) noexcept {
     return;
   }
   give_back_window(st);
-  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_CANCEL);
+  nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_CANCEL);
   owner_.client_output_ready();
 }
 
@@ -385,12 +332,12 @@ void Http2Client::headers_done(Stream& st, bool end_stream) noexcept {
   }
   if (st.head_.status >= 100 && st.head_.status < 200) {
     // Interim response: wait for the final one.
-    st.head_ = http::ResponseHead{};
+    st.head_ = ResponseHead{};
     return;
   }
   st.head_done_ = true;
   Exchange& ex = *st.ex_;
-  http::ResponseHead& r = ex.response();
+  ResponseHead& r = ex.response();
   r = std::move(st.head_);
   r.has_body = !end_stream && !st.head_request_ && r.status != 204 && r.status != 304;
   if (end_stream) {
@@ -417,9 +364,9 @@ void Http2Client::response_end(Stream& st) noexcept {
   ex->detach_upstream();
   // The tail of the body is buffered in the Exchange now; do not hold the connection window.
   give_back_window(st);
-  if (nghttp2_session_get_stream_local_close(session_, st.id_) == 0) {
+  if (nghttp2_session_get_stream_local_close(session_.get(), st.id_) == 0) {
     // The response is complete but we are still sending the request: stop.
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_CANCEL);
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_CANCEL);
     owner_.client_output_ready();
   }
   owner_.client_capacity_available();
@@ -428,74 +375,68 @@ void Http2Client::response_end(Stream& st) noexcept {
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks
 
-int Http2Client::on_header(nghttp2_session*, const nghttp2_frame* frame,
-                           const std::uint8_t* name, std::size_t namelen,
-                           const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
-                           void* ud) noexcept {
-  auto& self = *static_cast<Http2Client*>(ud);
+int Http2Client::on_header(const nghttp2_frame* frame, std::string_view name,
+                           std::string_view value) {
   if (frame->hd.type != NGHTTP2_HEADERS) {
     return 0;
   }
-  Stream* st = self.stream_of(frame->hd.stream_id);
+  Stream* st = stream_of(frame->hd.stream_id);
   if (st == nullptr || st->ex_ == nullptr || st->head_done_) {
     return 0;  // trailers, or nobody listening
   }
-  std::string_view n = as_view(name, namelen);
-  std::string_view v = as_view(value, valuelen);
+  const std::string_view n = name;
+  const std::string_view v = value;
   if (n == ":status") {
     int status = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), status);
-    st->head_.status = (ec == std::errc() && p == v.data() + v.size()) ? status : 0;
+    st->head_.status = h2::parse_decimal(v, status) ? status : 0;
     return 0;
   }
-  if (!n.empty() && n[0] == ':') {
+  if (h2::is_pseudo(n)) {
     return 0;
   }
   if (n == "content-length") {
     std::uint64_t len = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
-    if (ec == std::errc() && p == v.data() + v.size()) {
+    if (h2::parse_decimal(v, len)) {
       st->head_.content_length = len;
     }
     return 0;
   }
-  if (http::is_hop_by_hop(n)) {
+  if (is_hop_by_hop(n)) {
     return 0;
   }
-  st->head_.headers.push_back(http::Header{std::string(n), std::string(v)});
+  st->head_.headers.push_back(Header{std::string(n), std::string(v)});
   return 0;
 }
 
-int Http2Client::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) noexcept {
-  auto& self = *static_cast<Http2Client*>(ud);
+int Http2Client::on_frame_recv(const nghttp2_frame* frame) {
   const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS: {
-      Stream* st = self.stream_of(frame->hd.stream_id);
+      Stream* st = stream_of(frame->hd.stream_id);
       if (st == nullptr) {
         return 0;
       }
       if (!st->head_done_) {
-        self.headers_done(*st, end_stream);
+        headers_done(*st, end_stream);
       } else if (end_stream) {
-        self.response_end(*st);  // trailers end the response
+        response_end(*st);  // trailers end the response
       }
       return 0;
     }
     case NGHTTP2_DATA: {
-      Stream* st = self.stream_of(frame->hd.stream_id);
+      Stream* st = stream_of(frame->hd.stream_id);
       if (st != nullptr && end_stream && st->head_done_) {
-        self.response_end(*st);
+        response_end(*st);
       }
       return 0;
     }
     case NGHTTP2_GOAWAY:
-      self.goaway_ = true;
-      self.goaway_last_stream_ = frame->goaway.last_stream_id;
+      goaway_ = true;
+      goaway_last_stream_ = frame->goaway.last_stream_id;
       return 0;
     case NGHTTP2_SETTINGS:
       if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
-        self.owner_.client_capacity_available();
+        owner_.client_capacity_available();
       }
       return 0;
     default:
@@ -503,12 +444,11 @@ int Http2Client::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, voi
   }
 }
 
-int Http2Client::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t stream_id,
-                               const std::uint8_t* data, std::size_t len, void* ud) noexcept {
-  auto& self = *static_cast<Http2Client*>(ud);
-  Stream* st = self.stream_of(stream_id);
+int Http2Client::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data,
+                               std::size_t len) {
+  Stream* st = stream_of(stream_id);
   if (st == nullptr || st->ex_ == nullptr || !st->head_done_) {
-    nghttp2_session_consume(s, stream_id, len);
+    nghttp2_session_consume(session_.get(), stream_id, len);
     return 0;
   }
   st->unconsumed_ += len;
@@ -517,59 +457,43 @@ int Http2Client::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t st
   return 0;
 }
 
-int Http2Client::on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int,
-                                   void* ud) noexcept {
-  auto& self = *static_cast<Http2Client*>(ud);
+int Http2Client::on_frame_not_send(const nghttp2_frame* frame, int) {
   if (frame->hd.type == NGHTTP2_HEADERS) {
     // The request never left (GOAWAY received, stream ids exhausted, canceled while queued).
-    self.drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset, true);
+    drop_stream(frame->hd.stream_id, 502, Reason::upstream_reset, true);
   }
   return 0;
 }
 
-int Http2Client::on_stream_close(nghttp2_session*, std::int32_t stream_id,
-                                 std::uint32_t error_code, void* ud) noexcept {
+int Http2Client::on_stream_close(std::int32_t stream_id, std::uint32_t error_code) {
   // Still attached here means the response did not complete: RST_STREAM or a stream error.
-  auto& self = *static_cast<Http2Client*>(ud);
   const bool unprocessed = error_code == NGHTTP2_REFUSED_STREAM ||
-                           (self.goaway_ && stream_id > self.goaway_last_stream_);
-  self.drop_stream(stream_id, 502, Reason::upstream_reset, unprocessed);
+                           (goaway_ && stream_id > goaway_last_stream_);
+  drop_stream(stream_id, 502, Reason::upstream_reset, unprocessed);
   return 0;
 }
 
-ssize_t Http2Client::read_request(nghttp2_session*, std::int32_t, std::uint8_t* buf,
-                                  std::size_t length, std::uint32_t* data_flags,
-                                  nghttp2_data_source* source, void*) noexcept {
-  auto* st = static_cast<Stream*>(source->ptr);
+ssize_t Http2Client::read_data(void* source, std::uint8_t* buf, std::size_t length,
+                               std::uint32_t* data_flags) {
+  auto* st = static_cast<Stream*>(source);
   if (st->ex_ == nullptr) {
     // Abandoned; a RST_STREAM is queued for this stream.
     st->deferred_ = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  Exchange& ex = *st->ex_;
-  http::BodyBuffer& body = ex.request_body();
-  std::string_view avail = body.peek();
-  const std::size_t n = std::min(length, avail.size());
+    Exchange& ex = *st->ex_;
+  const ssize_t n = h2::read_body(ex.request_body(), buf, length, data_flags, st->deferred_);
   if (n > 0) {
-    std::memcpy(buf, avail.data(), n);
-    body.consume(n);
+    ex.request_body_consumed(static_cast<std::size_t>(n));
   }
-  if (body.finished()) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-  } else if (n == 0) {
-    st->deferred_ = true;
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  if (n > 0) {
-    ex.request_body_consumed(n);
-  }
-  return static_cast<ssize_t>(n);
+  return n;
 }
 
 }  // namespace
 
-std::unique_ptr<ClientSession> make_http2_client(ClientOwner& owner) {
-  return std::make_unique<Http2Client>(owner);
+std::unique_ptr<ClientSession> make_http2_client(ClientOwner& owner,
+                                                 const Http2ClientLimits& limits) {
+  return std::make_unique<Http2Client>(owner, limits);
 }
 
-}  // namespace portcullis::gateway::upstream
+}  // namespace portcullis::gateway::http

@@ -8,13 +8,15 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "gateway/http/exchange.h"
+#include "gateway/observe/reason.h"
 
-namespace portcullis::gateway::upstream {
+namespace portcullis::gateway::http {
 
 class ClientOwner {
  public:
@@ -26,7 +28,7 @@ class ClientOwner {
   // The upstream never processed `ex` (HTTP/2 REFUSED_STREAM, or a stream past a GOAWAY's last
   // stream id) and it has no request body: send it again elsewhere. The client has already let
   // go of it. False: the owner could not, and the client fails it with 502.
-  virtual bool client_retry(http::Exchange& ex) noexcept = 0;
+  virtual bool client_retry(Exchange& ex) noexcept = 0;
 };
 
 class ClientSession {
@@ -42,7 +44,7 @@ class ClientSession {
   virtual bool can_take() const noexcept = 0;
   // Starts sending ex.request() (and its body as it arrives). Precondition: can_take().
   // The client calls ex.attach_upstream(*its side*) itself.
-  virtual void attach(http::Exchange& ex) noexcept = 0;
+  virtual void attach(Exchange& ex) noexcept = 0;
   // Exchanges in flight.
   virtual std::size_t active() const noexcept = 0;
   // False once the connection cannot carry more requests (Connection: close, GOAWAY, error).
@@ -54,7 +56,19 @@ class ClientSession {
   virtual void abort(int status, Reason why) noexcept = 0;
 };
 
-std::unique_ptr<ClientSession> make_http1_client(ClientOwner& owner);
-std::unique_ptr<ClientSession> make_http2_client(ClientOwner& owner);
+// What an Http2Client advertises to the upstream. The defaults are today's fixed values; the
+// [limits] table is meant to supply them.
+struct Http2ClientLimits {
+  // SETTINGS_INITIAL_WINDOW_SIZE: response bytes one stream may have in flight unconsumed.
+  std::uint32_t stream_window = 64 * 1024;
+  // Connection window: several streams' worth, so one slow downstream does not stall the others.
+  std::uint32_t connection_window = 1024 * 1024;
+  // Queued SETTINGS ACK / PING ACK frames before nghttp2 gives up on a peer that never reads.
+  std::uint32_t max_outbound_control_frames = 1000;
+};
 
-}  // namespace portcullis::gateway::upstream
+std::unique_ptr<ClientSession> make_http1_client(ClientOwner& owner);
+std::unique_ptr<ClientSession> make_http2_client(ClientOwner& owner,
+                                                 const Http2ClientLimits& limits = {});
+
+}  // namespace portcullis::gateway::http

@@ -1,34 +1,28 @@
 // Http1Client (see http1_client.h): llhttp in HTTP_RESPONSE mode, strict.
-#include "gateway/upstream/http1_client.h"
-
-#include <llhttp.h>
+#include "gateway/http/http1_client.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "gateway/http/exchange.h"
 #include "gateway/http/http1_session.h"
+#include "gateway/http/llhttp_glue.h"
 #include "gateway/http/message.h"
 
-namespace portcullis::gateway::upstream {
+namespace portcullis::gateway::http {
 
 namespace {
-
-using http::Exchange;
-using http::Header;
 
 // Request methods whose bodyless form still deserves "content-length: 0" (RFC 9110 8.6).
 bool method_expects_body(std::string_view m) noexcept {
   return m == "POST" || m == "PUT" || m == "PATCH";
 }
 
-class Http1Client final : public ClientSession, private http::UpstreamSide {
+class Http1Client final : public ClientSession, private UpstreamSide {
  public:
   explicit Http1Client(ClientOwner& owner) : owner_(owner) {
-    llhttp_init(&parser_, HTTP_RESPONSE, &parser_settings());
-    parser_.data = this;
+    h1::start_parser(parser_, HTTP_RESPONSE, parser_settings(), this);
   }
 
   // One set of callbacks for every client, as for Http1Session: llhttp only reads it.
@@ -72,16 +66,14 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
     const char* data = bytes.data();
     std::size_t len = bytes.size();
     while (len > 0 && !broken_) {
-      llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-      if (err == HPE_OK) {
+      const h1::Executed run = h1::execute(parser_, data, len);
+      if (run.err == HPE_OK) {
         break;
       }
-      if (err == HPE_PAUSED) {
+      if (run.err == HPE_PAUSED) {
         // A response completed; anything after it was not asked for.
-        const char* pos = llhttp_get_error_pos(&parser_);
-        std::size_t used = pos != nullptr ? static_cast<std::size_t>(pos - data) : len;
         llhttp_resume(&parser_);
-        if (used < len) {
+        if (run.used < len) {
           reusable_ = false;
           broken_ = true;
         }
@@ -102,26 +94,17 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
       if (ex_ == nullptr || request_sent_) {
         return;
       }
-      http::BodyBuffer& body = ex_->request_body();
+      BodyBuffer& body = ex_->request_body();
       std::size_t taken = 0;
       while (!body.empty() && out.size() < limit) {
         std::size_t n = std::min(limit - out.size(), body.size());
-        std::string_view bytes = body.peek().substr(0, n);
-        if (chunked_) {
-          char line[32];
-          int l = std::snprintf(line, sizeof line, "%zx\r\n", n);
-          out.append(line, static_cast<std::size_t>(l));
-          out.append(bytes);
-          out += "\r\n";
-        } else {
-          out.append(bytes);
-        }
+        append_body_piece(out, body.peek().substr(0, n), chunked_);
         body.consume(n);
         taken += n;
       }
       if (body.finished()) {
         if (chunked_) {
-          out += "0\r\n\r\n";
+          out += kLastChunk;
         }
         request_sent_ = true;
       }
@@ -221,7 +204,7 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
     fail_exchange(502, Reason::upstream_protocol_error);
   }
 
-  void serialize_head(const http::RequestHead& req) {
+  void serialize_head(const RequestHead& req) {
     head_out_.clear();
     head_out_ += req.method;
     head_out_ += ' ';
@@ -230,7 +213,7 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
     head_out_ += req.authority;
     head_out_ += "\r\n";
     for (const Header& h : req.headers) {
-      if (http::is_hop_by_hop(h.name) || h.name == "host" || h.name == "content-length") {
+      if (is_hop_by_hop(h.name) || h.name == "host" || h.name == "content-length") {
         continue;
       }
       head_out_ += h.name;
@@ -256,69 +239,78 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
     }
   }
 
-  // ---- llhttp callbacks ----
-  static Http1Client& self(llhttp_t* p) noexcept { return *static_cast<Http1Client*>(p->data); }
+  // ---- llhttp callbacks: each runs under h1::callback (one exception policy) ----
+ public:
+  // A callback threw (out of memory): the response fails as a protocol error (feed() sees the
+  // parse error) and the connection is not reused.
+  void callback_failed() noexcept { reusable_ = false; }
 
-  static int cb_message_begin(llhttp_t* p) noexcept {
-    Http1Client& c = self(p);
-    c.fields_.clear();
-    c.last_was_value_ = false;
-    c.header_bytes_ = 0;
-    return 0;
+ private:
+  template <class Fn>
+  static int run(llhttp_t* p, Fn&& fn) noexcept {
+    return h1::callback<Http1Client>(p, std::forward<Fn>(fn));
   }
 
-  int add_bytes(std::string& dst, const char* at, std::size_t len) noexcept {
+  static int cb_message_begin(llhttp_t* p) noexcept {
+    return run(p, [](Http1Client& c) {
+      c.fields_.clear();
+      c.last_was_value_ = false;
+      c.header_bytes_ = 0;
+      return 0;
+    });
+  }
+
+  int add_bytes(std::string& dst, const char* at, std::size_t len) {
     header_bytes_ += len;
     if (header_bytes_ > kMaxResponseHeaderBytes) {
       return -1;
     }
-    try {
-      dst.append(at, len);
-    } catch (...) {
-      return -1;
-    }
+    dst.append(at, len);
     return 0;
   }
 
   static int cb_header_field(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Client& c = self(p);
-    if (c.head_delivered_ && !c.interim_) {
-      return 0;  // trailers: dropped
-    }
-    if (c.fields_.empty() || c.last_was_value_) {
-      if (c.fields_.size() >= kMaxResponseFields) {
-        return -1;
+    return run(p, [&](Http1Client& c) {
+      if (c.head_delivered_ && !c.interim_) {
+        return 0;  // trailers: dropped
       }
-      try {
+      if (c.fields_.empty() || c.last_was_value_) {
+        if (c.fields_.size() >= kMaxResponseFields) {
+          return -1;
+        }
         c.fields_.emplace_back();
-      } catch (...) {
-        return -1;
+        c.last_was_value_ = false;
       }
-      c.last_was_value_ = false;
-    }
-    return c.add_bytes(c.fields_.back().name, at, len);
+      return c.add_bytes(c.fields_.back().name, at, len);
+    });
   }
 
   static int cb_header_value(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Client& c = self(p);
-    if (c.head_delivered_ && !c.interim_) {
-      return 0;
-    }
-    if (c.fields_.empty()) {
-      return -1;
-    }
-    c.last_was_value_ = true;
-    return c.add_bytes(c.fields_.back().value, at, len);
+    return run(p, [&](Http1Client& c) {
+      if (c.head_delivered_ && !c.interim_) {
+        return 0;
+      }
+      if (c.fields_.empty()) {
+        return -1;
+      }
+      c.last_was_value_ = true;
+      return c.add_bytes(c.fields_.back().value, at, len);
+    });
   }
 
   static int cb_header_field_complete(llhttp_t* p) noexcept {
-    self(p).last_was_value_ = true;
-    return 0;
+    return run(p, [](Http1Client& c) {
+      c.last_was_value_ = true;
+      return 0;
+    });
   }
 
   static int cb_headers_complete(llhttp_t* p) noexcept {
-    Http1Client& c = self(p);
-    if (c.ex_ == nullptr) {
+    return run(p, [p](Http1Client& c) { return c.headers_complete(p); });
+  }
+
+  int headers_complete(llhttp_t* p) {
+    if (ex_ == nullptr) {
       return -1;
     }
     const int status = p->status_code;
@@ -326,86 +318,64 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
       return -1;
     }
     if (status < 200) {
-      c.interim_ = true;  // 100 Continue, 103 Early Hints: skipped
+      interim_ = true;  // 100 Continue, 103 Early Hints: skipped
       return 1;
     }
-    c.interim_ = false;
-    http::ResponseHead head;
+    interim_ = false;
+    ResponseHead head;
     head.status = status;
-    try {
-      std::vector<std::string> connection_tokens;
-      for (Header& f : c.fields_) {
-        f.name = http::to_lower_ascii(f.name);
-        if (f.name == "connection") {
-          std::string_view list = f.value;
-          while (!list.empty()) {
-            std::size_t comma = list.find(',');
-            std::string_view tok = list.substr(0, comma);
-            while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) {
-              tok.remove_prefix(1);
-            }
-            while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) {
-              tok.remove_suffix(1);
-            }
-            if (!tok.empty()) {
-              connection_tokens.push_back(http::to_lower_ascii(tok));
-            }
-            if (comma == std::string_view::npos) {
-              break;
-            }
-            list.remove_prefix(comma + 1);
-          }
+    std::vector<std::string> connection;
+    for (Header& f : fields_) {
+      f.name = to_lower_ascii(f.name);
+      if (f.name == "connection") {
+        for (std::string& tok : connection_tokens(f.value)) {
+          connection.push_back(std::move(tok));
         }
       }
-      head.headers.reserve(c.fields_.size());
-      for (Header& f : c.fields_) {
-        if (http::is_hop_by_hop(f.name) || f.name == "content-length") {
-          continue;
-        }
-        if (std::find(connection_tokens.begin(), connection_tokens.end(), f.name) !=
-            connection_tokens.end()) {
-          continue;
-        }
-        head.headers.push_back(Header{std::move(f.name), std::move(f.value)});
-      }
-    } catch (...) {
-      return -1;
     }
-    c.fields_.clear();
-    const bool no_body = c.is_head_request_ || status == 204 || status == 304;
+    head.headers.reserve(fields_.size());
+    for (Header& f : fields_) {
+      if (is_hop_by_hop(f.name) || f.name == "content-length") {
+        continue;
+      }
+      if (std::find(connection.begin(), connection.end(), f.name) != connection.end()) {
+        continue;
+      }
+      head.headers.push_back(Header{std::move(f.name), std::move(f.value)});
+    }
+    fields_.clear();
+    const bool no_body = is_head_request_ || status == 204 || status == 304;
     if ((p->flags & F_CONTENT_LENGTH) != 0 && status != 204 && status != 304) {
       head.content_length = p->content_length;
     }
     head.has_body = !no_body;
-    c.keep_alive_ = llhttp_should_keep_alive(p) != 0;
-    c.head_delivered_ = true;
-    c.ex_->response() = std::move(head);
-    c.ex_->response_head_ready();
+    keep_alive_ = llhttp_should_keep_alive(p) != 0;
+    head_delivered_ = true;
+    ex_->response() = std::move(head);
+    ex_->response_head_ready();
     return no_body ? 1 : 0;
   }
 
   static int cb_body(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    Http1Client& c = self(p);
-    if (c.ex_ == nullptr) {
-      return 0;  // the downstream went away; drain what is in this buffer
-    }
-    try {
+    return run(p, [&](Http1Client& c) {
+      if (c.ex_ == nullptr) {
+        return 0;  // the downstream went away; drain what is in this buffer
+      }
       c.ex_->response_body().append(std::string_view(at, len));
-    } catch (...) {
-      return -1;
-    }
-    c.ex_->response_body_added();
-    return 0;
+      c.ex_->response_body_added();
+      return 0;
+    });
   }
 
   static int cb_message_complete(llhttp_t* p) noexcept {
-    Http1Client& c = self(p);
-    if (c.interim_) {
-      c.interim_ = false;
-      return 0;  // keep parsing: the final response follows
-    }
-    c.complete_response();
-    return HPE_PAUSED;
+    return run(p, [](Http1Client& c) {
+      if (c.interim_) {
+        c.interim_ = false;
+        return 0;  // keep parsing: the final response follows
+      }
+      c.complete_response();
+      return static_cast<int>(HPE_PAUSED);
+    });
   }
 
   void complete_response() noexcept {
@@ -435,7 +405,7 @@ class Http1Client final : public ClientSession, private http::UpstreamSide {
   llhttp_t parser_{};
   Exchange* ex_ = nullptr;
   std::string head_out_;
-  http::Headers fields_;
+  Headers fields_;
   std::size_t header_bytes_ = 0;
   bool last_was_value_ = false;
   bool chunked_ = false;
@@ -455,4 +425,4 @@ std::unique_ptr<ClientSession> make_http1_client(ClientOwner& owner) {
   return std::make_unique<Http1Client>(owner);
 }
 
-}  // namespace portcullis::gateway::upstream
+}  // namespace portcullis::gateway::http
