@@ -36,7 +36,9 @@ constexpr std::array kRows{
   LimitRow{"max_requests_per_connection", K::count, 1000, 1, kU32,
            &Limits::max_requests_per_connection, "`Connection: close` / GOAWAY"},
   LimitRow{"buffer_per_direction", K::size, 64 * KiB, 1024, 1024 * MiB,
-           &Limits::buffer_per_direction, "per-connection buffering before backpressure"},
+           &Limits::buffer_per_direction,
+           "per-connection write backlog (client, upstream and tunnel sockets; the CONNECT head "
+           "and ClientHello) before reads on the other side stop"},
   LimitRow{"max_connections_per_listener", K::count, 100000, 1, kU32,
            &Limits::max_connections_per_listener,
            "new connections closed (`listener_connection_limit`)"},
