@@ -439,6 +439,9 @@ void read_limits(Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, "max_requests_per_connection", l.max_requests_per_connection, 1, 4294967295LL);
   r.size(t, "buffer_per_direction", l.buffer_per_direction, 1024, 1ULL << 30);
   r.integer(t, "max_connections_per_listener", l.max_connections_per_listener, 1, 4294967295LL);
+  if (const toml::node* n = r.get(t, "max_connections_per_listener"); n != nullptr) {
+    l.pos_max_connections_per_listener = r.pos(*n);
+  }
   r.integer(t, "max_connections_per_ip", l.max_connections_per_ip, 0, 4294967295LL);
   r.integer(t, "max_connections_per_tenant", l.max_connections_per_tenant, 0, 4294967295LL);
   r.size(t, "h2_header_table_size", l.h2_header_table_size, 0, 1ULL << 20);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "gateway/admin/admin_server.h"
+#include "gateway/config/descriptor_limit.h"
 #include "gateway/io/uv.h"
 #include "gateway/listen/downstream_connection.h"
 #include "gateway/listen/listener.h"
@@ -142,6 +143,10 @@ int Server::run() {
   const config::Config& cfg = current_->config;
   access_.open(cfg.log.access);
   audit_.open(cfg.log.audit);
+  if (const std::string w = config::descriptor_limit_warning(cfg, config::soft_nofile_limit());
+      !w.empty()) {
+    std::fprintf(stderr, "portcullis: warning: %s\n", w.c_str());
+  }
 
   unsigned workers = cfg.gateway.workers;
   if (workers == 0) {
