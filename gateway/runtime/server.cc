@@ -113,7 +113,8 @@ void Server::on_memory_timer(uv_timer_t* h) noexcept {
     return;
   }
   const bool shed = self.memory_.shedding();
-  const std::string detail = "rss " + std::to_string(self.memory_.rss()) + " bytes, budget " +
+  const std::string detail = "in use " + std::to_string(self.memory_.in_use()) + " bytes, rss " +
+                             std::to_string(self.memory_.rss()) + " bytes, budget " +
                              std::to_string(self.memory_.budget()) + " bytes";
   std::fprintf(stderr, "portcullis: memory budget: %s new requests (%s)\n",
                shed ? "shedding" : "accepting", detail.c_str());
@@ -532,6 +533,12 @@ std::string Server::render_metrics() const {
   out += "# HELP portcullis_memory_budget_bytes [limits].memory_budget in bytes (0 = off).\n"
          "# TYPE portcullis_memory_budget_bytes gauge\n"
          "portcullis_memory_budget_bytes " + std::to_string(memory_.budget()) + "\n";
+  out += "# HELP portcullis_memory_in_use_bytes Memory the budget is charged: heap in use plus "
+         "non-heap resident.\n# TYPE portcullis_memory_in_use_bytes gauge\n"
+         "portcullis_memory_in_use_bytes " + std::to_string(memory_.in_use()) + "\n";
+  out += "# HELP portcullis_memory_trims_total Freed heap handed back to the kernel (malloc_trim).\n"
+         "# TYPE portcullis_memory_trims_total counter\n"
+         "portcullis_memory_trims_total " + std::to_string(memory_.trims()) + "\n";
   out += "# HELP portcullis_memory_shedding 1 while new requests are shed for memory.\n"
          "# TYPE portcullis_memory_shedding gauge\n"
          "portcullis_memory_shedding " + std::to_string(memory_.shedding() ? 1 : 0) + "\n";
