@@ -54,7 +54,12 @@ Listener::Listener(runtime::Worker& worker, std::string name, int fd)
   backoff_.data = this;
 }
 
-Listener::~Listener() = default;
+Listener::~Listener() {
+  // Normally close() already did; a loop torn down by walking its handles leaves the fd to us.
+  if (fd_ >= 0 && !closed_) {
+    ::close(fd_);
+  }
+}
 
 int Listener::start() noexcept {
   return uv_poll_start(&poll_, UV_READABLE, &Listener::on_readable);
