@@ -5,6 +5,7 @@
 #include <string>
 
 #include "certs/pem.h"
+#include "gateway/config/descriptor_limit.h"
 #include "gateway/config/validate.h"
 #include "tls/tickets.h"
 
@@ -249,6 +250,13 @@ class Analyzer {
           "memory_budget is off: under a surge the kernel's OOM killer, not the gateway, decides "
           "which connections die",
           "memory_budget = \"auto\" or a size below the memory the box has");
+    }
+    if (!cfg_.limits.pos_max_connections_per_listener.file.empty()) {
+      const std::string w = descriptor_limit_warning(cfg_, soft_nofile_limit());
+      if (!w.empty()) {
+        add(Severity::warning, cfg_.limits.pos_max_connections_per_listener, w,
+            "a cap the descriptor limit can hold, or a higher LimitNOFILE / ulimit -n");
+      }
     }
   }
 

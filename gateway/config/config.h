@@ -71,6 +71,7 @@ struct Limits {
   static constexpr std::uint64_t kMemoryBudgetAuto = ~std::uint64_t{0};
   std::uint64_t memory_budget{};  // bytes; 0 = off
   Pos pos_memory_budget;          // for check's warning when off
+  Pos pos_max_connections_per_listener;  // set when explicit: check's descriptor-limit warning
 };
 
 struct GatewaySection {

@@ -87,6 +87,9 @@ void read_limits(Reader& r, const toml::table& t, Limits& l) {
       read_limit(r, t, row, l);
     }
   }
+  if (const toml::node* n = r.get(t, "max_connections_per_listener"); n != nullptr) {
+    l.pos_max_connections_per_listener = r.pos(*n);  // explicit: check's descriptor warning
+  }
 }
 
 }  // namespace

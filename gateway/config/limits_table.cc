@@ -41,7 +41,8 @@ constexpr std::array kRows{
            "and ClientHello) before reads on the other side stop"},
   LimitRow{"max_connections_per_listener", K::count, 100000, 1, kU32,
            &Limits::max_connections_per_listener,
-           "new connections closed (`listener_connection_limit`)"},
+           "new connections closed (`listener_connection_limit`); bounded in practice by the "
+           "descriptor limit (below)"},
   LimitRow{"max_connections_per_ip", K::count, 0, 0, kU32, &Limits::max_connections_per_ip,
            "per client address after PROXY protocol (`ip_connection_limit`)"},
   LimitRow{"max_connections_per_tenant", K::count, 0, 0, kU32,
@@ -70,7 +71,7 @@ constexpr std::array kRows{
            "queued SETTINGS/PING ACKs to an upstream that never reads: close it"},
   LimitRow{"memory_budget", K::memory, Limits::kMemoryBudgetAuto, 16 * MiB, 1ULL << 50,
            &Limits::memory_budget,
-           "resident memory past which new requests get 503 (`memory_budget`) until it is back "
+           "memory in use past which new requests get 503 (`memory_budget`) until it is back "
            "under 90% of the budget; `\"auto\"` = 90% of the cgroup limit or of RAM, `\"off\"`, "
            "or a size (≥ 16 MiB)"},
 };

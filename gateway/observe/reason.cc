@@ -40,6 +40,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::listener_connection_limit: return "listener_connection_limit";
     case Reason::ip_connection_limit: return "ip_connection_limit";
     case Reason::tenant_connection_limit: return "tenant_connection_limit";
+    case Reason::fd_exhausted: return "fd_exhausted";
     case Reason::memory_budget: return "memory_budget";
     case Reason::idle_timeout: return "idle_timeout";
     case Reason::peer_closed: return "peer_closed";

@@ -51,6 +51,7 @@ enum class Reason : std::uint16_t {
   listener_connection_limit,
   ip_connection_limit,
   tenant_connection_limit,
+  fd_exhausted,  // accept failed with EMFILE/ENFILE: the listener backs off (not a cap)
   // Overload ([limits] memory_budget): new requests answered 503.
   memory_budget,
   // Connection end.

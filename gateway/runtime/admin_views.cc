@@ -29,6 +29,12 @@ std::string Server::metrics_text() const {
   out += "# HELP portcullis_memory_budget_bytes [limits].memory_budget in bytes (0 = off).\n"
          "# TYPE portcullis_memory_budget_bytes gauge\n"
          "portcullis_memory_budget_bytes " + std::to_string(memory_.budget()) + "\n";
+  out += "# HELP portcullis_memory_in_use_bytes Memory the budget is charged: heap in use plus "
+         "non-heap resident.\n# TYPE portcullis_memory_in_use_bytes gauge\n"
+         "portcullis_memory_in_use_bytes " + std::to_string(memory_.in_use()) + "\n";
+  out += "# HELP portcullis_memory_trims_total Freed heap handed back to the kernel (malloc_trim).\n"
+         "# TYPE portcullis_memory_trims_total counter\n"
+         "portcullis_memory_trims_total " + std::to_string(memory_.trims()) + "\n";
   out += "# HELP portcullis_memory_shedding 1 while new requests are shed for memory.\n"
          "# TYPE portcullis_memory_shedding gauge\n"
          "portcullis_memory_shedding " + std::to_string(memory_.shedding() ? 1 : 0) + "\n";

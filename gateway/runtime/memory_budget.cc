@@ -1,6 +1,10 @@
 #include "gateway/runtime/memory_budget.h"
 
+#include <malloc.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include <charconv>
 #include <fstream>
@@ -58,6 +62,26 @@ std::optional<std::uint64_t> cgroup_limit() {
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> read_rss() {
+  static const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  return parse_statm_rss(slurp("/proc/self/statm"), page);
+}
+
+// malloc's in-use bytes across all arenas; nullopt when malloc is not glibc's (all zero).
+std::optional<std::uint64_t> heap_in_use() {
+  const struct mallinfo2 mi = mallinfo2();
+  if (mi.arena == 0 && mi.hblkhd == 0) {
+    return std::nullopt;
+  }
+  return mi.uordblks + mi.hblkhd;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 std::optional<std::uint64_t> parse_statm_rss(std::string_view statm, std::uint64_t page_size) {
@@ -104,11 +128,24 @@ std::uint64_t auto_budget(std::optional<std::uint64_t> cgroup_limit, std::uint64
   return limit / 10 * 9;
 }
 
-bool next_shedding(bool shedding, std::uint64_t rss, std::uint64_t budget) noexcept {
+bool next_shedding(bool shedding, std::uint64_t usage, std::uint64_t budget) noexcept {
   if (budget == 0) {
     return false;
   }
-  return shedding ? rss >= budget / 10 * 9 : rss > budget;
+  return shedding ? usage >= budget / 10 * 9 : usage > budget;
+}
+
+std::uint64_t budget_usage(std::uint64_t rss, std::uint64_t heap_in_use,
+                           std::uint64_t non_heap) noexcept {
+  return std::min(rss, heap_in_use + non_heap);
+}
+
+bool worth_trimming(std::uint64_t rss, std::uint64_t usage) noexcept {
+  if (rss <= usage) {
+    return false;
+  }
+  const std::uint64_t held = rss - usage;
+  return held > kTrimSlack && held > usage / 2;
 }
 
 void MemoryBudget::configure(std::uint64_t configured) {
@@ -120,14 +157,33 @@ void MemoryBudget::configure(std::uint64_t configured) {
 }
 
 bool MemoryBudget::sample() {
-  static const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-  const auto rss = parse_statm_rss(slurp("/proc/self/statm"), page);
+  auto rss = read_rss();
   if (!rss) {
     return false;  // keep the last state: /proc unreadable is no evidence either way
   }
+  std::uint64_t usage = *rss;
+  if (const auto heap = heap_in_use()) {
+    if (!non_heap_known_) {
+      non_heap_known_ = true;
+      non_heap_ = *rss - std::min(*rss, *heap);
+    }
+    usage = budget_usage(*rss, *heap, non_heap_);
+    const std::int64_t now = now_ms();
+    if (worth_trimming(*rss, usage) &&
+        (last_trim_ms_ < 0 || now - last_trim_ms_ >= static_cast<std::int64_t>(kTrimIntervalMs))) {
+      // Freed memory glibc kept after a burst goes back to the kernel. Rate-limited: the trim
+      // walks every arena under its lock, so workers allocating wait meanwhile.
+      last_trim_ms_ = now;
+      malloc_trim(0);
+      trims_.fetch_add(1, std::memory_order_relaxed);
+      rss = read_rss().value_or(*rss);
+      usage = std::min(usage, *rss);
+    }
+  }
   rss_.store(*rss, std::memory_order_relaxed);
+  in_use_.store(usage, std::memory_order_relaxed);
   const bool was = shedding();
-  const bool now = next_shedding(was, *rss, budget());
+  const bool now = next_shedding(was, usage, budget());
   shedding_.store(now, std::memory_order_relaxed);
   return now != was;
 }

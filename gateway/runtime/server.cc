@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unistd.h>
 
+#include "gateway/config/descriptor_limit.h"
 #include "gateway/io/uv.h"
 #include "gateway/listen/listener.h"
 #include "gateway/runtime/watcher.h"
@@ -97,7 +98,8 @@ void Server::on_memory_timer(uv_timer_t* h) noexcept {
     return;
   }
   const bool shed = self.memory_.shedding();
-  const std::string detail = "rss " + std::to_string(self.memory_.rss()) + " bytes, budget " +
+  const std::string detail = "in use " + std::to_string(self.memory_.in_use()) + " bytes, rss " +
+                             std::to_string(self.memory_.rss()) + " bytes, budget " +
                              std::to_string(self.memory_.budget()) + " bytes";
   std::fprintf(stderr, "portcullis: memory budget: %s new requests (%s)\n",
                shed ? "shedding" : "accepting", detail.c_str());
@@ -117,6 +119,10 @@ int Server::run() {
   current_ = std::move(built.snapshot);
   const config::Config& cfg = current_->config;
   events_.open(cfg.log.access, cfg.log.audit);
+  if (const std::string w = config::descriptor_limit_warning(cfg, config::soft_nofile_limit());
+      !w.empty()) {
+    std::fprintf(stderr, "portcullis: warning: %s\n", w.c_str());
+  }
   if (!refresh_ticket_keys(cfg, false)) {
     return 1;
   }

@@ -45,3 +45,22 @@ TEST_CASE("hysteresis: shed above the budget, resume below 90% of it", "[memory]
   CHECK_FALSE(rt::next_shedding(true, 899, budget));
   CHECK_FALSE(rt::next_shedding(true, 1 << 30, 0));  // off
 }
+
+TEST_CASE("usage: heap in use plus non-heap resident, never above RSS", "[memory]") {
+  constexpr std::uint64_t MiB = 1 << 20;
+  // after a burst: 100 MiB resident, 2 MiB in use, 10 MiB outside the heap
+  CHECK(rt::budget_usage(100 * MiB, 2 * MiB, 10 * MiB) == 12 * MiB);
+  CHECK(rt::budget_usage(20 * MiB, 30 * MiB, 10 * MiB) == 20 * MiB);  // capped by RSS
+  // so the held-but-free memory no longer keeps a 32 MiB budget shedding
+  CHECK_FALSE(rt::next_shedding(true, rt::budget_usage(100 * MiB, 2 * MiB, 10 * MiB), 32 * MiB));
+}
+
+TEST_CASE("trim: only when RSS holds much more than the usage", "[memory]") {
+  constexpr std::uint64_t MiB = 1 << 20;
+  CHECK(rt::worth_trimming(100 * MiB, 12 * MiB));
+  CHECK_FALSE(rt::worth_trimming(12 * MiB, 12 * MiB));
+  CHECK_FALSE(rt::worth_trimming(11 * MiB, 12 * MiB));
+  CHECK_FALSE(rt::worth_trimming(18 * MiB, 12 * MiB));   // 6 MiB held: under the slack
+  CHECK_FALSE(rt::worth_trimming(250 * MiB, 200 * MiB));  // held is a quarter: busy, not idle
+  CHECK(rt::worth_trimming(310 * MiB, 200 * MiB));
+}
