@@ -62,7 +62,4 @@ class GatewayMetrics {
   Gauge& generation_;
 };
 
-// Escapes a Prometheus label value (backslash, quote, newline).
-inline std::string label_value(std::string_view v) { return escape_label_value(v); }
-
 }  // namespace portcullis::gateway::observe
