@@ -74,8 +74,9 @@ class Events {
   void ticket_keys_rejected(const std::string& file, const std::string& detail);
   void memory_budget(bool shedding, const std::string& detail);
 
-  // --- for /metrics ---
+  // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }
+  observe::Registry& metrics_registry() noexcept { return metrics_.registry(); }
   std::uint64_t access_write_failures() const noexcept;
   std::uint64_t audit_write_failures() const noexcept;
 

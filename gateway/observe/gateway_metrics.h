@@ -38,6 +38,9 @@ class GatewayMetrics {
   void set_generation(std::uint64_t g);
   void egress(const std::string& decision, const std::string& reason);
   std::string render() const;
+  // For the families other objects publish as callbacks (health, certificates, memory, logs):
+  // they register here, after the families above, so they render after them.
+  Registry& registry() noexcept { return registry_; }
 
   // Distinct (cluster, reason) pairs kept for upstream failures; see "Labels" above.
   static constexpr std::size_t kMaxUpstreamFailureSeries = 1000;
@@ -58,8 +61,5 @@ class GatewayMetrics {
   CounterFamily& egress_;
   Gauge& generation_;
 };
-
-// Escapes a Prometheus label value (backslash, quote, newline).
-inline std::string label_value(std::string_view v) { return escape_label_value(v); }
 
 }  // namespace portcullis::gateway::observe

@@ -338,8 +338,96 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-Registry::Entry& Registry::find_or_add(MetricType type, std::string& name, std::string& help,
-                                       std::vector<std::string>& labels,
+struct CallbackRegistration::Slot {
+  std::mutex mu;    // held while the callback runs, so reset() waits for a running render
+  Collect collect;  // empty once reset
+};
+
+CallbackRegistration& CallbackRegistration::operator=(CallbackRegistration&& other) noexcept {
+  if (this != &other) {
+    reset();
+    slot_ = std::move(other.slot_);
+  }
+  return *this;
+}
+
+void CallbackRegistration::reset() noexcept {
+  if (slot_) {
+    Collect dead;
+    {
+      std::lock_guard lock(slot_->mu);
+      dead.swap(slot_->collect);
+    }
+    slot_.reset();
+  }  // `dead` (and what it captured) goes here, outside the slot's lock
+}
+
+void SampleSink::add(std::span<const std::string_view> label_values, double value) {
+  if (label_values.size() != label_count_) {
+    throw std::invalid_argument("callback sample: expected " + std::to_string(label_count_) +
+                                " label values");
+  }
+  samples_.push_back({std::vector<std::string>(label_values.begin(), label_values.end()), value});
+}
+
+CallbackFamily::CallbackFamily(std::string name, std::string help, MetricType type,
+                               std::vector<std::string> label_names)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      type_(type),
+      label_names_(std::move(label_names)) {}
+
+CallbackRegistration CallbackFamily::add(Collect collect) {
+  auto slot = std::make_shared<CallbackRegistration::Slot>();
+  slot->collect = std::move(collect);
+  std::lock_guard lock(mu_);
+  // Drop the slots whose registration is gone (only this family still holds them).
+  std::erase_if(slots_, [](const auto& s) { return s.use_count() == 1; });
+  slots_.push_back(slot);
+  return CallbackRegistration(std::move(slot));
+}
+
+void CallbackFamily::render(std::string& out) const {
+  header(out, name_, help_, type_);
+  std::vector<std::shared_ptr<CallbackRegistration::Slot>> slots;
+  {
+    std::lock_guard lock(mu_);
+    slots = slots_;
+  }
+  std::vector<SampleSink::Sample> samples;
+  for (const auto& slot : slots) {
+    SampleSink sink(label_names_.size());
+    std::lock_guard lock(slot->mu);
+    if (!slot->collect) {
+      continue;
+    }
+    try {
+      slot->collect(sink);
+    } catch (const std::exception& e) {
+      // A comment line (not HELP/TYPE) is ignored by scrapers; the other callbacks still count.
+      out += "# " + name_ + ": a callback failed: " + escape_help(e.what()) + '\n';
+      continue;
+    }
+    for (auto& smp : sink.samples_) {
+      samples.push_back(std::move(smp));
+    }
+  }
+  // Stable: among equal label sets the first registered callback's sample comes first and is
+  // the one kept (a repeated series would make the page invalid).
+  std::stable_sort(samples.begin(), samples.end(),
+                   [](const auto& a, const auto& b) { return a.values < b.values; });
+  const std::vector<std::string>* previous = nullptr;
+  for (const auto& smp : samples) {
+    if (previous != nullptr && *previous == smp.values) {
+      continue;
+    }
+    previous = &smp.values;
+    out += name_ + label_block(label_names_, smp.values) + ' ' + format_double(smp.value) + '\n';
+  }
+}
+
+Registry::Entry& Registry::find_or_add(MetricType type, bool callback, std::string& name,
+                                       std::string& help, std::vector<std::string>& labels,
                                        std::span<const double> bounds, std::size_t max_series) {
   if (!valid_metric_name(name)) {
     throw std::invalid_argument("invalid metric name: " + name);
@@ -354,33 +442,37 @@ Registry::Entry& Registry::find_or_add(MetricType type, std::string& name, std::
   }
   std::lock_guard lock(mu_);
   for (auto& e : entries_) {
-    const std::string& existing = e->counter     ? e->counter->name()
-                                  : e->gauge     ? e->gauge->name()
-                                                 : e->histogram->name();
-    if (existing == name) {
-      if (e->type != type || e->label_names != labels) {
+    if (e->name == name) {
+      if (e->type != type || e->callback != callback || e->label_names != labels) {
         throw std::invalid_argument("metric registered twice with different shape: " + name);
       }
       return *e;
     }
   }
   auto e = std::make_unique<Entry>();
+  e->name = name;
   e->type = type;
+  e->callback = callback;
   e->label_names = labels;
-  switch (type) {
-    case MetricType::counter:
-      e->counter = std::make_unique<CounterFamily>(std::move(name), std::move(help), labels,
-                                                   std::vector<double>{}, max_series);
-      break;
-    case MetricType::gauge:
-      e->gauge = std::make_unique<GaugeFamily>(std::move(name), std::move(help), labels,
-                                               std::vector<double>{}, max_series);
-      break;
-    case MetricType::histogram:
-      e->histogram = std::make_unique<HistogramFamily>(
-          std::move(name), std::move(help), labels,
-          std::vector<double>(bounds.begin(), bounds.end()), max_series);
-      break;
+  if (callback) {
+    e->callbacks =
+        std::make_unique<CallbackFamily>(std::move(name), std::move(help), type, labels);
+  } else {
+    switch (type) {
+      case MetricType::counter:
+        e->counter = std::make_unique<CounterFamily>(std::move(name), std::move(help), labels,
+                                                     std::vector<double>{}, max_series);
+        break;
+      case MetricType::gauge:
+        e->gauge = std::make_unique<GaugeFamily>(std::move(name), std::move(help), labels,
+                                                 std::vector<double>{}, max_series);
+        break;
+      case MetricType::histogram:
+        e->histogram = std::make_unique<HistogramFamily>(
+            std::move(name), std::move(help), labels,
+            std::vector<double>(bounds.begin(), bounds.end()), max_series);
+        break;
+    }
   }
   entries_.push_back(std::move(e));
   return *entries_.back();
@@ -388,31 +480,57 @@ Registry::Entry& Registry::find_or_add(MetricType type, std::string& name, std::
 
 CounterFamily& Registry::counter(std::string name, std::string help,
                                  std::vector<std::string> label_names, std::size_t max_series) {
-  return *find_or_add(MetricType::counter, name, help, label_names, {}, max_series).counter;
+  return *find_or_add(MetricType::counter, false, name, help, label_names, {}, max_series)
+              .counter;
 }
 
 GaugeFamily& Registry::gauge(std::string name, std::string help,
                              std::vector<std::string> label_names, std::size_t max_series) {
-  return *find_or_add(MetricType::gauge, name, help, label_names, {}, max_series).gauge;
+  return *find_or_add(MetricType::gauge, false, name, help, label_names, {}, max_series).gauge;
 }
 
 HistogramFamily& Registry::histogram(std::string name, std::string help,
                                      std::vector<std::string> label_names,
                                      std::span<const double> bounds, std::size_t max_series) {
-  return *find_or_add(MetricType::histogram, name, help, label_names, bounds, max_series)
+  return *find_or_add(MetricType::histogram, false, name, help, label_names, bounds, max_series)
               .histogram;
 }
 
+CallbackRegistration Registry::callback_gauge(std::string name, std::string help,
+                                              std::vector<std::string> label_names,
+                                              Collect collect) {
+  return find_or_add(MetricType::gauge, true, name, help, label_names, {}, 0)
+      .callbacks->add(std::move(collect));
+}
+
+CallbackRegistration Registry::callback_counter(std::string name, std::string help,
+                                                std::vector<std::string> label_names,
+                                                Collect collect) {
+  return find_or_add(MetricType::counter, true, name, help, label_names, {}, 0)
+      .callbacks->add(std::move(collect));
+}
+
 std::string Registry::render() const {
+  // Entries are never removed, so their addresses are taken under the lock and the families
+  // rendered without it: a callback may take its own locks without ordering them after ours.
+  std::vector<const Entry*> entries;
+  {
+    std::lock_guard lock(mu_);
+    entries.reserve(entries_.size());
+    for (const auto& e : entries_) {
+      entries.push_back(e.get());
+    }
+  }
   std::string out;
-  std::lock_guard lock(mu_);
-  for (const auto& e : entries_) {
+  for (const Entry* e : entries) {
     if (e->counter) {
       e->counter->render(out);
     } else if (e->gauge) {
       e->gauge->render(out);
-    } else {
+    } else if (e->histogram) {
       e->histogram->render(out);
+    } else {
+      e->callbacks->render(out);
     }
   }
   return out;

@@ -9,12 +9,18 @@
 // Cardinality: a family holds at most max_series label sets. Past that, new label sets share one
 // series whose every label value is kOverflowLabelValue, so totals stay exact and memory bounded.
 //
+// Callback families (callback_gauge()/callback_counter()): samples that another object already
+// keeps (endpoint health, certificate expiry, memory, log write failures) are read by a function
+// at every render instead of being copied into series, so the registry is the one writer of the
+// /metrics page. The returned CallbackRegistration keeps the function registered (RAII).
+//
 // render() produces the Prometheus text exposition format (version 0.0.4): # HELP and # TYPE per
 // family, series sorted by label values, label values escaped, histograms as cumulative
 // _bucket{le="..."} plus _sum and _count.
 //
 // Thread: series lookups and updates from any thread; render() from any thread (family mutex);
-// registering families (counter()/gauge()/histogram()) from any thread (registry mutex).
+// registering families (counter()/gauge()/histogram()/callback_*()) from any thread (registry
+// mutex). render() runs the callbacks on its own thread without the registry mutex held.
 // Bad metric or label names are programming errors and throw std::invalid_argument at
 // registration; a wrong number of label values throws from with().
 #pragma once
@@ -22,6 +28,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -124,6 +131,79 @@ class Family {
   std::vector<std::unique_ptr<Table>> tables_;
 };
 
+// What a callback family's function writes its samples into, once per render.
+class SampleSink {
+ public:
+  // One sample; label values in the family's label_names order. A wrong count throws
+  // std::invalid_argument (render() then drops that callback's samples, see CallbackFamily).
+  void add(std::span<const std::string_view> label_values, double value);
+  void add(std::initializer_list<std::string_view> label_values, double value) {
+    add(std::span<const std::string_view>(label_values.begin(), label_values.size()), value);
+  }
+  void add(double value) { add(std::span<const std::string_view>{}, value); }  // no labels
+
+ private:
+  friend class CallbackFamily;
+  explicit SampleSink(std::size_t label_count) : label_count_(label_count) {}
+  struct Sample {
+    std::vector<std::string> values;
+    double value;
+  };
+  std::size_t label_count_;
+  std::vector<Sample> samples_;
+};
+
+// Called at every render of its family, on the rendering thread. It must not register metrics
+// or reset its own registration (both would deadlock).
+using Collect = std::function<void(SampleSink&)>;
+
+// Owns one callback's place in a family: while it lives, render() calls the callback.
+// reset() (or destruction) unregisters it and waits for a render that is running it right now,
+// so once reset() returns the callback is never called again. Whatever the callback reads must
+// outlive the registration: declare it as the owner's last member. The family may outlive it.
+class CallbackRegistration {
+ public:
+  CallbackRegistration() = default;
+  CallbackRegistration(CallbackRegistration&&) noexcept = default;
+  CallbackRegistration& operator=(CallbackRegistration&& other) noexcept;
+  CallbackRegistration(const CallbackRegistration&) = delete;
+  CallbackRegistration& operator=(const CallbackRegistration&) = delete;
+  ~CallbackRegistration() { reset(); }
+
+  void reset() noexcept;
+  explicit operator bool() const noexcept { return slot_ != nullptr; }
+
+ private:
+  friend class CallbackFamily;
+  struct Slot;
+  explicit CallbackRegistration(std::shared_ptr<Slot> slot) : slot_(std::move(slot)) {}
+  std::shared_ptr<Slot> slot_;
+};
+
+// A gauge or counter family whose samples come from callbacks. Several callbacks may feed one
+// family (each registration adds one); their label sets should not overlap: when two give the
+// same label set, the first registered wins. A callback that throws adds no samples to that
+// render and leaves a "# " comment line saying so (a scrape never fails for one bad callback).
+class CallbackFamily {
+ public:
+  CallbackFamily(std::string name, std::string help, MetricType type,
+                 std::vector<std::string> label_names);
+  CallbackFamily(const CallbackFamily&) = delete;
+  CallbackFamily& operator=(const CallbackFamily&) = delete;
+
+  CallbackRegistration add(Collect collect);
+  const std::string& name() const noexcept { return name_; }
+  void render(std::string& out) const;
+
+ private:
+  std::string name_;
+  std::string help_;
+  MetricType type_;
+  std::vector<std::string> label_names_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<CallbackRegistration::Slot>> slots_;  // registration order
+};
+
 // Defined and instantiated in metrics.cc.
 extern template class Family<Counter>;
 extern template class Family<Gauge>;
@@ -146,19 +226,31 @@ class Registry {
                              std::vector<std::string> label_names = {},
                              std::span<const double> bounds = kLatencyBuckets,
                              std::size_t max_series = kDefaultMaxSeries);
+  // A family read through `collect` at every render (see CallbackFamily). Registering the same
+  // name again with the same shape adds one more callback to that family.
+  [[nodiscard]] CallbackRegistration callback_gauge(std::string name, std::string help,
+                                                    std::vector<std::string> label_names,
+                                                    Collect collect);
+  [[nodiscard]] CallbackRegistration callback_counter(std::string name, std::string help,
+                                                      std::vector<std::string> label_names,
+                                                      Collect collect);
 
   // The whole registry in text exposition format, families in registration order.
   std::string render() const;
 
  private:
+  // Exactly one family pointer is set. Entries are never removed.
   struct Entry {
+    std::string name;
     MetricType type;
+    bool callback = false;
     std::vector<std::string> label_names;
     std::unique_ptr<CounterFamily> counter;
     std::unique_ptr<GaugeFamily> gauge;
     std::unique_ptr<HistogramFamily> histogram;
+    std::unique_ptr<CallbackFamily> callbacks;
   };
-  Entry& find_or_add(MetricType type, std::string& name, std::string& help,
+  Entry& find_or_add(MetricType type, bool callback, std::string& name, std::string& help,
                      std::vector<std::string>& labels, std::span<const double> bounds,
                      std::size_t max_series);
 

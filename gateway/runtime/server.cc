@@ -28,7 +28,9 @@ void print_errors(const std::vector<config::Diagnostic>& errors) {
 
 }  // namespace
 
-Server::Server(std::string config_path) : config_path_(std::move(config_path)) {}
+Server::Server(std::string config_path) : config_path_(std::move(config_path)) {
+  publish_metrics();
+}
 
 Server::~Server() = default;
 

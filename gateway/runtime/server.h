@@ -59,6 +59,9 @@ class Server final : public admin::AdminViews {
   void start_drain();
   void finish();
   bool bind_sockets(const Snapshot& snap, unsigned workers, std::vector<std::vector<int>>& fds);
+  // Registers health, certificate, memory and log families on events_' registry
+  // (admin_views.cc).
+  void publish_metrics();
 
   std::string config_path_;
   uv_loop_t loop_{};
@@ -81,9 +84,11 @@ class Server final : public admin::AdminViews {
   uv_timer_t ticket_timer_{};
   MemoryBudget memory_;
   uv_timer_t memory_timer_{};
-  // Last: destroyed first, so its thread is joined and the retired generations are gone before
-  // what they use (tickets_, health_) is.
+  // Destroyed first, so its thread is joined and the retired generations are gone before what
+  // they use (tickets_, health_) is.
   Reloader reloader_;
+  // Last: the /metrics callbacks that read this Server stop before any member goes.
+  std::vector<observe::CallbackRegistration> published_;
 };
 
 }  // namespace portcullis::gateway::runtime

@@ -51,23 +51,16 @@ std::shared_ptr<EndpointHealth> HealthRegistry::get(const std::string& key) {
   return slot;
 }
 
-std::string HealthRegistry::render() const {
-  std::lock_guard lock{mu_};
-  std::string out =
-      "# HELP portcullis_upstream_healthy 1 when the endpoint takes traffic (active checks "
-      "passing, not ejected).\n# TYPE portcullis_upstream_healthy gauge\n";
-  for (const auto& [key, h] : entries_) {
-    std::string escaped;
-    for (char c : key) {
-      if (c == '"' || c == '\\') {
-        escaped += '\\';
-      }
-      escaped += c;
-    }
-    out += "portcullis_upstream_healthy{endpoint=\"" + escaped + "\"} " +
-           (h->usable() ? "1" : "0") + "\n";
-  }
-  return out;
+void HealthRegistry::publish(observe::Registry& metrics) {
+  published_ = metrics.callback_gauge(
+      "portcullis_upstream_healthy",
+      "1 when the endpoint takes traffic (active checks passing, not ejected).", {"endpoint"},
+      [this](observe::SampleSink& out) {
+        std::lock_guard lock{mu_};
+        for (const auto& [key, h] : entries_) {
+          out.add({key}, h->usable() ? 1 : 0);
+        }
+      });
 }
 
 }  // namespace portcullis::gateway::upstream

@@ -2,7 +2,7 @@
 //
 // Thread:   shared by every worker (atomics only). The registry outlives config generations,
 //           so health survives a reload; its map is touched only on the main thread while a
-//           snapshot is built and when /metrics renders.
+//           snapshot is built and when /metrics renders (through the callback gauge).
 #pragma once
 
 #include <atomic>
@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "gateway/observe/metrics.h"
 
 namespace portcullis::gateway::upstream {
 
@@ -41,12 +43,14 @@ class HealthRegistry {
  public:
   // Stable for the registry's life. key: "tenant/cluster/host:port".
   std::shared_ptr<EndpointHealth> get(const std::string& key);
-  // "# TYPE portcullis_upstream_healthy gauge" and one sample per endpoint.
-  std::string render() const;
+  // Registers portcullis_upstream_healthy{endpoint} (1 usable, 0 not) on `metrics`, one
+  // sample per endpoint read at every scrape; unregistered when this registry goes.
+  void publish(observe::Registry& metrics);
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<EndpointHealth>> entries_;
+  observe::CallbackRegistration published_;  // last: unregistered before entries_ go
 };
 
 }  // namespace portcullis::gateway::upstream

@@ -26,6 +26,14 @@ def test_admin_endpoints():
         text = json.dumps(cfg)
         h.check("acme" in text and "globex" in text, "tenants missing from /config")
         h.check("PRIVATE KEY" not in text, "/config leaks key material")
+        # No key path either: not the mesh key, not a tenant's key (the same files' cert paths
+        # are shown, so the key paths are looked for verbatim).
+        for key in [t.gw_key] + [k for _, k in t.tenant_cert.values()]:
+            h.check(key not in body and key not in text, f"/config shows key path {key}")
+        # [limits]: every running value, durations in milliseconds.
+        limits = cfg.get("limits", {})
+        h.check(limits.get("idle_timeout_ms") == 60000, f"/config limits: {limits}")
+        h.check(limits.get("max_request_headers", 0) > 0, f"/config limits: {limits}")
 
 
 def test_sigterm_drains_and_exits_0():

@@ -6,8 +6,10 @@ failures by reason, rejections, certificate expiry, upstream health, config gene
 downstream connections are all there.
 """
 
+import shutil
 import signal
 import ssl
+import subprocess
 import time
 
 import harness as h
@@ -56,6 +58,38 @@ def test_metrics_page_parses_and_has_every_family():
         h.check(len(acme) == 1 and abs(acme[0] - left) < 120,
                 f"acme expiry {acme}, want about {left:.0f} s ({not_after})")
         h.check(metric_sum(samples, "portcullis_config_generation") >= 1, "generation < 1")
+
+
+def test_promtool_accepts_a_real_scrape():
+    """One writer for the whole page (registry families and callback families alike): promtool
+    parses and lints a scrape taken after traffic, a TLS failure and a health check."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise h.Skip("promtool not installed (Debian package prometheus)")
+    with h.TestEnv("metrics") as env:
+        t = h.build_topology(env)
+        h.check(h.get(t, "acme", "/m").status == 200, "request failed")
+        h.check(h.get(t, "globex", "/none").status == 404, "404 failed")
+        h.curl("/", host="unknown.example", port=t.gw.port)  # a handshake failure
+        status, body = t.gw.admin_get("/metrics")
+        h.check(status == 200, f"/metrics {status}")
+        # The callback families are on the page, with their types.
+        for name, kind in (("portcullis_upstream_healthy", "gauge"),
+                           ("portcullis_certificate_expiry_seconds", "gauge"),
+                           ("portcullis_memory_rss_bytes", "gauge"),
+                           ("portcullis_memory_budget_bytes", "gauge"),
+                           ("portcullis_memory_shedding", "gauge"),
+                           ("portcullis_access_log_write_failures_total", "counter")):
+            h.check(f"# TYPE {name} {kind}\n" in body, f"/metrics lacks TYPE {name} {kind}")
+        samples = parse_metrics(body)
+        h.check(metric_sum(samples, "portcullis_memory_rss_bytes") > 0, "rss is 0")
+        logs = sorted(l.get("log") for n, l, _ in samples
+                      if n == "portcullis_access_log_write_failures_total")
+        h.check(logs == ["access", "audit"], f"log write failure series: {logs}")
+        r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=30)
+        h.check(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+                f"promtool check metrics: rc {r.returncode}\n{r.stdout}{r.stderr}")
 
 
 def test_request_counters_match_traffic():
