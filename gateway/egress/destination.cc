@@ -32,16 +32,15 @@ CheckResult choose(const std::vector<std::string>& addresses, bool allow_private
 
 }  // namespace
 
+// The same host rules as a CONNECT authority (routing::parse_authority): brackets only around
+// an IPv6 literal, so "[allowed.test]" names nothing. The port is optional here (443).
 std::optional<Destination> parse_destination(std::string_view authority) {
-  const auto a = routing::split_authority(authority);
+  const auto a = routing::parse_authority(authority);
   if (!a || a->port == std::optional<std::uint16_t>{0}) {
     return std::nullopt;
   }
   Destination d;
-  d.host = routing::normalize_host(a->host);
-  if (d.host.empty()) {
-    return std::nullopt;  // "." alone
-  }
+  d.host = a->host;
   d.port = a->port.value_or(kDefaultEgressPort);
   return d;
 }
