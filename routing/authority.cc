@@ -182,7 +182,7 @@ bool is_host_name(std::string_view s) noexcept {
   return true;
 }
 
-std::optional<HostPort> parse_authority(std::string_view authority) {
+std::optional<HostPort> parse_authority(std::string_view authority, HostRule rule) {
   const auto a = split_authority(authority);
   if (!a) {
     return std::nullopt;
@@ -204,10 +204,13 @@ std::optional<HostPort> parse_authority(std::string_view authority) {
     name.remove_suffix(1);
     out.trailing_dot = true;
   }
-  if (!is_host_name(name)) {
+  if (rule == HostRule::host_name && !is_host_name(name)) {
     return std::nullopt;
   }
   out.host = normalize_host(name);
+  if (out.host.empty() || out.host.back() == '.') {
+    return std::nullopt;  // "." or "a.." (only one trailing dot is dropped)
+  }
   out.ip_literal = parse_ip_literal(out.host).has_value();
   return out;
 }

@@ -38,14 +38,18 @@ std::optional<IpLiteral> parse_ip_literal(std::string_view text) noexcept;
 // parser would read: decimal, octal or 0x hex) must be a strict dotted quad.
 bool is_host_name(std::string_view host) noexcept;
 
-// A destination authority, checked: "[v6]" only around an IPv6 literal, otherwise a host name
-// (is_host_name, one trailing dot allowed) or a dotted quad.
+// An authority, checked: "[v6]" only around an IPv6 literal. Outside brackets, `rule` says what
+// the host may be: host_name = is_host_name() or a dotted quad (one trailing dot allowed);
+// any = whatever split_authority() takes, left for the caller's policy to judge (the egress
+// policy refuses every numeric spelling of an address by its own reason).
+enum class HostRule : std::uint8_t { host_name, any };
 struct HostPort {
   std::string host;  // normalize_host()d, without brackets
   std::optional<std::uint16_t> port;
   bool ip_literal = false;
   bool trailing_dot = false;  // the name was written with a trailing dot (dropped from host)
 };
-std::optional<HostPort> parse_authority(std::string_view authority);
+std::optional<HostPort> parse_authority(std::string_view authority,
+                                        HostRule rule = HostRule::host_name);
 
 }  // namespace portcullis::routing

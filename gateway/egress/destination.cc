@@ -32,11 +32,12 @@ CheckResult choose(const std::vector<std::string>& addresses, bool allow_private
 
 }  // namespace
 
-// The same host rules as a CONNECT authority (routing::parse_authority): brackets only around
-// an IPv6 literal, so "[allowed.test]" names nothing. The port is optional here (443).
+// routing::parse_authority: brackets only around an IPv6 literal, so "[allowed.test]" names
+// nothing. Other spellings are left to the policy (numeric ones are refused as ip_literal there).
+// The port is optional here (443).
 std::optional<Destination> parse_destination(std::string_view authority) {
-  const auto a = routing::parse_authority(authority);
-  if (!a || a->port == std::optional<std::uint16_t>{0}) {
+  const auto a = routing::parse_authority(authority, routing::HostRule::any);
+  if (!a || a->port == std::optional<std::uint16_t>{0} || a->host.empty()) {
     return std::nullopt;
   }
   Destination d;

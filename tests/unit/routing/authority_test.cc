@@ -113,3 +113,17 @@ TEST_CASE("parse_authority: brackets only around IPv6 literals", "[authority]") 
     CHECK_FALSE(parse_authority(bad));
   }
 }
+
+TEST_CASE("parse_authority, HostRule::any: brackets still only around IPv6", "[authority]") {
+  using portcullis::routing::HostRule;
+  auto a = parse_authority("2130706433:443", HostRule::any);
+  REQUIRE(a);
+  CHECK(a->host == "2130706433");
+  CHECK_FALSE(a->ip_literal);
+  a = parse_authority("Api.Partner.Test.", HostRule::any);
+  REQUIRE(a);
+  CHECK(a->host == "api.partner.test");
+  CHECK_FALSE(parse_authority("[api.partner.test]:443", HostRule::any));
+  CHECK_FALSE(parse_authority("[127.0.0.1]", HostRule::any));
+  CHECK(parse_authority("[::ffff:127.0.0.1]", HostRule::any));
+}
