@@ -101,8 +101,8 @@ bool port_ok(std::string_view s, bool complete, std::uint16_t* out) noexcept {
 }
 
 // Address text of the given family. complete == false: only the characters and the length of
-// what arrived so far are checked. complete == true: inet_pton must accept it; the normalised
-// form goes to *out.
+// what arrived so far are checked. complete == true: routing::parse_ip_literal must accept it
+// as that family; the normalised form goes to *out.
 bool addr_ok(std::string_view s, int family, bool complete, std::string* out) {
   const std::size_t max = family == AF_INET ? kMaxText4 : kMaxText6;
   if (s.size() > max) {
