@@ -1,12 +1,10 @@
 #include "routing/egress_policy.h"
 
+#include "routing/authority.h"
+
 namespace portcullis::routing {
 
 namespace {
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -14,19 +12,12 @@ bool is_hex(char c) noexcept {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-// Lower-case, one trailing dot dropped, surrounding brackets dropped.
-std::string normalize_host(std::string_view host) {
+// routing::normalize_host, with surrounding brackets dropped (configured IPv6 literals).
+std::string policy_host(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (!host.empty() && host.back() == '.') {
-    host.remove_suffix(1);
-  }
-  std::string out(host);
-  for (char& c : out) {
-    c = lower(c);
-  }
-  return out;
+  return routing::normalize_host(host);
 }
 
 // A label an IPv4 parser would read as a number: decimal, octal (leading 0) or hex ("0x..",
@@ -74,7 +65,7 @@ bool looks_like_ip_literal(std::string_view host) noexcept {
 }
 
 void EgressPolicy::add(EgressRule rule) {
-  std::string key = normalize_host(rule.host);
+  std::string key = policy_host(rule.host);
   const std::size_t slot = rules_.size();
   rules_.push_back(std::move(rule));
   if (key.size() >= 2 && key[0] == '*' && key[1] == '.') {
@@ -117,7 +108,7 @@ std::optional<Decision> EgressPolicy::decide_among(
 
 Decision EgressPolicy::decide(std::string_view source_identity, std::string_view host,
                               std::uint16_t port) const {
-  const std::string key = normalize_host(host);
+  const std::string key = policy_host(host);
   if (key.empty()) {
     return Decision{false, kEgressNotListed, std::nullopt};
   }

@@ -1,15 +1,13 @@
 #include "routing/host_table.h"
 
+#include "routing/authority.h"
+
 namespace portcullis::routing {
 
 namespace {
 
 constexpr std::size_t kMaxNameLength = 253;
 constexpr std::size_t kMaxLabelLength = 63;
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool is_ldh(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
@@ -24,16 +22,7 @@ bool fail(std::string* why, std::string message) {
 
 }  // namespace
 
-std::string HostTable::normalize(std::string_view name) {
-  if (!name.empty() && name.back() == '.') {
-    name.remove_suffix(1);
-  }
-  std::string out(name);
-  for (char& c : out) {
-    c = lower(c);
-  }
-  return out;
-}
+std::string HostTable::normalize(std::string_view name) { return normalize_host(name); }
 
 bool HostTable::add(std::string_view pattern, TenantId id) {
   std::string key = normalize(pattern);

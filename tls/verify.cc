@@ -9,14 +9,14 @@
 
 #include "certs/pem.h"
 #include "certs/ptr.h"
+#include "routing/authority.h"
 
 namespace portcullis::tls {
 
 namespace {
 
 bool is_ip_literal(const std::string& host) noexcept {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return routing::parse_ip_literal(host).has_value();
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include "gateway/config/grammar.h"
 
 #include <algorithm>
-#include <arpa/inet.h>
+#include <array>
 #include <charconv>
 
 #include "routing/authority.h"
@@ -27,14 +27,14 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) {
   return v;
 }
 
-bool valid_ipv4(const std::string& s) {
-  in_addr a{};
-  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+bool valid_ipv4(std::string_view s) {
+  const auto ip = routing::parse_ip_literal(s);
+  return ip && !ip->v6;
 }
 
-bool valid_ipv6(const std::string& s) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+bool valid_ipv6(std::string_view s) {
+  const auto ip = routing::parse_ip_literal(s);
+  return ip && ip->v6;
 }
 
 bool valid_dns_label(std::string_view l, bool allow_upper, bool allow_underscore) {
@@ -187,21 +187,20 @@ std::optional<SocketAddress> parse_socket_address(std::string_view s) {
 }
 
 bool is_loopback(const SocketAddress& a) {
-  if (!a.v6) {
-    in_addr v4{};
-    if (inet_pton(AF_INET, a.host.c_str(), &v4) != 1) {
-      return false;
-    }
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, a.host.c_str(), &v6) != 1) {
+  const auto ip = routing::parse_ip_literal(a.host);
+  if (!ip || ip->v6 != a.v6) {
     return false;
   }
-  if (IN6_IS_ADDR_LOOPBACK(&v6)) {
+  if (!ip->v6) {
+    return ip->bytes[0] == 127;
+  }
+  static constexpr std::array<std::uint8_t, 16> kLoopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
+  static constexpr std::array<std::uint8_t, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (ip->bytes == kLoopback) {
     return true;
   }
-  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  return std::equal(kMapped.begin(), kMapped.end(), ip->bytes.begin()) && ip->bytes[12] == 127;
 }
 
 bool valid_cidr(std::string_view s) {

@@ -10,8 +10,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include <cstring>
+
 #include "gateway/dns/cache.h"
 #include "gateway/io/uv.h"
+#include "routing/authority.h"
 
 namespace portcullis::gateway::dns {
 namespace {
@@ -60,12 +63,15 @@ bool parse_servers(const std::string& csv, std::vector<ares_addr_port_node>& out
     }
     ares_addr_port_node n{};
     n.udp_port = n.tcp_port = hp.port;
-    if (inet_pton(AF_INET, hp.host.c_str(), &n.addr.addr4) == 1) {
-      n.family = AF_INET;
-    } else if (inet_pton(AF_INET6, hp.host.c_str(), &n.addr.addr6) == 1) {
-      n.family = AF_INET6;
-    } else {
+    const auto ip = routing::parse_ip_literal(hp.host);
+    if (!ip) {
       return false;
+    }
+    n.family = ip->v6 ? AF_INET6 : AF_INET;
+    if (ip->v6) {
+      std::memcpy(&n.addr.addr6, ip->bytes.data(), 16);
+    } else {
+      std::memcpy(&n.addr.addr4, ip->bytes.data(), 4);
     }
     out.push_back(n);
   }

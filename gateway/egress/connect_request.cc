@@ -1,12 +1,10 @@
 #include "gateway/egress/connect_request.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <optional>
 #include <utility>
 
 #include "gateway/http/message.h"
+#include "routing/authority.h"
 
 namespace portcullis::gateway::egress {
 namespace {
@@ -16,8 +14,6 @@ constexpr std::string_view kVersion = "HTTP/1.1";
 
 using State = ConnectRequest::State;
 
-
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
@@ -41,148 +37,29 @@ ConnectRequest fail(int status, std::string why) {
   return r;
 }
 
-// Strict dotted quad: four decimal parts 0..255, no leading zeros.
-bool is_ipv4(std::string_view s) noexcept {
-  int parts = 0;
-  std::size_t i = 0;
-  while (true) {
-    std::size_t start = i;
-    unsigned value = 0;
-    while (i < s.size() && is_digit(s[i]) && i - start < 3) {
-      value = value * 10 + static_cast<unsigned>(s[i] - '0');
-      ++i;
-    }
-    const std::size_t n = i - start;
-    if (n == 0 || value > 255 || (n > 1 && s[start] == '0')) {
-      return false;
-    }
-    ++parts;
-    if (i == s.size()) {
-      return parts == 4;
-    }
-    if (s[i] != '.' || parts == 4) {
-      return false;
-    }
-    ++i;
-  }
-}
-
-// A label that inet_aton() would read as a number (decimal, octal or 0x hex).
-bool is_numeric_label(std::string_view label) noexcept {
-  if (label.size() >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X')) {
-    for (std::size_t i = 2; i < label.size(); ++i) {
-      const char c = to_lower(label[i]);
-      if (!is_digit(c) && !(c >= 'a' && c <= 'f')) {
-        return false;
-      }
-    }
-    return true;
-  }
-  for (char c : label) {
-    if (!is_digit(c)) {
-      return false;
-    }
-  }
-  return !label.empty();
-}
-
-// LDH host name (RFC 1123): labels 1..63 of letters, digits and '-', not starting or ending with
-// '-', at most 253 bytes, no trailing dot. A name whose last label is numeric must be a strict
-// dotted quad (so "127.1" or "0x7f000001" cannot reach a resolver that reads them as IPv4).
-bool is_host_name(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 253) {
-    return false;
-  }
-  std::size_t start = 0;
-  std::string_view last;
-  while (true) {
-    std::size_t end = s.find('.', start);
-    if (end == std::string_view::npos) {
-      end = s.size();
-    }
-    const std::string_view label = s.substr(start, end - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      const char l = to_lower(c);
-      if (!(l >= 'a' && l <= 'z') && !is_digit(l) && l != '-') {
-        return false;
-      }
-    }
-    last = label;
-    if (end == s.size()) {
-      break;
-    }
-    start = end + 1;
-  }
-  if (is_numeric_label(last)) {
-    return is_ipv4(s);
-  }
-  return true;
-}
-
-bool is_ipv6(std::string_view s) {
-  if (s.empty() || s.size() > 45) {
-    return false;
-  }
-  for (char c : s) {
-    const char l = to_lower(c);
-    if (!is_digit(l) && !(l >= 'a' && l <= 'f') && l != ':' && l != '.') {
-      return false;  // no zone id ("%eth0") or anything else inet_pton might accept
-    }
-  }
-  const std::string text(s);
-  in6_addr addr{};
-  return inet_pton(AF_INET6, text.c_str(), &addr) == 1;
-}
-
-// authority-form (RFC 9112 3.2.3): host ":" port, port required and 1..65535.
+// authority-form (RFC 9112 3.2.3): host ":" port, port required and 1..65535. The host is
+// checked by routing::parse_authority; CONNECT's own policy: a port, and no trailing dot.
 bool parse_authority(std::string_view a, ConnectRequest& out, std::string& why) {
-  const std::size_t colon = a.rfind(':');
-  if (colon == std::string_view::npos) {
+  const auto split = routing::split_authority(a);
+  if (split && !split->port) {
     why = "authority without port";
     return false;
   }
-  const std::string_view host = a.substr(0, colon);
-  const std::string_view port = a.substr(colon + 1);
-  if (port.empty() || port.size() > 5) {
-    why = "bad port";
+  const auto hp = routing::parse_authority(a);
+  if (!hp) {
+    why = split && split->bracketed ? "bad IPv6 literal" : split ? "bad host" : "bad authority";
     return false;
   }
-  unsigned value = 0;
-  for (char c : port) {
-    if (!is_digit(c)) {
-      why = "bad port";
-      return false;
-    }
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value == 0 || value > 65535) {
-    why = "port out of range";
-    return false;
-  }
-  std::string_view name = host;
-  if (!host.empty() && host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') {
-      why = "bad IPv6 literal";
-      return false;
-    }
-    name = host.substr(1, host.size() - 2);
-    if (!is_ipv6(name)) {
-      why = "bad IPv6 literal";
-      return false;
-    }
-  } else if (!is_host_name(host)) {
+  if (hp->trailing_dot) {
     why = "bad host";
     return false;
   }
-  out.host.clear();
-  out.host.reserve(name.size());
-  for (char c : name) {
-    out.host.push_back(to_lower(c));
+  if (*hp->port == 0) {
+    why = "port out of range";
+    return false;
   }
-  out.port = static_cast<std::uint16_t>(value);
+  out.host = hp->host;
+  out.port = *hp->port;
   return true;
 }
 

@@ -32,16 +32,16 @@ CheckResult choose(const std::vector<std::string>& addresses, bool allow_private
 
 }  // namespace
 
+// routing::parse_authority: brackets only around an IPv6 literal, so "[allowed.test]" names
+// nothing. Other spellings are left to the policy (numeric ones are refused as ip_literal there).
+// The port is optional here (443).
 std::optional<Destination> parse_destination(std::string_view authority) {
-  const auto a = routing::split_authority(authority);
-  if (!a || a->port == std::optional<std::uint16_t>{0}) {
+  const auto a = routing::parse_authority(authority, routing::HostRule::any);
+  if (!a || a->port == std::optional<std::uint16_t>{0} || a->host.empty()) {
     return std::nullopt;
   }
   Destination d;
-  d.host = routing::normalize_host(a->host);
-  if (d.host.empty()) {
-    return std::nullopt;  // "." alone
-  }
+  d.host = a->host;
   d.port = a->port.value_or(kDefaultEgressPort);
   return d;
 }

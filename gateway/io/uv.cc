@@ -17,19 +17,22 @@ std::optional<HostPort> split_host_port(std::string_view s) {
 
 bool parse_ip(const std::string& host, std::uint16_t port, sockaddr_storage& out) noexcept {
   std::memset(&out, 0, sizeof out);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+  const auto ip = routing::parse_ip_literal(host);
+  if (!ip) {
+    return false;
+  }
+  if (!ip->v6) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+    std::memcpy(&v4->sin_addr, ip->bytes.data(), 4);
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
     return true;
   }
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    return true;
-  }
-  return false;
+  std::memcpy(&v6->sin6_addr, ip->bytes.data(), 16);
+  v6->sin6_family = AF_INET6;
+  v6->sin6_port = htons(port);
+  return true;
 }
 
 std::string ip_of(const sockaddr* sa) {

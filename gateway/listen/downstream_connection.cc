@@ -3,13 +3,13 @@
 #include <algorithm>
 
 #include "gateway/egress/address_class.h"
-#include "gateway/egress/connect_request.h"
 #include "gateway/egress/egress_handler.h"
-#include "gateway/http/forwarded.h"
 #include "gateway/events/events.h"
+#include "gateway/http/forwarded.h"
+#include "gateway/http/local_reply.h"
+#include "gateway/snapshot/router.h"
 #include "gateway/upstream/pool.h"
-#include "routing/authority.h"
-#include "tls/client_hello.h"
+#include "routing/spiffe_id.h"
 #include "tls/sni.h"
 
 namespace portcullis::gateway::listen {
@@ -30,20 +30,6 @@ http::SessionLimits session_limits(const config::Limits& l) {
   s.h2_max_client_resets = l.h2_max_client_resets;
   s.h2_max_server_resets = l.h2_max_server_resets;
   return s;
-}
-
-// "Host:port" / "[v6]:port" -> the host as the SNI table holds it; "" when malformed.
-std::string host_of(std::string_view authority) {
-  const auto a = routing::split_authority(authority);
-  return a ? routing::normalize_host(a->host) : std::string();
-}
-
-std::string substitute(std::string text, std::string_view key, std::string_view value) {
-  for (auto pos = text.find(key); pos != std::string::npos;
-       pos = text.find(key, pos + value.size())) {
-    text.replace(pos, key.size(), value);
-  }
-  return text;
 }
 
 }  // namespace
@@ -182,7 +168,7 @@ void DownstreamConnection::start_plain_egress() noexcept {
   }
   source_identity_ = "unauthenticated";
   facts_.source_identity = source_identity_;
-  tunnel_phase_ = TunnelPhase::undecided;
+  tunnel_ = std::make_unique<egress::TunnelSession>(worker_, *snapshot_, source_identity_, *this);
   facts_.scheme = "http";
   facts_.alpn = "http/1.1";
   session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
@@ -196,8 +182,8 @@ void DownstreamConnection::on_handshake_done() noexcept {
   if (egress_listener()) {
     // The mesh CA verified the chain; the workload's SPIFFE ID is the source identity.
     const tls::TlsSummary& sum = socket_.tls()->summary();
-    const std::string prefix = "spiffe://" + snapshot_->config.mesh.trust_domain + "/";
-    if (sum.peer_identity.rfind(prefix, 0) != 0) {
+    const auto id = routing::parse_spiffe_id(sum.peer_identity);
+    if (!id || id->trust_domain != snapshot_->config.mesh.trust_domain) {
       worker_.events().handshake_rejected(facts_, Reason::tls_client_cert_rejected,
                                     "no SPIFFE ID in the mesh trust domain");
       close(Reason::tls_client_cert_rejected);
@@ -205,7 +191,10 @@ void DownstreamConnection::on_handshake_done() noexcept {
     }
     source_identity_ = sum.peer_identity;
     facts_.source_identity = source_identity_;
-    tunnel_phase_ = sum.alpn == "h2" ? TunnelPhase::none : TunnelPhase::undecided;
+    if (sum.alpn != "h2") {
+      tunnel_ = std::make_unique<egress::TunnelSession>(worker_, *snapshot_, source_identity_,
+                                                        *this);
+    }
     facts_.sni = sum.sni;
     facts_.tls_version = sum.version;
     facts_.alpn = sum.alpn.empty() ? "http/1.1" : sum.alpn;
@@ -258,11 +247,11 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
     return;
   }
   std::string seen;
-  if (tunnel_phase_ != TunnelPhase::none) {
-    if (tunnel_bytes(bytes)) {
+  if (tunnel_ && tunnel_->phase() != egress::TunnelPhase::none) {
+    if (tunnel_->feed(bytes)) {
       return;
     }
-    seen.swap(tunnel_buffer_);  // not a CONNECT: everything seen so far goes to the session
+    seen = tunnel_->take_buffered();  // not a CONNECT: every byte seen goes to the session
     bytes = seen;
   }
   // Slowloris: a request head must be complete within header_timeout of its first byte.
@@ -290,7 +279,7 @@ void DownstreamConnection::output_ready() noexcept {
 }
 
 void DownstreamConnection::flush() noexcept {
-  if (state_ == DownstreamState::closing || !session_ || tunnel_phase_ > TunnelPhase::none) {
+  if (state_ == DownstreamState::closing || !session_ || (tunnel_ && tunnel_->active())) {
     return;
   }
   if (busy_) {
@@ -326,11 +315,8 @@ void DownstreamConnection::flush() noexcept {
 }
 
 void DownstreamConnection::on_writable() noexcept {
-  if (tunnel_phase_ == TunnelPhase::relaying && tunnel_ != nullptr) {
-    tunnel_->read(true);
-    return;
-  }
-  if (tunnel_phase_ > TunnelPhase::none) {
+  if (tunnel_ && tunnel_->active()) {
+    tunnel_->client_drained();
     if (close_reason_ != Reason::none && socket_.backlog() == 0) {
       close(close_reason_);
     }
@@ -416,7 +402,7 @@ void DownstreamConnection::on_timeout() noexcept {
     request_timed_out();
     return;
   }
-  if (!session_ || session_->idle() || tunnel_phase_ > TunnelPhase::none) {
+  if (!session_ || session_->idle() || (tunnel_ && tunnel_->active())) {
     worker_.events().connection_closed_on_limit(Reason::idle_timeout);
     close(Reason::idle_timeout);
     return;
@@ -424,159 +410,17 @@ void DownstreamConnection::on_timeout() noexcept {
   arm_timer();
 }
 
-// --- egress CONNECT tunnels ---
+// --- egress CONNECT tunnels (egress::TunnelSession drives them through these) ---
 
-bool DownstreamConnection::tunnel_bytes(std::string_view bytes) noexcept {
-  static constexpr std::string_view kConnect = "CONNECT ";
-  if (tunnel_phase_ == TunnelPhase::relaying) {
-    if (tunnel_ == nullptr) {
-      return true;  // the destination closed; we are flushing what it sent
-    }
-    tunnel_->send(bytes);
-    if (!tunnel_->writable()) {
-      socket_.read(false);  // backpressure: resume in tunnel_writable()
-    }
-    socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
-    return true;
-  }
-  tunnel_buffer_.append(bytes);
-  if (tunnel_phase_ == TunnelPhase::undecided) {
-    const std::size_t n = std::min(tunnel_buffer_.size(), kConnect.size());
-    if (tunnel_buffer_.compare(0, n, kConnect.substr(0, n)) != 0) {
-      tunnel_phase_ = TunnelPhase::none;
-      return false;
-    }
-    if (tunnel_buffer_.size() < kConnect.size()) {
-      return true;
-    }
-    tunnel_phase_ = TunnelPhase::reading_connect;
-  }
-  // The CONNECT head and then the ClientHello wait here: bounded like every other buffer.
-  if (tunnel_buffer_.size() > snapshot_->config.limits.buffer_per_direction + 16 * 1024) {
-    socket_.read(false);  // the client runs ahead of the tunnel set-up; wait
-  }
-  switch (tunnel_phase_) {
-    case TunnelPhase::reading_connect: {
-      const egress::ConnectRequest req = egress::parse_connect(tunnel_buffer_);
-      if (req.state == egress::ConnectRequest::State::need_more) {
-        return true;
-      }
-      if (req.state == egress::ConnectRequest::State::error) {
-        tunnel_refuse(req.status, Reason::http_malformed, Reason::egress_bad_connect, req.error);
-        return true;
-      }
-      tunnel_dest_ = egress::Destination{req.host, req.port};
-      tunnel_buffer_.erase(0, req.consumed);
-      start_tunnel();
-      return true;
-    }
-    case TunnelPhase::awaiting_hello:
-      check_hello();
-      return true;
-    default:
-      return true;  // connecting: keep the bytes for the ClientHello check
-  }
+void DownstreamConnection::client_activity() noexcept {
+  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
 }
 
-void DownstreamConnection::start_tunnel() noexcept {
-  const std::string dest = egress::destination_text(tunnel_dest_);
-  const routing::Decision d =
-      snapshot_->egress_policy.decide(source_identity_, tunnel_dest_.host, tunnel_dest_.port);
-  if (!d.allow || !d.rule) {
-    tunnel_refuse(403, Reason::egress_denied, egress::policy_reason(d.reason), "CONNECT " + dest);
-    return;
-  }
-  const config::EgressConfig& cfg = *snapshot_->egress[*d.rule].cfg;
-  if (cfg.mode != "tunnel") {
-    // Origination is the default: the gateway's own TLS checks are skipped only where an
-    // entry says so.
-    tunnel_refuse(403, Reason::egress_denied, Reason::egress_tunnel_not_allowed,
-                  "CONNECT " + dest);
-    return;
-  }
-  tunnel_phase_ = TunnelPhase::connecting;
-  tunnel_ = egress::Tunnel::open(worker_.loop(), snapshot_->config.gateway.resolver, tunnel_dest_,
-                                 cfg.allow_private, *this,
-                                 snapshot_->config.limits.buffer_per_direction);
-}
-
-void DownstreamConnection::tunnel_connected(const std::string& address) noexcept {
-  (void)address;
-  tunnel_phase_ = TunnelPhase::awaiting_hello;
-  socket_.send("HTTP/1.1 200 Connection Established\r\n\r\n");
-  socket_.read(true);
-  if (!tunnel_buffer_.empty()) {
-    check_hello();
-  }
-}
-
-// The tunnelled ClientHello must name the host the CONNECT named: no tunnelling elsewhere.
-void DownstreamConnection::check_hello() noexcept {
-  const tls::HelloInfo hello = tls::parse_client_hello(tunnel_buffer_);
-  if (hello.result == tls::HelloParse::need_more) {
-    return;
-  }
-  const std::string dest = egress::destination_text(tunnel_dest_);
-  if (hello.result != tls::HelloParse::ok || hello.sni != tunnel_dest_.host) {
-    const Reason why = hello.result == tls::HelloParse::ok ? Reason::egress_sni_mismatch
-                                                           : Reason::egress_not_tls;
-    worker_.events().egress_decision(source_identity_, dest, false, why,
-                                     "tunnelled SNI \"" + hello.sni + "\"");
-    close(Reason::egress_denied);
-    return;
-  }
-  worker_.events().egress_decision(source_identity_, dest, true, Reason::egress_tunnel, "");
-  tunnel_phase_ = TunnelPhase::relaying;
-  tunnel_->send(tunnel_buffer_);
-  tunnel_buffer_.clear();
-  tunnel_buffer_.shrink_to_fit();
-  socket_.read(tunnel_->writable());
-}
-
-void DownstreamConnection::tunnel_failed(int status, Reason why, Reason audit_reason,
-                                         const std::string& detail) noexcept {
-  tunnel_ = nullptr;  // it is closing itself
-  tunnel_refuse(status, why, audit_reason, detail);
-}
-
-void DownstreamConnection::tunnel_refuse(int status, Reason why, Reason audit_reason,
-                                         const std::string& detail) noexcept {
-  worker_.events().egress_decision(source_identity_, egress::destination_text(tunnel_dest_),
-                                   false, audit_reason, detail);
-  const std::string body = "egress denied: " + std::string(to_string(audit_reason)) + "\n";
-  std::string msg = "HTTP/1.1 " + std::to_string(status) + " " +
-                    (status == 403 ? "Forbidden" : status == 502 ? "Bad Gateway" : "Bad Request") +
-                    "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  tunnel_phase_ = TunnelPhase::connecting;  // no session from here on
+void DownstreamConnection::end_after_output(Reason why) noexcept {
   close_reason_ = why;
   socket_.read(false);
-  socket_.send(msg);
   if (socket_.backlog() == 0) {
     close(why);
-  }
-}
-
-void DownstreamConnection::tunnel_data(std::string_view bytes) noexcept {
-  socket_.send(bytes);
-  if (!socket_.writable() && tunnel_ != nullptr) {
-    tunnel_->read(false);  // backpressure: resume in on_writable()
-  }
-}
-
-void DownstreamConnection::tunnel_writable() noexcept {
-  if (tunnel_phase_ == TunnelPhase::relaying) {
-    socket_.read(true);
-  }
-}
-
-void DownstreamConnection::tunnel_closed() noexcept {
-  // The destination closed: deliver what it sent, then close (on_writable).
-  tunnel_ = nullptr;
-  close_reason_ = Reason::peer_closed;
-  socket_.read(false);
-  if (socket_.backlog() == 0) {
-    close(Reason::peer_closed);
   }
 }
 
@@ -591,10 +435,7 @@ void DownstreamConnection::request_timed_out() noexcept {
     flush();
     return;
   }
-  static constexpr std::string_view k408 =
-      "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
-      "Connection: close\r\n\r\nrequest timeout\n";
-  socket_.send(k408);
+  socket_.send(http::http1_text({408, Reason::header_timeout, "request timeout", true}));
   if (socket_.backlog() == 0) {
     close(Reason::header_timeout);
   }
@@ -622,18 +463,16 @@ void DownstreamConnection::close(Reason why) noexcept {
   }
   state_ = DownstreamState::closing;
   worker_.cancel_flush(this);
-  if (tunnel_ != nullptr) {
-    tunnel_->detach_and_close();
-    tunnel_ = nullptr;
+  if (tunnel_) {
+    tunnel_->detach();
   }
   close_reason_ = why;
   socket_.close();
 }
 
 void DownstreamConnection::on_closed() noexcept {
-  if (tunnel_ != nullptr) {  // closed without close() (accept failure): let the tunnel go
-    tunnel_->detach_and_close();
-    tunnel_ = nullptr;
+  if (tunnel_) {  // closed without close() (accept failure): let the tunnel go
+    tunnel_->detach();
   }
   // The session goes first: aborting exchanges tells their upstream sides to let go.
   if (session_) {
@@ -652,7 +491,7 @@ void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
   if (worker_.shedding()) {
     // Over [limits].memory_budget: refuse new work before the kernel OOM killer refuses all of it.
     ex.info().tenant = tenant_ != nullptr ? tenant_->cfg->name : std::string();
-    ex.local_reply(503, Reason::memory_budget, "overloaded: try again later");
+    http::send(ex, http::overloaded_reply());
     return;
   }
   route(ex);
@@ -667,48 +506,25 @@ void DownstreamConnection::route(http::Exchange& ex) {
   auto& info = ex.info();
   info.tenant = tenant_->cfg->name;
   info.authority = ex.request().authority;
-  const std::string host = host_of(ex.request().authority);
-  const tls::TenantTls* owner = host.empty() ? nullptr : snapshot_->sni.find(host);
-  const auto tenant_index = static_cast<std::uint32_t>(tenant_ - snapshot_->tenants.data());
-  if ((owner != nullptr && owner->tenant != tenant_index) ||
-      (owner == nullptr && !tenant_by_fallback_)) {
-    ex.local_reply(421, Reason::misdirected_host, "misdirected request: host is not served on "
-                                                  "this connection");
-    return;
-  }
-  const auto route_index = tenant_->routes.match(ex.request().path);
-  if (!route_index) {
-    ex.local_reply(404, Reason::no_route, "no route for this path");
-    return;
-  }
-  const config::RouteConfig& rc = tenant_->cfg->routes[*route_index];
-  info.route = rc.prefix ? rc.path_prefix : rc.path;
   const tls::TlsSummary& sum = socket_.tls()->summary();
-  if (rc.direct_response) {
-    std::string identity = sum.peer_identity.empty() ? sum.peer_subject : sum.peer_identity;
-    if (identity.empty()) {
-      identity = "anonymous";
-    }
-    std::string body = substitute(*rc.direct_response, "{client_identity}", identity);
-    body = substitute(std::move(body), "{tenant}", tenant_->cfg->name);
-    if (!body.empty() && body.back() == '\n') {
-      body.pop_back();
-    }
-    ex.local_reply(rc.status, Reason::none, body);
-    ex.info().local = false;
+  runtime::RouteInput in;
+  in.tenant = static_cast<std::uint32_t>(tenant_ - snapshot_->tenants.data());
+  in.tenant_by_fallback = tenant_by_fallback_;
+  in.authority = ex.request().authority;
+  in.path = ex.request().path;
+  in.client_identity = sum.peer_identity.empty() ? sum.peer_subject : sum.peer_identity;
+  const runtime::RouteResult r = runtime::route_request(*snapshot_, in);
+  info.route = r.route;
+  if (r.cluster == nullptr) {
+    http::send(ex, r.reply);
     return;
   }
-  const int ci = tenant_->route_cluster[*route_index];
-  if (ci < 0) {
-    ex.local_reply(404, Reason::no_route, "no route for this path");
-    return;
-  }
-  const runtime::ClusterRuntime& cluster = tenant_->clusters[static_cast<std::size_t>(ci)];
+  const runtime::ClusterRuntime& cluster = *r.cluster;
   info.cluster = cluster.cfg->name;
   http::ForwardingInput fwd;
   fwd.conn = &facts_;
   if (sum.peer_cert) {
-    fwd.client_cert_uri = sum.peer_identity.rfind("spiffe://", 0) == 0 ? sum.peer_identity : "";
+    fwd.client_cert_uri = routing::parse_spiffe_id(sum.peer_identity) ? sum.peer_identity : "";
     fwd.client_cert_subject = sum.peer_subject;
     fwd.client_cert_hash = sum.peer_cert_sha256;
   }

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/egress/tunnel.h"
+#include "gateway/egress/tunnel_session.h"
 #include "gateway/http/session.h"
 #include "gateway/io/socket.h"
 #include "gateway/snapshot/snapshot.h"
@@ -32,19 +32,9 @@ enum class DownstreamState : std::uint8_t {
 };
 std::string_view to_string(DownstreamState s) noexcept;
 
-// Egress CONNECT tunnels (HTTP/1.1 only): decided on the first bytes of the connection.
-enum class TunnelPhase : std::uint8_t {
-  undecided,       // egress listener, fewer than 8 bytes seen
-  none,            // ordinary HTTP: the session gets every byte
-  reading_connect, // the CONNECT head is arriving
-  connecting,      // policy passed; the destination resolves and connects
-  awaiting_hello,  // 200 sent; the client's ClientHello must name the CONNECT host
-  relaying,
-};
-
 class DownstreamConnection final : public io::SocketOwner,
                                    public http::SessionOwner,
-                                   public egress::TunnelPeer,
+                                   public egress::TunnelClient,
                                    public upstream::Tracked {
  public:
   DownstreamConnection(upstream::WorkerContext& worker, runtime::SnapshotPtr snapshot,
@@ -71,13 +61,13 @@ class DownstreamConnection final : public io::SocketOwner,
   void on_timeout() noexcept override;
   void on_closed() noexcept override;
 
-  // TunnelPeer
-  void tunnel_connected(const std::string& address) noexcept override;
-  void tunnel_failed(int status, Reason why, Reason audit_reason,
-                     const std::string& detail) noexcept override;
-  void tunnel_data(std::string_view bytes) noexcept override;
-  void tunnel_writable() noexcept override;
-  void tunnel_closed() noexcept override;
+  // TunnelClient (the CONNECT front half, egress::TunnelSession)
+  void send_to_client(std::string_view bytes) noexcept override { socket_.send(bytes); }
+  bool client_writable() const noexcept override { return socket_.writable(); }
+  void read_client(bool on) noexcept override { socket_.read(on); }
+  void client_activity() noexcept override;
+  void end_after_output(Reason why) noexcept override;
+  void close_now(Reason why) noexcept override { close(why); }
 
   // SessionOwner
   void start_exchange(http::Exchange& ex) noexcept override;
@@ -96,12 +86,6 @@ class DownstreamConnection final : public io::SocketOwner,
   void proxy_rejected(Reason why, std::string_view detail) noexcept;
   // Takes a slot of a [limits] connection cap; false (and the connection closes) when full.
   bool take_slot(std::string key, std::uint32_t cap, Reason why) noexcept;
-  // Egress tunnels: returns true when the bytes were taken by the tunnel path.
-  bool tunnel_bytes(std::string_view bytes) noexcept;
-  void start_tunnel() noexcept;
-  void check_hello() noexcept;
-  void tunnel_refuse(int status, Reason why, Reason audit_reason,
-                     const std::string& detail) noexcept;
   void arm_timer() noexcept;
   void request_timed_out() noexcept;
   void start_plain_egress() noexcept;
@@ -113,13 +97,11 @@ class DownstreamConnection final : public io::SocketOwner,
   bool tenant_by_fallback_ = false;
   using Clock = std::chrono::steady_clock;
   Clock::time_point header_deadline_{};  // unset: no request head in progress
-  std::string source_identity_;
-  std::string proxy_buffer_;
-  std::vector<std::string> slots_;
-  TunnelPhase tunnel_phase_ = TunnelPhase::none;
-  std::string tunnel_buffer_;      // CONNECT head, then the ClientHello, until relaying
-  egress::Destination tunnel_dest_;
-  egress::Tunnel* tunnel_ = nullptr;  // deletes itself; detached in close()  // connection-cap keys held; released in on_closed  // PROXY header bytes until parsed (bounded by the parser)  // egress listeners: the workload's SPIFFE ID
+  std::string source_identity_;  // egress listeners: the workload's SPIFFE ID
+  std::string proxy_buffer_;     // PROXY header bytes until parsed (bounded by the parser)
+  std::vector<std::string> slots_;  // connection-cap keys held; released in on_closed
+  // HTTP/1.1 on egress listeners: decides on the first bytes whether this is a CONNECT tunnel.
+  std::unique_ptr<egress::TunnelSession> tunnel_;
   DownstreamState state_ = DownstreamState::tls_handshake;
   Reason close_reason_ = Reason::none;
   http::ConnFacts facts_;

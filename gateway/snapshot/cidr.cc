@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <cstring>
 #include <netinet/in.h>
+#include <algorithm>
 #include <string>
+
+#include "routing/authority.h"
 
 namespace portcullis::gateway::listen {
 namespace {
@@ -26,16 +29,13 @@ bool prefix_equal(const std::uint8_t* a, const std::uint8_t* b, unsigned bits) n
 std::optional<Cidr> Cidr::parse(std::string_view text) {
   Cidr c;
   const auto slash = text.find('/');
-  const std::string ip(text.substr(0, slash));
-  if (inet_pton(AF_INET, ip.c_str(), c.bytes_.data()) == 1) {
-    c.v6_ = false;
-    c.prefix_ = 32;
-  } else if (inet_pton(AF_INET6, ip.c_str(), c.bytes_.data()) == 1) {
-    c.v6_ = true;
-    c.prefix_ = 128;
-  } else {
+  const auto ip = routing::parse_ip_literal(text.substr(0, slash));
+  if (!ip) {
     return std::nullopt;
   }
+  c.v6_ = ip->v6;
+  c.prefix_ = ip->v6 ? 128 : 32;
+  std::copy(ip->bytes.begin(), ip->bytes.begin() + (ip->v6 ? 16 : 4), c.bytes_.begin());
   if (slash != std::string_view::npos) {
     const std::string_view p = text.substr(slash + 1);
     if (p.empty() || p.size() > 3) {

@@ -1,6 +1,8 @@
 // PROXY protocol v1/v2 parser; see proxy_protocol.h.
 #include "gateway/snapshot/proxy_protocol.h"
 
+#include "routing/authority.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -99,8 +101,8 @@ bool port_ok(std::string_view s, bool complete, std::uint16_t* out) noexcept {
 }
 
 // Address text of the given family. complete == false: only the characters and the length of
-// what arrived so far are checked. complete == true: inet_pton must accept it; the normalised
-// form goes to *out.
+// what arrived so far are checked. complete == true: routing::parse_ip_literal must accept it
+// as that family; the normalised form goes to *out.
 bool addr_ok(std::string_view s, int family, bool complete, std::string* out) {
   const std::size_t max = family == AF_INET ? kMaxText4 : kMaxText6;
   if (s.size() > max) {
@@ -119,14 +121,12 @@ bool addr_ok(std::string_view s, int family, bool complete, std::string* out) {
   if (s.empty()) {
     return false;
   }
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  std::memcpy(text.data(), s.data(), s.size());  // s.size() <= max < text.size(): NUL stays
-  std::array<unsigned char, sizeof(in6_addr)> bin{};
-  if (inet_pton(family, text.data(), bin.data()) != 1) {
+  const auto ip = routing::parse_ip_literal(s);
+  if (!ip || ip->v6 != (family == AF_INET6)) {
     return false;
   }
   std::array<char, INET6_ADDRSTRLEN> norm{};
-  if (inet_ntop(family, bin.data(), norm.data(), norm.size()) == nullptr) {
+  if (inet_ntop(family, ip->bytes.data(), norm.data(), norm.size()) == nullptr) {
     return false;
   }
   if (out != nullptr) {

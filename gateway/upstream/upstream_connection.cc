@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 
 #include "gateway/events/events.h"
+#include "gateway/http/local_reply.h"
 #include "tls/verify.h"
 
 namespace portcullis::gateway::upstream {
@@ -209,7 +210,8 @@ void UpstreamConnection::refuse(Reason why, const std::string& seen,
                                 const std::string& detail) noexcept {
   traffic_result(false);
   worker_.events().upstream_tls_failed(target_, address_, why, seen, detail);
-  fail_all(502, why);
+  // Egress: the body names the failure class (the reason token), never the certificate.
+  fail_all(502, why, target_.egress ? http::egress_tls_failure_line(why) : std::string());
   close();
 }
 
@@ -294,13 +296,19 @@ void UpstreamConnection::attach_waiting() noexcept {
   }
 }
 
-void UpstreamConnection::fail_all(int status, Reason why) noexcept {
+void UpstreamConnection::fail_all(int status, Reason why, std::string_view body_line) noexcept {
   while (!pending_.empty()) {
     std::unique_ptr<Waiting> w = std::move(pending_.front());
     pending_.pop_front();
-    if (w->ex != nullptr) {
-      w->ex->info().upstream = address_;
+    if (w->ex == nullptr) {
+      continue;
+    }
+    w->ex->info().upstream = address_;
+    if (body_line.empty() || w->ex->response_started()) {
       w->ex->fail(status, why);
+    } else {
+      w->ex->detach_upstream();
+      w->ex->local_reply(status, why, body_line);
     }
   }
   if (client_) {

@@ -70,7 +70,7 @@ class UpstreamConnection final : public io::SocketOwner,
   void refuse(Reason why, const std::string& seen, const std::string& detail) noexcept;
   void became_ready(bool h2) noexcept;
   void traffic_result(bool ok) noexcept;
-  void fail_all(int status, Reason why) noexcept;
+  void fail_all(int status, Reason why, std::string_view body_line = {}) noexcept;
   void attach_waiting() noexcept;
   void flush() noexcept;
   bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }

@@ -31,6 +31,9 @@ def assert_tls_fail(sc, r, reason):
     """502 to the client, access log reason, audit egress_tls_fail, no HTTP bytes at the server."""
     f = sc.f
     h.check(r.rc == 0 and r.status == 502, f"expected 502 for {reason}: {r!r}")
+    # the body names the failure class, and nothing of the certificate
+    h.check(r.body == f"egress TLS failure: {reason}\n",
+            f"502 body does not name the failure class {reason}: {r.body!r}")
     acc = f.gw.wait_access(lambda e: e.get("status") == 502 and e.get("reason") == reason,
                            f"status 502 reason {reason}")
     h.check(acc[-1].get("listener") in ("egress", None), f"access line: {acc[-1]}")
@@ -127,6 +130,24 @@ def test_egress_plain_listener_from_localhost():
                 f"absolute-form was not rewritten to origin-form upstream: {reqs!r}")
         e = audit_for(f.gw, "egress_allow", "allowed", PARTNER_HOST)
         h.check(e.get("source") == "unauthenticated", f"audit source: {e}")
+
+
+def test_egress_bracketed_host_name_refused():
+    # brackets hold an IPv6 literal only: "[api.partner.test]" names no destination (400), it must
+    # not connect to api.partner.test (issue #11 item 10)
+    def entries(f, port):
+        return egress_entry(PARTNER_HOST, port, ca=f.partner_ca_pem, allow=["unauthenticated"])
+
+    with Scenario("egress", server=good_server, entries=entries) as sc:
+        f = sc.f
+        for host in (f"[{PARTNER_HOST}]:{f.dest_port}", f"[{PARTNER_HOST}]"):
+            resp = _raw_http(f.plain_port, (f"GET / HTTP/1.1\r\nHost: {host}\r\n"
+                                            "Connection: close\r\n\r\n").encode())
+            h.check(resp.startswith("HTTP/1.1 400"), f"Host: {host} answered: {resp[:200]!r}")
+        snap = sc.server.snapshot()
+        h.check(not snap["requests"] and snap["connections"] == 0,
+                f"a bracketed host name reached the destination: {snap}")
+        audit_for(f.gw, "egress_deny", "bad_destination", PARTNER_HOST, need_source=False)
 
 
 def test_egress_plain_listener_identity_not_allowed():

@@ -50,3 +50,80 @@ TEST_CASE("normalize_host: lower case, one trailing dot dropped", "[authority]")
   CHECK(normalize_host("") == "");
   CHECK(normalize_host("ÄB") == "\xc3\x84" "b");  // ASCII only: bytes above 0x7f untouched
 }
+
+using portcullis::routing::is_host_name;
+using portcullis::routing::parse_authority;
+using portcullis::routing::parse_ip_literal;
+
+TEST_CASE("parse_ip_literal: strict dotted quad and IPv6 text", "[authority]") {
+  auto ip = parse_ip_literal("192.0.2.7");
+  REQUIRE(ip);
+  CHECK_FALSE(ip->v6);
+  CHECK(ip->bytes[0] == 192);
+  CHECK(ip->bytes[3] == 7);
+  ip = parse_ip_literal("2001:DB8::1");
+  REQUIRE(ip);
+  CHECK(ip->v6);
+  CHECK(ip->bytes[0] == 0x20);
+  CHECK(ip->bytes[15] == 1);
+  CHECK(parse_ip_literal("::ffff:127.0.0.1"));
+  for (const char* bad : {"", "127.1", "0x7f.0.0.1", "010.0.0.1", "256.0.0.1", "1.2.3.4.",
+                          "1.2.3", "fe80::1%eth0", "[::1]", "::g", "1:2:3:4:5:6:7:8:9",
+                          "allowed.test", " 1.2.3.4"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_ip_literal(bad));
+  }
+}
+
+TEST_CASE("is_host_name: LDH labels, numeric last label only as a dotted quad", "[authority]") {
+  CHECK(is_host_name("api.example.com"));
+  CHECK(is_host_name("Xn--Bcher-kva.example"));
+  CHECK(is_host_name("10.0.0.1"));
+  CHECK(is_host_name("a1.b2"));
+  for (const char* bad : {"", "a..b", "-a.b", "a-.b", "a_b.test", "a.b.", ".a", "127.1",
+                          "0x7f000001", "a.0x1f", "exa mple.test", "a@b", "[x]"}) {
+    INFO(bad);
+    CHECK_FALSE(is_host_name(bad));
+  }
+  CHECK_FALSE(is_host_name(std::string(64, 'a') + ".test"));
+}
+
+TEST_CASE("parse_authority: brackets only around IPv6 literals", "[authority]") {
+  auto a = parse_authority("Allowed.Test.:8443");
+  REQUIRE(a);
+  CHECK(a->host == "allowed.test");
+  CHECK(a->port == std::optional<std::uint16_t>{8443});
+  CHECK(a->trailing_dot);
+  CHECK_FALSE(a->ip_literal);
+
+  a = parse_authority("[2001:DB8::1]:443");
+  REQUIRE(a);
+  CHECK(a->host == "2001:db8::1");
+  CHECK(a->ip_literal);
+
+  a = parse_authority("192.0.2.1");
+  REQUIRE(a);
+  CHECK(a->ip_literal);
+  CHECK_FALSE(a->port);
+
+  for (const char* bad : {"[allowed.test]", "[allowed.test]:443", "[192.0.2.1]", "[]", "[::1",
+                          "::1", "a_b.test", "127.1:80", "host:", "host:99999", ".", "",
+                          "user@host", "[fe80::1%25eth0]"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_authority(bad));
+  }
+}
+
+TEST_CASE("parse_authority, HostRule::any: brackets still only around IPv6", "[authority]") {
+  using portcullis::routing::HostRule;
+  auto a = parse_authority("2130706433:443", HostRule::any);
+  REQUIRE(a);
+  CHECK(a->host == "2130706433");
+  CHECK_FALSE(a->ip_literal);
+  a = parse_authority("Api.Partner.Test.", HostRule::any);
+  REQUIRE(a);
+  CHECK(a->host == "api.partner.test");
+  CHECK_FALSE(parse_authority("[api.partner.test]:443", HostRule::any));
+  CHECK_FALSE(parse_authority("[127.0.0.1]", HostRule::any));
+  CHECK(parse_authority("[::ffff:127.0.0.1]", HostRule::any));
+}
