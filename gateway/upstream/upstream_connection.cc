@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 
+#include "gateway/dns/resolver.h"
 #include "gateway/events/events.h"
 #include "tls/verify.h"
 
@@ -77,41 +78,28 @@ void UpstreamConnection::start() noexcept {
     connect_to(reinterpret_cast<const sockaddr*>(&addr));
     return;
   }
-  // Host names resolve on libuv's thread pool, never on the loop.
-  resolving_ = new uv_getaddrinfo_t{};
-  resolving_->data = this;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  const std::string port = std::to_string(hp.port);
-  const int rc = uv_getaddrinfo(worker_.loop(), resolving_, &UpstreamConnection::on_resolved,
-                                hp.host.c_str(), port.c_str(), &hints);
-  if (rc != 0) {
-    delete resolving_;
-    resolving_ = nullptr;
-    worker_.events().upstream_failed(target_, Reason::upstream_resolve_failed);
-    fail_all(502, Reason::upstream_connect_failed);
-    close();
-  }
+  // Host names resolve through the worker's c-ares channel (never libuv's thread pool, where a
+  // slow resolver would stall file-system work too).
+  dns::Resolver& resolver =
+      dns::Resolver::for_loop(worker_.loop(), snap_->config.gateway.resolver);
+  lookup_ = resolver.resolve(hp.host, /*absolute=*/false,
+                             [this](int status, std::vector<std::string> addresses) {
+                               on_resolved(status, addresses);
+                             });
 }
 
-void UpstreamConnection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
-  auto* self = static_cast<UpstreamConnection*>(req->data);
-  delete req;
-  if (self == nullptr) {  // the connection closed while we were resolving
-    uv_freeaddrinfo(res);
+void UpstreamConnection::on_resolved(int status,
+                                     const std::vector<std::string>& addresses) noexcept {
+  lookup_ = nullptr;  // done: must not be cancelled any more
+  sockaddr_storage addr{};
+  if (status != 0 || addresses.empty() ||
+      !io::parse_ip(addresses.front(), endpoint_.host_port.port, addr)) {
+    worker_.events().upstream_failed(target_, Reason::upstream_resolve_failed);
+    fail_all(502, Reason::upstream_resolve_failed);
+    close();
     return;
   }
-  self->resolving_ = nullptr;
-  if (status != 0 || res == nullptr) {
-    uv_freeaddrinfo(res);
-    self->worker_.events().upstream_failed(self->target_, Reason::upstream_resolve_failed);
-    self->fail_all(502, Reason::upstream_connect_failed);
-    self->close();
-    return;
-  }
-  self->connect_to(res->ai_addr);
-  uv_freeaddrinfo(res);
+  connect_to(reinterpret_cast<const sockaddr*>(&addr));
 }
 
 void UpstreamConnection::connect_to(const sockaddr* addr) noexcept {
@@ -414,9 +402,9 @@ void UpstreamConnection::close() noexcept {
     return;
   }
   closing_ = true;
-  if (resolving_ != nullptr) {
-    resolving_->data = nullptr;  // on_resolved frees it
-    resolving_ = nullptr;
+  if (lookup_ != nullptr) {
+    lookup_->cancel();  // its callback will not run
+    lookup_ = nullptr;
   }
   socket_.close();
 }

@@ -15,8 +15,7 @@
 #include <deque>
 #include <memory>
 #include <string>
-
-#include <uv.h>
+#include <vector>
 
 #include "gateway/io/socket.h"
 #include "gateway/snapshot/snapshot.h"
@@ -25,6 +24,10 @@
 #include "gateway/snapshot/target.h"
 #include "gateway/upstream/worker_context.h"
 #include "tls/session.h"
+
+namespace portcullis::gateway::dns {
+class Lookup;
+}
 
 namespace portcullis::gateway::upstream {
 
@@ -64,7 +67,7 @@ class UpstreamConnection final : public io::SocketOwner,
 
  private:
   struct Waiting;
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
+  void on_resolved(int status, const std::vector<std::string>& addresses) noexcept;
   void connect_to(const sockaddr* addr) noexcept;
   Reason verify_peer(std::string& seen) noexcept;
   void refuse(Reason why, const std::string& seen, const std::string& detail) noexcept;
@@ -86,7 +89,7 @@ class UpstreamConnection final : public io::SocketOwner,
   std::unique_ptr<ClientSession> client_;
   tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
-  uv_getaddrinfo_t* resolving_ = nullptr;
+  dns::Lookup* lookup_ = nullptr;  // in flight; cancelled by close()
   bool ready_ = false;
   bool verified_ = false;  // every check on the peer passed
   bool closing_ = false;
