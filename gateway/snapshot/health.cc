@@ -12,9 +12,9 @@ void EndpointHealth::probe_result(bool ok, std::uint32_t healthy_threshold,
                                   std::uint32_t unhealthy_threshold) noexcept {
   if (ok) {
     probe_fail_ = 0;
+    ejected_until_ms_ = 0;  // a passing active check ends an ejection at once
     if (++probe_ok_ >= healthy_threshold) {
       healthy_ = true;
-      ejected_until_ms_ = 0;  // a passing active check ends an ejection early
     }
   } else {
     probe_ok_ = 0;
@@ -28,6 +28,7 @@ void EndpointHealth::traffic_result(bool ok, std::uint32_t max_failures,
                                     std::int64_t eject_ms) noexcept {
   if (ok) {
     traffic_fail_ = 0;
+    ejected_until_ms_ = 0;  // reached through panic routing, and it answered
     return;
   }
   if (++traffic_fail_ >= max_failures) {
@@ -51,21 +52,42 @@ std::shared_ptr<EndpointHealth> HealthRegistry::get(const std::string& key) {
   return slot;
 }
 
+namespace {
+
+std::string escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string HealthRegistry::render() const {
   std::lock_guard lock{mu_};
   std::string out =
       "# HELP portcullis_upstream_healthy 1 when the endpoint takes traffic (active checks "
       "passing, not ejected).\n# TYPE portcullis_upstream_healthy gauge\n";
+  std::map<std::string, std::uint64_t> panics;  // "tenant/cluster"
   for (const auto& [key, h] : entries_) {
-    std::string escaped;
-    for (char c : key) {
-      if (c == '"' || c == '\\') {
-        escaped += '\\';
-      }
-      escaped += c;
-    }
-    out += "portcullis_upstream_healthy{endpoint=\"" + escaped + "\"} " +
+    out += "portcullis_upstream_healthy{endpoint=\"" + escape(key) + "\"} " +
            (h->usable() ? "1" : "0") + "\n";
+    panics[key.substr(0, key.rfind('/'))] += h->panics();
+  }
+  out +=
+      "# HELP portcullis_upstream_panic_total Requests routed to an ejected or unhealthy "
+      "endpoint because no endpoint of the cluster was usable.\n"
+      "# TYPE portcullis_upstream_panic_total counter\n";
+  for (const auto& [tc, n] : panics) {
+    const std::size_t slash = tc.find('/');
+    const std::string tenant = slash == std::string::npos ? tc : tc.substr(0, slash);
+    const std::string cluster = slash == std::string::npos ? "" : tc.substr(slash + 1);
+    out += "portcullis_upstream_panic_total{tenant=\"" + escape(tenant) + "\",cluster=\"" +
+           escape(cluster) + "\"} " + std::to_string(n) + "\n";
   }
   return out;
 }

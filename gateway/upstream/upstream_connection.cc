@@ -1,5 +1,6 @@
 #include "gateway/upstream/upstream_connection.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/err.h>
@@ -223,6 +224,7 @@ void UpstreamConnection::on_handshake_done() noexcept {
 
 void UpstreamConnection::became_ready(bool h2) noexcept {
   traffic_result(true);
+  h2_ = h2;
   client_ = h2 ? make_http2_client(*this) : make_http1_client(*this);
   ready_ = true;
   socket_.read(true);
@@ -236,7 +238,11 @@ bool UpstreamConnection::has_room() const noexcept {
     return false;
   }
   if (!ready_) {
-    return maybe_h2() ? pending_.size() < 100 : pending_.empty();
+    // Only live waiters count: a request whose client reset it while this connection was
+    // dialling must not make the next request dial another one (Rapid Reset amplification).
+    const auto live = static_cast<std::size_t>(std::count_if(
+        pending_.begin(), pending_.end(), [](const auto& w) { return w->ex != nullptr; }));
+    return maybe_h2() ? live < 100 : live == 0;
   }
   return pending_.empty() && client_->reusable() && client_->can_take();
 }
@@ -265,12 +271,55 @@ void UpstreamConnection::attach_waiting() noexcept {
     if (socket_.tls() != nullptr) {
       ex.info().upstream_identity = socket_.tls()->summary().peer_identity;
     }
+    if (!h2_) {
+      // HTTP/1.1 carries one exchange at a time, so while active() is 1 this is the one: its
+      // body must be complete by request_body_timeout (whatever the pace of its bytes).
+      uploading_ = ex.request().has_body && !ex.request_body().eof() ? &ex : nullptr;
+      body_deadline_ = Clock::now() + snap_->config.limits.request_body_timeout;
+    }
     busy_ = true;
     client_->attach(ex);
     busy_ = false;
   }
   if (client_ && client_->active() > 0) {
-    socket_.set_timer(static_cast<std::uint64_t>(target_.request_timeout.count()));
+    arm_request_timer();
+  }
+}
+
+http::Exchange* UpstreamConnection::uploading() const noexcept {
+  if (h2_ || uploading_ == nullptr || !client_ || client_->active() == 0) {
+    return nullptr;  // finished, or its client went away (the client let go of it)
+  }
+  return uploading_->request_body().eof() ? nullptr : uploading_;
+}
+
+// request_timeout is the idle time-out of a request in flight (restarts on every byte either
+// way); an upload also has a whole-body deadline, and while it runs the timer ticks every second
+// so that an upload whose client went away closes this connection promptly.
+void UpstreamConnection::arm_request_timer() noexcept {
+  last_activity_ = Clock::now();
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(target_.request_timeout);
+  if (uploading() != nullptr) {
+    const auto to_body = std::chrono::duration_cast<std::chrono::milliseconds>(
+        body_deadline_ - last_activity_);
+    wait = std::min({wait, std::max(to_body, std::chrono::milliseconds{1}),
+                     std::chrono::milliseconds{kUploadTickMs}});
+  }
+  socket_.set_timer(static_cast<std::uint64_t>(wait.count()));
+}
+
+// Requests the pool queued for this key (past max_upstream_connections) while there is room.
+void UpstreamConnection::take_queued() noexcept {
+  while (!closing_ && pending_.empty() && client_ && client_->reusable() && client_->can_take()) {
+    http::Exchange* ex = pool_.next_queued(key_);
+    if (ex == nullptr) {
+      return;
+    }
+    auto w = std::make_unique<Waiting>();
+    w->ex = ex;
+    ex->attach_upstream(*w);
+    pending_.push_back(std::move(w));
+    attach_waiting();
   }
 }
 
@@ -301,7 +350,7 @@ void UpstreamConnection::on_plaintext(std::string_view bytes) noexcept {
     return;
   }
   if (client_->active() > 0) {
-    socket_.set_timer(static_cast<std::uint64_t>(target_.request_timeout.count()));
+    arm_request_timer();
   }
   flush();
 }
@@ -338,6 +387,7 @@ void UpstreamConnection::flush() noexcept {
   std::string out;
   do {
     flush_again_ = false;
+    take_queued();
     attach_waiting();
     while (socket_.writable()) {
       out.clear();
@@ -350,6 +400,11 @@ void UpstreamConnection::flush() noexcept {
   } while (flush_again_);
   busy_ = false;
   if (!client_->reusable() && client_->active() == 0 && pending_.empty()) {
+    close();
+    return;
+  }
+  if (client_->active() == 0 && pending_.empty() && pool_.has_queued(key_.origin)) {
+    // Idle while requests of this origin wait for another endpoint: give them the slot.
     close();
     return;
   }
@@ -392,9 +447,20 @@ void UpstreamConnection::on_timeout() noexcept {
     traffic_result(false);
     fail_all(504, Reason::upstream_connect_timeout);
   } else if (client_ && client_->active() > 0) {
-    fail_all(504, Reason::upstream_timeout);
+    const auto now = Clock::now();
+    if (uploading() != nullptr && now >= body_deadline_) {
+      fail_all(408, Reason::request_body_timeout);
+    } else if (now - last_activity_ >= target_.request_timeout) {
+      fail_all(504, Reason::upstream_timeout);
+    } else {
+      // An upload tick: still within both deadlines.
+      const auto idle = last_activity_;
+      arm_request_timer();
+      last_activity_ = idle;
+      return;
+    }
   }
-  close();  // also the idle time-out of a pooled connection
+  close();  // also the idle time-out of a pooled connection, and an abandoned upload
 }
 
 void UpstreamConnection::close() noexcept {

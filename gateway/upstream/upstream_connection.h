@@ -12,6 +12,8 @@
 //           telling the pool.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -75,7 +77,10 @@ class UpstreamConnection final : public io::SocketOwner,
   void traffic_result(bool ok) noexcept;
   void fail_all(int status, Reason why) noexcept;
   void attach_waiting() noexcept;
+  void take_queued() noexcept;
   void flush() noexcept;
+  http::Exchange* uploading() const noexcept;
+  void arm_request_timer() noexcept;
   bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }
 
   WorkerContext& worker_;
@@ -90,6 +95,12 @@ class UpstreamConnection final : public io::SocketOwner,
   tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
   dns::Lookup* lookup_ = nullptr;  // in flight; cancelled by close()
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::int64_t kUploadTickMs = 1'000;
+  http::Exchange* uploading_ = nullptr;  // HTTP/1.1: valid only while client_->active() > 0
+  Clock::time_point body_deadline_{};
+  Clock::time_point last_activity_{};
+  bool h2_ = false;
   bool ready_ = false;
   bool verified_ = false;  // every check on the peer passed
   bool closing_ = false;
