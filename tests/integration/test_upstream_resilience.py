@@ -176,3 +176,33 @@ def test_single_ejected_endpoint_serves_again_once_back():
         h.check(r.status == 200, f"the endpoint is back but the request got {r.status}")
         h.check(h.scrape_sum(t.gw, "portcullis_upstream_panic_total", cluster="web") >= 1,
                 "portcullis_upstream_panic_total did not count the panic route")
+
+
+def _set_web_endpoints(t, endpoints_toml, extra=""):
+    path = os.path.join(t.gw.dir, "tenants.d", "acme.toml")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    old = f"[cluster.web]\nendpoints = [{h.toml_str(t.nginx.server('acme').endpoint)}]\n"
+    h.check(old in text, "acme.toml layout changed; cannot rewrite [cluster.web]")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace(old, f"[cluster.web]\nendpoints = {endpoints_toml}\n{extra}"))
+
+
+def test_endpoint_names_resolve_through_the_gateway_resolver():
+    """A host name endpoint resolves (c-ares reads /etc/hosts like the system resolver); a name
+    that does not resolve is 502 with reason upstream_resolve_failed."""
+    with h.TestEnv("upres") as env:
+        t = h.build_topology(env, start=False)
+        port = t.nginx.server("acme").endpoint.rsplit(":", 1)[1]
+        _set_web_endpoints(t, f'["localhost:{port}"]')
+        t.gw.start()
+        r = h.get(t, "acme", "/by-name")
+        h.check(r.status == 200, f"endpoint localhost:{port}: {r!r}")
+    with h.TestEnv("upres") as env:
+        t = h.build_topology(env, start=False)
+        _set_web_endpoints(t, '["no-such-host.invalid:443"]')
+        t.gw.start()
+        r = h.get(t, "acme", "/unresolved", timeout=15)
+        h.check(r.status == 502, f"unresolvable endpoint: {r!r}")
+        e = t.gw.wait_access(lambda x: x.get("path") == "/unresolved", "path=/unresolved")[-1]
+        h.check(e.get("reason") == "upstream_resolve_failed", f"access log: {e}")
