@@ -296,12 +296,18 @@ http::Exchange* UpstreamConnection::uploading() const noexcept {
 // request_timeout is the idle time-out of a request in flight (restarts on every byte either
 // way); an upload also has a whole-body deadline, and while it runs the timer ticks every second
 // so that an upload whose client went away closes this connection promptly.
-void UpstreamConnection::arm_request_timer() noexcept {
-  last_activity_ = Clock::now();
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(target_.request_timeout);
+void UpstreamConnection::arm_request_timer(bool activity) noexcept {
+  const auto now = Clock::now();
+  if (activity) {
+    last_activity_ = now;
+  }
+  using std::chrono::milliseconds;
+  auto wait = std::max(std::chrono::duration_cast<milliseconds>(
+                           last_activity_ + target_.request_timeout - now),
+                       milliseconds{1});
   if (uploading() != nullptr) {
     const auto to_body = std::chrono::duration_cast<std::chrono::milliseconds>(
-        body_deadline_ - last_activity_);
+        body_deadline_ - now);
     wait = std::min({wait, std::max(to_body, std::chrono::milliseconds{1}),
                      std::chrono::milliseconds{kUploadTickMs}});
   }
@@ -453,10 +459,7 @@ void UpstreamConnection::on_timeout() noexcept {
     } else if (now - last_activity_ >= target_.request_timeout) {
       fail_all(504, Reason::upstream_timeout);
     } else {
-      // An upload tick: still within both deadlines.
-      const auto idle = last_activity_;
-      arm_request_timer();
-      last_activity_ = idle;
+      arm_request_timer(/*activity=*/false);  // an upload tick: within both deadlines
       return;
     }
   }

@@ -80,7 +80,8 @@ class UpstreamConnection final : public io::SocketOwner,
   void take_queued() noexcept;
   void flush() noexcept;
   http::Exchange* uploading() const noexcept;
-  void arm_request_timer() noexcept;
+  // Arms the in-flight timer; `activity`: a byte moved, so the idle time-out restarts.
+  void arm_request_timer(bool activity = true) noexcept;
   bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }
 
   WorkerContext& worker_;
