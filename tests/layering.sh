@@ -71,12 +71,11 @@ done
 # libuv handle as a member, which needs the full type:
 #   listen/listener.h               the listening uv_tcp_t
 #   admin/admin_server.h            the admin listening uv_tcp_t
-#   upstream/upstream_connection.h  the uv_getaddrinfo_t of an endpoint lookup
 #   upstream/health_checker.h       the probe interval uv_timer_t
 #   dns/resolver.h                  the c-ares socket polls and timer
 #   egress/resolver.h, egress/destination.h  the lookups and the connect request
 uv_exceptions='gateway/listen/listener.h gateway/admin/admin_server.h
-gateway/upstream/upstream_connection.h gateway/upstream/health_checker.h
+gateway/upstream/health_checker.h
 gateway/dns/resolver.h gateway/egress/resolver.h gateway/egress/destination.h'
 uv_hits=$(sources gateway routing certs tls |
           xargs -0 -r grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<uv\.h>' /dev/null |

@@ -65,6 +65,12 @@ struct Limits {
   std::uint32_t upstream_h2_stream_window{};
   std::uint32_t upstream_h2_connection_window{};
   std::uint32_t upstream_h2_max_outbound_control_frames{};
+  // Per cluster (or egress entry) and worker: open + dialling upstream connections, and
+  // requests queued for one past that (503 upstream_overflow beyond).
+  std::uint32_t max_upstream_connections{};
+  std::uint32_t max_pending_requests{};
+  // A request body must be complete this long after the request reached its upstream (408).
+  Millis request_body_timeout{};
   // memory_budget: resident memory past which new requests are shed with 503 (reason
   // memory_budget) until it falls below 90% of the budget. "auto" = 90% of the cgroup's
   // memory.max, or of MemTotal when there is no cgroup limit; "off" never sheds.

@@ -69,6 +69,17 @@ constexpr std::array kRows{
   LimitRow{"upstream_h2_max_outbound_control_frames", K::count, 1000, 10, 100000,
            &Limits::upstream_h2_max_outbound_control_frames,
            "queued SETTINGS/PING ACKs to an upstream that never reads: close it"},
+  LimitRow{"max_upstream_connections", K::count, 1024, 1, kU32,
+           &Limits::max_upstream_connections,
+           "open and dialling connections per cluster (or egress entry) and worker; requests "
+           "wait for one"},
+  LimitRow{"max_pending_requests", K::count, 1024, 0, kU32, &Limits::max_pending_requests,
+           "requests waiting for an upstream connection per cluster and worker: 503 past it "
+           "(`upstream_overflow`)"},
+  LimitRow{"request_body_timeout", K::duration, 60 * kSecond, 1, kNoUpperBound,
+           &Limits::request_body_timeout,
+           "a request body must be complete this long after the request went upstream: 408 "
+           "(`request_body_timeout`)"},
   LimitRow{"memory_budget", K::memory, Limits::kMemoryBudgetAuto, 16 * MiB, 1ULL << 50,
            &Limits::memory_budget,
            "memory in use past which new requests get 503 (`memory_budget`) until it is back "

@@ -25,6 +25,8 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::upstream_protocol_error: return "upstream_protocol_error";
     case Reason::upstream_reset: return "upstream_reset";
     case Reason::no_healthy_endpoint: return "no_healthy_endpoint";
+    case Reason::upstream_overflow: return "upstream_overflow";
+    case Reason::request_body_timeout: return "request_body_timeout";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";

@@ -27,6 +27,7 @@ enum class Reason : std::uint16_t {
   header_timeout,
   misdirected_host,  // 421
   no_route,          // 404
+  request_body_timeout,  // 408: the body did not complete within request_body_timeout
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502
@@ -35,6 +36,7 @@ enum class Reason : std::uint16_t {
   upstream_reset,              // 502
   no_healthy_endpoint,         // 503
   upstream_timeout,            // 504
+  upstream_overflow,           // 503: past max_upstream_connections and max_pending_requests
   // Egress.
   egress_denied,
   egress_private_address,  // the destination resolved into a refused range

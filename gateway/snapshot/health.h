@@ -19,16 +19,20 @@ namespace portcullis::gateway::upstream {
 
 class EndpointHealth {
  public:
-  // Active checks: thresholds of consecutive results flip the state.
+  // Active checks: thresholds of consecutive results flip the state; one passing check ends an
+  // ejection at once (the endpoint answers again).
   void probe_result(bool ok, std::uint32_t healthy_threshold,
                     std::uint32_t unhealthy_threshold) noexcept;
   // Passive: connect/TLS failures of real traffic. `max_failures` in a row eject the endpoint
-  // for `eject_ms`.
+  // for `eject_ms`; a success (a connection that passed every check) ends an ejection.
   void traffic_result(bool ok, std::uint32_t max_failures, std::int64_t eject_ms) noexcept;
   // Usable: actively healthy and not ejected.
   bool usable() const noexcept;
   bool healthy() const noexcept { return healthy_.load(std::memory_order_relaxed); }
   bool ejected() const noexcept;
+  // A request routed here although no endpoint of its cluster was usable (panic routing).
+  void count_panic() noexcept { panics_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t panics() const noexcept { return panics_.load(std::memory_order_relaxed); }
 
  private:
   static std::int64_t now_ms() noexcept;
@@ -37,20 +41,24 @@ class EndpointHealth {
   std::atomic<std::uint32_t> probe_fail_{0};
   std::atomic<std::uint32_t> traffic_fail_{0};
   std::atomic<std::int64_t> ejected_until_ms_{0};
+  std::atomic<std::uint64_t> panics_{0};
 };
 
 class HealthRegistry {
  public:
   // Stable for the registry's life. key: "tenant/cluster/host:port".
   std::shared_ptr<EndpointHealth> get(const std::string& key);
-  // Registers portcullis_upstream_healthy{endpoint} (1 usable, 0 not) on `metrics`, one
-  // sample per endpoint read at every scrape; unregistered when this registry goes.
+  // Registers on `metrics`, read at every scrape and unregistered when this registry goes:
+  // portcullis_upstream_healthy{endpoint} (1 usable, 0 not), one sample per endpoint, and
+  // portcullis_upstream_panic_total{tenant,cluster}, one per cluster.
   void publish(observe::Registry& metrics);
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<EndpointHealth>> entries_;
-  observe::CallbackRegistration published_;  // last: unregistered before entries_ go
+  // Last: unregistered before entries_ go.
+  observe::CallbackRegistration published_healthy_;
+  observe::CallbackRegistration published_panics_;
 };
 
 }  // namespace portcullis::gateway::upstream

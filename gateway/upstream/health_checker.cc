@@ -27,6 +27,10 @@ struct HealthChecker::Probe final : http::DownstreamSide {
     }
   }
   void on_response_head(http::Exchange& e) noexcept override {
+    if (e.info().reason == Reason::upstream_overflow) {
+      done = true;  // our own cap, not the endpoint's health: no result
+      return;
+    }
     const int s = e.response().status;
     record(!e.info().local && s >= 200 && s < 400);
   }

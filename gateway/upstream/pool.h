@@ -3,10 +3,17 @@
 // Reusing a connection reuses its verified identity, so the key names everything that affected
 // verification: the snapshot generation (trust bundle, client certificate), the cluster (expected
 // SPIFFE ID or server name, protocol) and the endpoint.
+// Caps ([limits]): at most max_upstream_connections open or dialling connections per origin
+// (cluster or egress entry) and worker; past it a request waits in the origin's queue (at most
+// max_pending_requests, else 503 upstream_overflow) until a connection of that origin has room
+// or closes. A waiting request whose client goes away is dropped from the queue at once.
+// Panic routing: when every endpoint of a cluster is ejected or unhealthy, route to them anyway
+// (round robin over all) and count it (portcullis_upstream_panic_total).
 // Thread:   the owning worker's loop. Owns every UpstreamConnection it opened.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,8 +51,12 @@ class Pool {
   void acquire(const runtime::SnapshotPtr& snap, PoolKey key, const Target& target,
                const Endpoint& endpoint, http::Exchange& ex);
 
-  // Called by a connection that can take more exchanges / is gone.
+  // Called by a connection that is gone: a queued request of its origin may dial.
   void connection_closed(UpstreamConnection* c) noexcept;
+  // The next live queued exchange for exactly `key` (detached from the queue), or null.
+  http::Exchange* next_queued(const PoolKey& key) noexcept;
+  // Requests of `origin` are waiting (for any endpoint).
+  bool has_queued(const void* origin) noexcept;
   // The newest TLS session a connection under `key` made, if it can still be offered.
   // A key names everything verification depended on, so resuming it accepts no peer that a
   // full handshake under the same key would refuse.
@@ -56,12 +67,23 @@ class Pool {
   void retire_before(std::uint64_t generation) noexcept;
   void close_all() noexcept;
   std::size_t size() const noexcept;
+  // Connections (open or dialling) of one origin.
+  std::size_t connections(const void* origin) const noexcept;
 
  private:
+  struct Queued;
+  struct Origin {
+    std::size_t connections = 0;
+    std::deque<std::unique_ptr<Queued>> queue;
+  };
+  void prune(Origin& o) noexcept;
+  void dial_queued(const void* origin) noexcept;
+
   WorkerContext& worker_;
   std::map<PoolKey, std::vector<UpstreamConnection*>> conns_;
   std::unordered_map<const void*, std::size_t> next_endpoint_;  // round robin per cluster
   std::map<PoolKey, tls::SslSessionPtr> sessions_;  // one per key: the newest
+  std::unordered_map<const void*, Origin> origins_;
 };
 
 }  // namespace portcullis::gateway::upstream

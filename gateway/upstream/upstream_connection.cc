@@ -1,9 +1,11 @@
 #include "gateway/upstream/upstream_connection.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/err.h>
 
+#include "gateway/dns/resolver.h"
 #include "gateway/events/events.h"
 #include "gateway/http/local_reply.h"
 #include "tls/verify.h"
@@ -78,41 +80,28 @@ void UpstreamConnection::start() noexcept {
     connect_to(reinterpret_cast<const sockaddr*>(&addr));
     return;
   }
-  // Host names resolve on libuv's thread pool, never on the loop.
-  resolving_ = new uv_getaddrinfo_t{};
-  resolving_->data = this;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  const std::string port = std::to_string(hp.port);
-  const int rc = uv_getaddrinfo(worker_.loop(), resolving_, &UpstreamConnection::on_resolved,
-                                hp.host.c_str(), port.c_str(), &hints);
-  if (rc != 0) {
-    delete resolving_;
-    resolving_ = nullptr;
-    worker_.events().upstream_failed(target_, Reason::upstream_resolve_failed);
-    fail_all(502, Reason::upstream_connect_failed);
-    close();
-  }
+  // Host names resolve through the worker's c-ares channel (never libuv's thread pool, where a
+  // slow resolver would stall file-system work too).
+  dns::Resolver& resolver =
+      dns::Resolver::for_loop(worker_.loop(), snap_->config.gateway.resolver);
+  lookup_ = resolver.resolve(hp.host, /*absolute=*/false,
+                             [this](int status, std::vector<std::string> addresses) {
+                               on_resolved(status, addresses);
+                             });
 }
 
-void UpstreamConnection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
-  auto* self = static_cast<UpstreamConnection*>(req->data);
-  delete req;
-  if (self == nullptr) {  // the connection closed while we were resolving
-    uv_freeaddrinfo(res);
+void UpstreamConnection::on_resolved(int status,
+                                     const std::vector<std::string>& addresses) noexcept {
+  lookup_ = nullptr;  // done: must not be cancelled any more
+  sockaddr_storage addr{};
+  if (status != 0 || addresses.empty() ||
+      !io::parse_ip(addresses.front(), endpoint_.host_port.port, addr)) {
+    worker_.events().upstream_failed(target_, Reason::upstream_resolve_failed);
+    fail_all(502, Reason::upstream_resolve_failed);
+    close();
     return;
   }
-  self->resolving_ = nullptr;
-  if (status != 0 || res == nullptr) {
-    uv_freeaddrinfo(res);
-    self->worker_.events().upstream_failed(self->target_, Reason::upstream_resolve_failed);
-    self->fail_all(502, Reason::upstream_connect_failed);
-    self->close();
-    return;
-  }
-  self->connect_to(res->ai_addr);
-  uv_freeaddrinfo(res);
+  connect_to(reinterpret_cast<const sockaddr*>(&addr));
 }
 
 void UpstreamConnection::connect_to(const sockaddr* addr) noexcept {
@@ -237,6 +226,7 @@ void UpstreamConnection::on_handshake_done() noexcept {
 
 void UpstreamConnection::became_ready(bool h2) noexcept {
   traffic_result(true);
+  h2_ = h2;
   if (h2) {
     const config::Limits& l = snap_->config.limits;
     client_ = make_http2_client(*this, http::Http2ClientLimits{
@@ -258,7 +248,11 @@ bool UpstreamConnection::has_room() const noexcept {
     return false;
   }
   if (!ready_) {
-    return maybe_h2() ? pending_.size() < 100 : pending_.empty();
+    // Only live waiters count: a request whose client reset it while this connection was
+    // dialling must not make the next request dial another one (Rapid Reset amplification).
+    const auto live = static_cast<std::size_t>(std::count_if(
+        pending_.begin(), pending_.end(), [](const auto& w) { return w->ex != nullptr; }));
+    return maybe_h2() ? live < 100 : live == 0;
   }
   return pending_.empty() && client_->reusable() && client_->can_take();
 }
@@ -287,12 +281,61 @@ void UpstreamConnection::attach_waiting() noexcept {
     if (socket_.tls() != nullptr) {
       ex.info().upstream_identity = socket_.tls()->summary().peer_identity;
     }
+    if (!h2_) {
+      // HTTP/1.1 carries one exchange at a time, so while active() is 1 this is the one: its
+      // body must be complete by request_body_timeout (whatever the pace of its bytes).
+      uploading_ = ex.request().has_body && !ex.request_body().eof() ? &ex : nullptr;
+      body_deadline_ = Clock::now() + snap_->config.limits.request_body_timeout;
+    }
     busy_ = true;
     client_->attach(ex);
     busy_ = false;
   }
   if (client_ && client_->active() > 0) {
-    socket_.set_timer(static_cast<std::uint64_t>(target_.request_timeout.count()));
+    arm_request_timer();
+  }
+}
+
+http::Exchange* UpstreamConnection::uploading() const noexcept {
+  if (h2_ || uploading_ == nullptr || !client_ || client_->active() == 0) {
+    return nullptr;  // finished, or its client went away (the client let go of it)
+  }
+  return uploading_->request_body().eof() ? nullptr : uploading_;
+}
+
+// request_timeout is the idle time-out of a request in flight (restarts on every byte either
+// way); an upload also has a whole-body deadline, and while it runs the timer ticks every second
+// so that an upload whose client went away closes this connection promptly.
+void UpstreamConnection::arm_request_timer(bool activity) noexcept {
+  const auto now = Clock::now();
+  if (activity) {
+    last_activity_ = now;
+  }
+  using std::chrono::milliseconds;
+  auto wait = std::max(std::chrono::duration_cast<milliseconds>(
+                           last_activity_ + target_.request_timeout - now),
+                       milliseconds{1});
+  if (uploading() != nullptr) {
+    const auto to_body = std::chrono::duration_cast<std::chrono::milliseconds>(
+        body_deadline_ - now);
+    wait = std::min({wait, std::max(to_body, std::chrono::milliseconds{1}),
+                     std::chrono::milliseconds{kUploadTickMs}});
+  }
+  socket_.set_timer(static_cast<std::uint64_t>(wait.count()));
+}
+
+// Requests the pool queued for this key (past max_upstream_connections) while there is room.
+void UpstreamConnection::take_queued() noexcept {
+  while (!closing_ && pending_.empty() && client_ && client_->reusable() && client_->can_take()) {
+    http::Exchange* ex = pool_.next_queued(key_);
+    if (ex == nullptr) {
+      return;
+    }
+    auto w = std::make_unique<Waiting>();
+    w->ex = ex;
+    ex->attach_upstream(*w);
+    pending_.push_back(std::move(w));
+    attach_waiting();
   }
 }
 
@@ -329,7 +372,7 @@ void UpstreamConnection::on_plaintext(std::string_view bytes) noexcept {
     return;
   }
   if (client_->active() > 0) {
-    socket_.set_timer(static_cast<std::uint64_t>(target_.request_timeout.count()));
+    arm_request_timer();
   }
   flush();
 }
@@ -366,6 +409,7 @@ void UpstreamConnection::flush() noexcept {
   std::string out;
   do {
     flush_again_ = false;
+    take_queued();
     attach_waiting();
     while (socket_.writable()) {
       out.clear();
@@ -378,6 +422,11 @@ void UpstreamConnection::flush() noexcept {
   } while (flush_again_);
   busy_ = false;
   if (!client_->reusable() && client_->active() == 0 && pending_.empty()) {
+    close();
+    return;
+  }
+  if (client_->active() == 0 && pending_.empty() && pool_.has_queued(key_.origin)) {
+    // Idle while requests of this origin wait for another endpoint: give them the slot.
     close();
     return;
   }
@@ -420,9 +469,17 @@ void UpstreamConnection::on_timeout() noexcept {
     traffic_result(false);
     fail_all(504, Reason::upstream_connect_timeout);
   } else if (client_ && client_->active() > 0) {
-    fail_all(504, Reason::upstream_timeout);
+    const auto now = Clock::now();
+    if (uploading() != nullptr && now >= body_deadline_) {
+      fail_all(408, Reason::request_body_timeout);
+    } else if (now - last_activity_ >= target_.request_timeout) {
+      fail_all(504, Reason::upstream_timeout);
+    } else {
+      arm_request_timer(/*activity=*/false);  // an upload tick: within both deadlines
+      return;
+    }
   }
-  close();  // also the idle time-out of a pooled connection
+  close();  // also the idle time-out of a pooled connection, and an abandoned upload
 }
 
 void UpstreamConnection::close() noexcept {
@@ -430,9 +487,9 @@ void UpstreamConnection::close() noexcept {
     return;
   }
   closing_ = true;
-  if (resolving_ != nullptr) {
-    resolving_->data = nullptr;  // on_resolved frees it
-    resolving_ = nullptr;
+  if (lookup_ != nullptr) {
+    lookup_->cancel();  // its callback will not run
+    lookup_ = nullptr;
   }
   socket_.close();
 }

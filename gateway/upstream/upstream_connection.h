@@ -12,11 +12,12 @@
 //           telling the pool.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
-
-#include <uv.h>
+#include <vector>
 
 #include "gateway/io/socket.h"
 #include "gateway/http/client.h"
@@ -25,6 +26,10 @@
 #include "gateway/snapshot/target.h"
 #include "gateway/upstream/worker_context.h"
 #include "tls/session.h"
+
+namespace portcullis::gateway::dns {
+class Lookup;
+}
 
 namespace portcullis::gateway::upstream {
 
@@ -64,7 +69,7 @@ class UpstreamConnection final : public io::SocketOwner,
 
  private:
   struct Waiting;
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
+  void on_resolved(int status, const std::vector<std::string>& addresses) noexcept;
   void connect_to(const sockaddr* addr) noexcept;
   Reason verify_peer(std::string& seen) noexcept;
   void refuse(Reason why, const std::string& seen, const std::string& detail) noexcept;
@@ -72,7 +77,11 @@ class UpstreamConnection final : public io::SocketOwner,
   void traffic_result(bool ok) noexcept;
   void fail_all(int status, Reason why, std::string_view body_line = {}) noexcept;
   void attach_waiting() noexcept;
+  void take_queued() noexcept;
   void flush() noexcept;
+  http::Exchange* uploading() const noexcept;
+  // Arms the in-flight timer; `activity`: a byte moved, so the idle time-out restarts.
+  void arm_request_timer(bool activity = true) noexcept;
   bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }
 
   WorkerContext& worker_;
@@ -86,7 +95,13 @@ class UpstreamConnection final : public io::SocketOwner,
   std::unique_ptr<http::ClientSession> client_;
   tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
-  uv_getaddrinfo_t* resolving_ = nullptr;
+  dns::Lookup* lookup_ = nullptr;  // in flight; cancelled by close()
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::int64_t kUploadTickMs = 1'000;
+  http::Exchange* uploading_ = nullptr;  // HTTP/1.1: valid only while client_->active() > 0
+  Clock::time_point body_deadline_{};
+  Clock::time_point last_activity_{};
+  bool h2_ = false;
   bool ready_ = false;
   bool verified_ = false;  // every check on the peer passed
   bool closing_ = false;

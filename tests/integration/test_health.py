@@ -2,7 +2,7 @@
 
 Two nginx upstreams behind one cluster; one is killed (by pid): traffic goes only to the other and
 portcullis_upstream_healthy{endpoint="acme/web/host:port"} drops to 0; restarted, it comes back.
-All endpoints down -> 503. request_timeout against an upstream that never answers -> 504.
+All endpoints down -> panic routing tries them anyway -> 502 (connect failed). request_timeout against an upstream that never answers -> 504.
 """
 
 import os
@@ -106,7 +106,7 @@ def test_passive_ejection_without_active_checks():
         h.check(healthy(t.gw, eb) == 0, f"gauge for the ejected endpoint: {healthy(t.gw, eb)}")
 
 
-def test_all_endpoints_down_is_503():
+def test_all_endpoints_down_is_502_after_panic_routing():
     with h.TestEnv("health") as env:
         t = h.build_topology(env, start=False)
         a, b = upstream(env, t, "a"), upstream(env, t, "b")
@@ -120,7 +120,8 @@ def test_all_endpoints_down_is_503():
                    "both gauges 0", interval=0.2)
         for http2 in (False, True):
             r = h.get(t, "acme", "/down", http2=http2)
-            h.check(r.status == 503, f"http2={http2}: want 503 with no healthy endpoint: {r!r}")
+            # every endpoint unhealthy: panic routing tries them anyway, and the connect fails
+            h.check(r.status == 502, f"http2={http2}: want 502 with every endpoint down: {r!r}")
             h.check(len(r.body.strip().splitlines()) == 1 and ".pem" not in r.body, repr(r))
         # other clusters of the tenant are untouched
         r = h.get(t, "acme", "/h2/x")

@@ -143,6 +143,8 @@ class RawUpstream:
         self._sock = None
         self._thread = None
         self.extra_sockets = []  # closed by stop()
+        self.closed = []        # indices of connections that ended (EOF, error or stop)
+        self.peak = 0           # most connections open at once
 
     def start(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -207,11 +209,14 @@ class RawUpstream:
             idx = len(self.connections)
             raw = bytearray()
             self.connections.append(raw)
+            self.peak = max(self.peak, len(self.connections) - len(self.closed))
         try:
             conn.settimeout(5)
             tls = self._ctx.wrap_socket(conn, server_side=True)
         except (OSError, ssl.SSLError):
             conn.close()
+            with self.lock:
+                self.closed.append(idx)
             return
         buf = b""
         try:
@@ -246,6 +251,8 @@ class RawUpstream:
                 tls.close()
             except OSError:
                 pass
+            with self.lock:
+                self.closed.append(idx)
 
 
 class HostileTopology:
