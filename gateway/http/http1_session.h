@@ -19,6 +19,9 @@ void append_body_piece(std::string& out, std::string_view bytes, bool chunked);
 // The last chunk (no trailers) that ends a chunked body.
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
+// The last chunk with a trailer section of `trailers` (names and values already checked).
+void append_last_chunk(std::string& out, const Headers& trailers);
+
 // is_token_char, to_lower_ascii and iequals_ascii live in message.h.
 
 }  // namespace portcullis::gateway::http

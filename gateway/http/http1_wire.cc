@@ -1,0 +1,89 @@
+// HTTP/1.1 wire helpers shared by Http1Session and Http1Client (declared in http1_session.h).
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "gateway/http/http1_session.h"
+
+namespace portcullis::gateway::http {
+
+std::string_view status_reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+void append_body_piece(std::string& out, std::string_view bytes, bool chunked) {
+  if (!chunked) {
+    out.append(bytes);
+    return;
+  }
+  char size_line[32];
+  const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", bytes.size());
+  out.append(size_line, static_cast<std::size_t>(len));
+  out.append(bytes);
+  out += "\r\n";
+}
+
+void append_last_chunk(std::string& out, const Headers& trailers) {
+  if (trailers.empty()) {
+    out += kLastChunk;
+    return;
+  }
+  out += "0\r\n";
+  for (const Header& t : trailers) {
+    out += t.name;
+    out += ": ";
+    out += t.value;
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
+}  // namespace portcullis::gateway::http
