@@ -19,6 +19,7 @@
 #include "gateway/http/http1_request_head.h"
 #include "gateway/http/llhttp_glue.h"
 #include "gateway/http/message.h"
+#include "gateway/http/obs_fold.h"
 #include "gateway/http/session.h"
 #include "gateway/http/strict_framing.h"
 
@@ -165,8 +166,6 @@ class Http1Session final : public Session, private DownstreamSide {
       if (in_head_ || in_trailers_) {
         head_mark_ = data;
       }
-      ++exec_id_;
-      prev_exec_end_ = exec_end_;
       // The strict scanner goes first; llhttp only sees bytes it has passed.
       if (scanned_ < in_.size() && !strict_.failed()) {
         const h1::StrictFraming::Result r =
@@ -179,8 +178,7 @@ class Http1Session final : public Session, private DownstreamSide {
         break;
       }
       const std::size_t len = scanned_;
-      exec_begin_ = reinterpret_cast<std::uintptr_t>(data);
-      exec_end_ = exec_begin_ + len;
+      fold_.on_execute(data, len);
       const h1::Executed run = h1::execute(parser_, data, len);
       if (run.err == HPE_OK) {
         if ((in_head_ || in_trailers_) && head_mark_ != nullptr) {
@@ -240,12 +238,7 @@ class Http1Session final : public Session, private DownstreamSide {
     in_.clear();
     scanned_ = 0;
     try {
-      std::string body(line);
-      body.push_back('\n');
-      out_ += "HTTP/1.1 " + std::to_string(status) + " " +
-              std::string(status_reason_phrase(status)) +
-              "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
-              "\r\nconnection: close\r\n\r\n" + body;
+      append_error_response(out_, status, line);
     } catch (...) {
       aborted_ = true;
     }
@@ -341,7 +334,7 @@ class Http1Session final : public Session, private DownstreamSide {
       }
       fields_.emplace_back();
       last_was_value_ = false;
-      value_pieces_ = 0;
+      fold_.start_field();
     }
     return append_piece(fields_.back().name, at, len);
   }
@@ -353,21 +346,9 @@ class Http1Session final : public Session, private DownstreamSide {
       return malformed("malformed header field");
     }
     last_was_value_ = true;
-    // llhttp 8 accepts obs-fold and reports the continuation line as a further value piece.
-    // Pieces of one value are contiguous, or split exactly at an input chunk boundary; any
-    // gap means a CRLF + whitespace was skipped: obs-fold, which we refuse (RFC 9112 5.2).
-    const auto begin = reinterpret_cast<std::uintptr_t>(at);
-    if (value_pieces_ > 0) {
-      const bool same_chunk = value_exec_id_ == exec_id_ && begin == value_end_;
-      const bool next_chunk = value_exec_id_ + 1 == exec_id_ &&
-                              value_end_ == prev_exec_end_ && begin == exec_begin_;
-      if (!same_chunk && !next_chunk) {
-        return malformed("obs-fold is not allowed");
-      }
+    if (!fold_.value_piece(at, len)) {
+      return malformed("obs-fold is not allowed");  // obs_fold.h
     }
-    ++value_pieces_;
-    value_exec_id_ = exec_id_;
-    value_end_ = begin + len;
     return append_piece(fields_.back().value, at, len);
   }
   static int cb_header_field_complete(llhttp_t* p) noexcept {
@@ -488,52 +469,21 @@ class Http1Session final : public Session, private DownstreamSide {
   }
 
   void write_head(std::string& out) {
-    const ResponseHead& r = ex_->response();
-    const int status = r.status;
-    const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
-    resp_body_allowed_ = !head_is_head_ && !bodyless_status && r.has_body;
     if (!request_complete_ && !ex_->has_upstream()) {
       // A local reply while the request body is still coming: nobody will read the rest, so
       // the connection ends with this response. (With an upstream attached the body usually
       // completes first; if not, finish_exchange() closes without having announced it.)
       close_after_ = true;
     }
-    out += "HTTP/1.1 ";
-    out += std::to_string(status);
-    out += ' ';
-    out += status_reason_phrase(status);
-    out += "\r\n";
-    for (const Header& h : r.headers) {
-      if (is_hop_by_hop(h.name) || h.name == "content-length") {
-        continue;
-      }
-      out += h.name;
-      out += ": ";
-      out += h.value;
-      out += "\r\n";
-    }
-    if (!bodyless_status) {
-      if (r.content_length) {
-        out += "content-length: ";
-        out += std::to_string(*r.content_length);
-        out += "\r\n";
-      } else if (resp_body_allowed_) {
-        if (http10_) {
-          resp_close_delimited_ = true;
-          close_after_ = true;
-        } else {
-          resp_chunked_ = true;
-          out += "transfer-encoding: chunked\r\n";
-        }
-      }
-    }
-    if (close_after_ || draining_) {
-      close_after_ = true;
-      out += "connection: close\r\n";
-    } else if (http10_) {
-      out += "connection: keep-alive\r\n";
-    }
-    out += "\r\n";
+    ResponseFraming f;
+    f.head_request = head_is_head_;
+    f.http10 = http10_;
+    f.close = close_after_ || draining_;
+    write_response_head(out, ex_->response(), f);
+    resp_body_allowed_ = f.body_allowed;
+    resp_chunked_ = f.chunked;
+    resp_close_delimited_ = f.close_delimited;
+    close_after_ = f.close;
     resp_head_written_ = true;
   }
 
@@ -640,14 +590,8 @@ class Http1Session final : public Session, private DownstreamSide {
   bool in_trailers_ = false;
   std::size_t head_bytes_ = 0;
   const char* head_mark_ = nullptr;
-  // obs-fold detection: where each llhttp_execute() call's input lies, and the last value piece.
-  std::uint64_t exec_id_ = 0;
-  std::uintptr_t exec_begin_ = 0;
-  std::uintptr_t exec_end_ = 0;
-  std::uintptr_t prev_exec_end_ = 0;
-  std::uint64_t value_exec_id_ = 0;
-  std::uintptr_t value_end_ = 0;
-  std::uint32_t value_pieces_ = 0;
+  // obs-fold detection (obs_fold.h).
+  h1::ObsFoldDetector fold_;
   int err_status_ = 0;
   Reason err_reason_ = Reason::none;
   const char* err_line_ = "";

@@ -71,6 +71,57 @@ void append_body_piece(std::string& out, std::string_view bytes, bool chunked) {
   out += "\r\n";
 }
 
+void write_response_head(std::string& out, const ResponseHead& r, ResponseFraming& f) {
+  const int status = r.status;
+  const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
+  f.body_allowed = !f.head_request && !bodyless_status && r.has_body;
+  f.chunked = false;
+  f.close_delimited = false;
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += status_reason_phrase(status);
+  out += "\r\n";
+  for (const Header& h : r.headers) {
+    if (is_hop_by_hop(h.name) || h.name == "content-length") {
+      continue;
+    }
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+  if (!bodyless_status) {
+    if (r.content_length) {
+      out += "content-length: ";
+      out += std::to_string(*r.content_length);
+      out += "\r\n";
+    } else if (f.body_allowed) {
+      if (f.http10) {
+        f.close_delimited = true;
+        f.close = true;
+      } else {
+        f.chunked = true;
+        out += "transfer-encoding: chunked\r\n";
+      }
+    }
+  }
+  if (f.close) {
+    out += "connection: close\r\n";
+  } else if (f.http10) {
+    out += "connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
+void append_error_response(std::string& out, int status, std::string_view line) {
+  std::string body(line);
+  body.push_back('\n');
+  out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_reason_phrase(status)) +
+         "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+         "\r\nconnection: close\r\n\r\n" + body;
+}
+
 void append_last_chunk(std::string& out, const Headers& trailers) {
   if (trailers.empty()) {
     out += kLastChunk;
