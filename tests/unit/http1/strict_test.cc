@@ -203,3 +203,21 @@ TEST_CASE("http1 client: malformed responses are upstream protocol errors") {
     }
   }
 }
+
+TEST_CASE("http1 client: request trailers go out in the chunked trailer section") {
+  FakeClientOwner owner;
+  Sink sink;
+  auto client = make_http1_client(owner);
+  Exchange ex(sink);
+  ex.request() = RequestHead{"POST", "https", "up", "/p", {}, std::nullopt, true};
+  client->attach(ex);
+  ex.request_body().append("abc");
+  ex.request().trailers = {{"x-sum", "1"}};
+  ex.request_body().set_eof();
+  ex.request_body_added();
+  const std::string out = pull_all(*client);
+  CHECK(out.find("transfer-encoding: chunked\r\n") != std::string::npos);
+  const std::string tail = "3\r\nabc\r\n0\r\nx-sum: 1\r\n\r\n";
+  REQUIRE(out.size() >= tail.size());
+  CHECK(out.substr(out.size() - tail.size()) == tail);
+}
