@@ -73,6 +73,10 @@ std::string_view fail_line(Reason why) noexcept {
     case Reason::upstream_reset: return "upstream connection reset";
     case Reason::no_healthy_endpoint: return "no healthy upstream";
     case Reason::upstream_timeout: return "upstream timeout";
+    case Reason::upstream_connect_timeout: return "upstream connect timeout";
+    case Reason::upstream_resolve_failed: return "upstream name did not resolve";
+    case Reason::upstream_overflow: return "upstream overloaded";
+    case Reason::request_body_timeout: return "request body timeout";
     case Reason::no_route: return "no route";
     case Reason::misdirected_host: return "misdirected request";
     case Reason::egress_denied: return "egress denied";

@@ -9,6 +9,7 @@
 #include "gateway/http/http1_session.h"
 #include "gateway/http/llhttp_glue.h"
 #include "gateway/http/message.h"
+#include "gateway/http/strict_framing.h"
 
 namespace portcullis::gateway::http {
 
@@ -66,10 +67,13 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     const char* data = bytes.data();
     std::size_t len = bytes.size();
     while (len > 0 && !broken_) {
-      const h1::Executed run = h1::execute(parser_, data, len);
-      if (run.err == HPE_OK) {
+      // The strict scanner goes first; llhttp only sees the bytes it passed.
+      const h1::StrictFraming::Result checked = strict_.scan(data, len);
+      if (checked.n == 0) {
+        protocol_error();  // a framing violation (bare CR, bad chunk framing)
         break;
       }
+      const h1::Executed run = h1::execute(parser_, data, checked.n);
       if (run.err == HPE_PAUSED) {
         // A response completed; anything after it was not asked for.
         llhttp_resume(&parser_);
@@ -79,7 +83,12 @@ class Http1Client final : public ClientSession, private UpstreamSide {
         }
         break;
       }
-      protocol_error();
+      if (run.err != HPE_OK) {
+        protocol_error();
+        break;
+      }
+      data += checked.n;
+      len -= checked.n;
     }
     return !broken_;
   }
@@ -104,7 +113,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       }
       if (body.finished()) {
         if (chunked_) {
-          out += kLastChunk;
+          append_last_chunk(out, ex_->request().trailers);
         }
         request_sent_ = true;
       }
@@ -187,6 +196,9 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     ex_ = nullptr;
     if (!response_complete_) {
       reusable_ = false;
+      // Not reusable with nothing in flight: the owner closes the connection now, so an
+      // aborted upload does not hold its upstream connection until a timer notices.
+      owner_.client_capacity_available();
     }
   }
 
@@ -317,8 +329,16 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     if (status == 101 || status < 100) {
       return -1;
     }
+    for (const Header& f : fields_) {
+      // llhttp 8 lets a space (and other non-token bytes) into a response field name.
+      if (f.name.empty() || !std::all_of(f.name.begin(), f.name.end(), is_token_char) ||
+          !valid_field_value(f.value)) {
+        return -1;
+      }
+    }
     if (status < 200) {
       interim_ = true;  // 100 Continue, 103 Early Hints: skipped
+      strict_.body(h1::StrictFraming::Body::none);
       return 1;
     }
     interim_ = false;
@@ -349,6 +369,15 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       head.content_length = p->content_length;
     }
     head.has_body = !no_body;
+    if (no_body) {
+      strict_.body(h1::StrictFraming::Body::none);
+    } else if ((p->flags & F_CHUNKED) != 0) {
+      strict_.body(h1::StrictFraming::Body::chunked);
+    } else if (head.content_length) {
+      strict_.body(h1::StrictFraming::Body::length, *head.content_length);
+    } else {
+      strict_.body(h1::StrictFraming::Body::until_close);
+    }
     keep_alive_ = llhttp_should_keep_alive(p) != 0;
     head_delivered_ = true;
     ex_->response() = std::move(head);
@@ -403,6 +432,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
 
   ClientOwner& owner_;
   llhttp_t parser_{};
+  h1::StrictFraming strict_;
   Exchange* ex_ = nullptr;
   std::string head_out_;
   Headers fields_;

@@ -16,140 +16,16 @@
 #include <utility>
 
 #include "gateway/http/exchange.h"
+#include "gateway/http/http1_request_head.h"
 #include "gateway/http/llhttp_glue.h"
 #include "gateway/http/message.h"
+#include "gateway/http/obs_fold.h"
 #include "gateway/http/session.h"
+#include "gateway/http/strict_framing.h"
 
 namespace portcullis::gateway::http {
 
-std::string_view status_reason_phrase(int status) noexcept {
-  switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 103: return "Early Hints";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 425: return "Too Early";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-  }
-}
-
-
-
-
-void append_body_piece(std::string& out, std::string_view bytes, bool chunked) {
-  if (!chunked) {
-    out.append(bytes);
-    return;
-  }
-  char size_line[32];
-  const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", bytes.size());
-  out.append(size_line, static_cast<std::size_t>(len));
-  out.append(bytes);
-  out += "\r\n";
-}
-
 namespace {
-
-std::string_view trim_ows(std::string_view v) noexcept {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-    v.remove_prefix(1);
-  }
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-    v.remove_suffix(1);
-  }
-  return v;
-}
-
-// Field value bytes: VCHAR, obs-text, SP and HTAB. No CR, LF, NUL or other controls.
-bool valid_field_value(std::string_view v) noexcept {
-  for (char ch : v) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7F) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// request-target bytes: visible ASCII, no fragment.
-bool valid_target(std::string_view t) noexcept {
-  if (t.empty()) {
-    return false;
-  }
-  for (char ch : t) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F || c == '#') {
-      return false;
-    }
-  }
-  return true;
-}
-
-// uri-host [":" port]: reg-name / IPv4 / IP-literal characters only.
-bool valid_authority(std::string_view a) noexcept {
-  if (a.empty()) {
-    return false;
-  }
-  for (char c : a) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!ok) {
-      switch (c) {
-        case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
-        case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
-        case '%': case '[': case ']':
-          ok = true;
-          break;
-        default:
-          break;
-      }
-    }
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -255,6 +131,7 @@ class Http1Session final : public Session, private DownstreamSide {
       ex_.reset();  // tells an attached upstream side on_downstream_abort()
     }
     in_.clear();
+    scanned_ = 0;
     out_.clear();
   }
 
@@ -265,7 +142,16 @@ class Http1Session final : public Session, private DownstreamSide {
   void on_request_body_consumed(Exchange&, std::size_t) noexcept override {
     owner_.output_ready();
   }
-  void on_upstream_abort(Exchange&) noexcept override {
+  void on_upstream_abort(Exchange& ex) noexcept override {
+    if (!resp_head_written_) {
+      // No byte of this response reached the client yet: it gets a 502 instead of a cut, and
+      // the access log says 502 with the upstream's reason.
+      const Reason why = ex.info().reason;
+      ex.local_reply(502, why,
+                     why == Reason::upstream_protocol_error ? "upstream protocol error"
+                                                            : "upstream connection reset");
+      return;
+    }
     // The head already went out: the client must see a truncated message, so close without
     // completing it. The owner tears the connection down and calls abort().
     aborted_ = true;
@@ -280,23 +166,34 @@ class Http1Session final : public Session, private DownstreamSide {
       if (in_head_ || in_trailers_) {
         head_mark_ = data;
       }
-      ++exec_id_;
-      prev_exec_end_ = exec_end_;
-      exec_begin_ = reinterpret_cast<std::uintptr_t>(data);
-      exec_end_ = exec_begin_ + in_.size();
-      const h1::Executed run = h1::execute(parser_, data, in_.size());
+      // The strict scanner goes first; llhttp only sees bytes it has passed.
+      if (scanned_ < in_.size() && !strict_.failed()) {
+        const h1::StrictFraming::Result r =
+            strict_.scan(data + scanned_, in_.size() - scanned_);
+        scanned_ += r.n;
+      }
+      if (scanned_ == 0) {
+        // A framing violation at the front (or no body framing after a head, never expected).
+        fail_parse(400, Reason::http_malformed, "malformed framing");
+        break;
+      }
+      const std::size_t len = scanned_;
+      fold_.on_execute(data, len);
+      const h1::Executed run = h1::execute(parser_, data, len);
       if (run.err == HPE_OK) {
         if ((in_head_ || in_trailers_) && head_mark_ != nullptr) {
-          head_bytes_ += static_cast<std::size_t>(data + in_.size() - head_mark_);
+          head_bytes_ += static_cast<std::size_t>(data + len - head_mark_);
           head_mark_ = nullptr;
           if (head_bytes_ > limits_.max_request_headers) {
             fail_parse(431, Reason::headers_too_large, "request headers too large");
             break;
           }
         }
-        in_.clear();
+        in_.erase(0, len);
+        scanned_ = 0;
       } else if (run.err == HPE_PAUSED) {
         in_.erase(0, run.used);
+        scanned_ -= run.used;
         paused_ = true;
       } else {
         if (err_status_ == 0) {
@@ -317,6 +214,7 @@ class Http1Session final : public Session, private DownstreamSide {
   // has not seen a response head for it yet), then close.
   void fail_parse(int status, Reason why, std::string_view line) noexcept {
     in_.clear();
+    scanned_ = 0;
     if (ex_) {
       bool head_out = resp_head_written_;
       if (ex_->info().reason == Reason::none) {
@@ -338,13 +236,9 @@ class Http1Session final : public Session, private DownstreamSide {
   void reject(int status, Reason why, std::string_view line) noexcept {
     closing_ = true;
     in_.clear();
+    scanned_ = 0;
     try {
-      std::string body(line);
-      body.push_back('\n');
-      out_ += "HTTP/1.1 " + std::to_string(status) + " " +
-              std::string(status_reason_phrase(status)) +
-              "\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
-              "\r\nconnection: close\r\n\r\n" + body;
+      append_error_response(out_, status, line);
     } catch (...) {
       aborted_ = true;
     }
@@ -428,7 +322,7 @@ class Http1Session final : public Session, private DownstreamSide {
   }
   int header_field(const char* at, std::size_t len) {
     if (!in_head_ && !in_trailers_) {
-      // Trailer section of a chunked body: parsed, bounded by the same limits, then dropped.
+      // Trailer section of a chunked body: bounded by the same limits, passed on at its end.
       in_trailers_ = true;
       head_mark_ = nullptr;
       fields_.clear();
@@ -440,7 +334,7 @@ class Http1Session final : public Session, private DownstreamSide {
       }
       fields_.emplace_back();
       last_was_value_ = false;
-      value_pieces_ = 0;
+      fold_.start_field();
     }
     return append_piece(fields_.back().name, at, len);
   }
@@ -452,21 +346,9 @@ class Http1Session final : public Session, private DownstreamSide {
       return malformed("malformed header field");
     }
     last_was_value_ = true;
-    // llhttp 8 accepts obs-fold and reports the continuation line as a further value piece.
-    // Pieces of one value are contiguous, or split exactly at an input chunk boundary; any
-    // gap means a CRLF + whitespace was skipped: obs-fold, which we refuse (RFC 9112 5.2).
-    const auto begin = reinterpret_cast<std::uintptr_t>(at);
-    if (value_pieces_ > 0) {
-      const bool same_chunk = value_exec_id_ == exec_id_ && begin == value_end_;
-      const bool next_chunk = value_exec_id_ + 1 == exec_id_ &&
-                              value_end_ == prev_exec_end_ && begin == exec_begin_;
-      if (!same_chunk && !next_chunk) {
-        return malformed("obs-fold is not allowed");
-      }
+    if (!fold_.value_piece(at, len)) {
+      return malformed("obs-fold is not allowed");  // obs_fold.h
     }
-    ++value_pieces_;
-    value_exec_id_ = exec_id_;
-    value_end_ = begin + len;
     return append_piece(fields_.back().value, at, len);
   }
   static int cb_header_field_complete(llhttp_t* p) noexcept {
@@ -489,140 +371,33 @@ class Http1Session final : public Session, private DownstreamSide {
     return run(p, [](Http1Session& s) { return s.in_trailers_ ? 0 : s.on_head_complete(); });
   }
 
-  // Validates the head, builds the RequestHead and starts the Exchange.
+  // Validates the head (http1_request_head.cc) and starts the Exchange.
   int on_head_complete() {
-    if (parser_.http_major != 1 || parser_.http_minor > 1) {
-      return malformed("unsupported HTTP version");
-    }
-    const bool http11 = parser_.http_minor == 1;
-    if (method_.empty() || !std::all_of(method_.begin(), method_.end(), is_token_char)) {
-      return malformed("invalid method");
-    }
-    if (parser_.method == HTTP_CONNECT) {
-      return malformed("CONNECT is not supported");
-    }
-    if (!valid_target(url_)) {
-      return malformed("invalid request target");
-    }
-
-    RequestHead head;
-    head.method = method_;
-    head.scheme = scheme_;
-
-    // Request target.
-    std::string abs_authority;
-    bool absolute = false;
-    if (url_.front() == '/') {
-      head.path = url_;
-    } else if (url_ == "*") {
-      if (method_ != "OPTIONS") {
-        return malformed("invalid request target");
-      }
-      head.path = "*";
-    } else {
-      std::size_t colon = url_.find("://");
-      if (colon == std::string::npos) {
-        return malformed("invalid request target");
-      }
-      std::string scheme = to_lower_ascii(std::string_view(url_).substr(0, colon));
-      if (scheme != "http" && scheme != "https") {
-        return malformed("invalid request target");
-      }
-      std::string_view rest = std::string_view(url_).substr(colon + 3);
-      std::size_t end = rest.find_first_of("/?");
-      std::string_view auth = rest.substr(0, end);
-      if (!valid_authority(auth) || auth.find('@') != std::string_view::npos) {
-        return malformed("invalid request target");
-      }
-      abs_authority = std::string(auth);
-      absolute = true;
-      std::string_view path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-      if (path.empty()) {
-        head.path = "/";
-      } else if (path.front() == '?') {
-        head.path = "/" + std::string(path);
-      } else {
-        head.path = std::string(path);
-      }
-    }
-
-    // Fields.
-    int host_count = 0;
-    int te_count = 0;
-    std::string host;
-    std::string te;
-    std::vector<std::string> connection_tokens;
-    bool expect_continue = false;
-    for (Header& f : fields_) {
-      if (f.name.empty() || !std::all_of(f.name.begin(), f.name.end(), is_token_char)) {
-        return malformed("invalid header field name");
-      }
-      if (!valid_field_value(f.value)) {
-        return malformed("invalid header field value");
-      }
-      f.name = to_lower_ascii(f.name);
-      std::string_view v = trim_ows(f.value);
-      if (v.size() != f.value.size()) {
-        f.value = std::string(v);
-      }
-      if (f.name == "host") {
-        ++host_count;
-        host = f.value;
-      } else if (f.name == "transfer-encoding") {
-        ++te_count;
-        te = f.value;
-      } else if (f.name == "connection") {
-        for (std::string& tok : http::connection_tokens(f.value)) {
-          connection_tokens.push_back(std::move(tok));
-        }
-      } else if (f.name == "expect") {
-        if (iequals_ascii(f.value, "100-continue")) {
-          expect_continue = true;
-        }
-      }
-    }
-    if (host_count > 1) {
-      return malformed("several Host fields");
-    }
-    if (host_count == 0 && http11) {
-      return malformed("missing Host");
-    }
-    if (host_count == 1 && !host.empty() && !valid_authority(host)) {
-      return malformed("invalid Host");
-    }
-    const bool has_cl = (parser_.flags & F_CONTENT_LENGTH) != 0;
-    if (te_count > 0) {
-      if (te_count > 1 || !iequals_ascii(te, "chunked") || has_cl) {
-        return malformed("invalid Transfer-Encoding");
-      }
-      if (!http11) {
-        return malformed("Transfer-Encoding in HTTP/1.0");
-      }
-    }
-    const bool chunked = te_count == 1;
-    head.authority = absolute ? abs_authority : host;
-
-    head.headers.reserve(fields_.size() + 6);  // + the forwarding headers apply_forwarding adds
-    for (Header& f : fields_) {
-      if (is_hop_by_hop(f.name) || f.name == "host" || f.name == "content-length") {
-        continue;
-      }
-      if (expect_continue && f.name == "expect") {
-        continue;
-      }
-      if (std::find(connection_tokens.begin(), connection_tokens.end(), f.name) !=
-          connection_tokens.end()) {
-        continue;
-      }
-      head.headers.push_back(Header{std::move(f.name), std::move(f.value)});
-    }
+    h1::RawRequest raw;
+    raw.method = std::move(method_);
+    raw.url = std::move(url_);
+    raw.fields = std::move(fields_);
+    raw.http_major = parser_.http_major;
+    raw.http_minor = parser_.http_minor;
+    raw.connect = parser_.method == HTTP_CONNECT;
+    raw.has_content_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
+    raw.content_length = parser_.content_length;
+    method_.clear();
+    url_.clear();
     fields_.clear();
-
-    if (chunked) {
-      head.has_body = true;
-    } else if (has_cl) {
-      head.content_length = parser_.content_length;
-      head.has_body = parser_.content_length > 0;
+    h1::BuiltRequest built = h1::build_request(raw, scheme_);
+    if (built.error != nullptr) {
+      return malformed(built.error);
+    }
+    RequestHead& head = built.head;
+    const bool http11 = built.http11;
+    const bool expect_continue = built.expect_continue;
+    if (built.chunked) {
+      strict_.body(h1::StrictFraming::Body::chunked);
+    } else if (head.content_length) {
+      strict_.body(h1::StrictFraming::Body::length, *head.content_length);
+    } else {
+      strict_.body(h1::StrictFraming::Body::none);
     }
 
     // Upgrade is not supported: the field was stripped (hop-by-hop); parse on as plain HTTP.
@@ -668,6 +443,11 @@ class Http1Session final : public Session, private DownstreamSide {
 
   static int cb_message_complete(llhttp_t* p) noexcept {
     return run(p, [](Http1Session& s) {
+      if (s.in_trailers_ && s.ex_) {
+        if (const char* err = h1::build_trailers(s.fields_, s.ex_->request().trailers)) {
+          return s.malformed(err);
+        }
+      }
       s.in_trailers_ = false;
       s.request_complete_ = true;
       if (s.ex_ && !s.ex_->request_body().eof()) {
@@ -689,52 +469,21 @@ class Http1Session final : public Session, private DownstreamSide {
   }
 
   void write_head(std::string& out) {
-    const ResponseHead& r = ex_->response();
-    const int status = r.status;
-    const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
-    resp_body_allowed_ = !head_is_head_ && !bodyless_status && r.has_body;
     if (!request_complete_ && !ex_->has_upstream()) {
       // A local reply while the request body is still coming: nobody will read the rest, so
       // the connection ends with this response. (With an upstream attached the body usually
       // completes first; if not, finish_exchange() closes without having announced it.)
       close_after_ = true;
     }
-    out += "HTTP/1.1 ";
-    out += std::to_string(status);
-    out += ' ';
-    out += status_reason_phrase(status);
-    out += "\r\n";
-    for (const Header& h : r.headers) {
-      if (is_hop_by_hop(h.name) || h.name == "content-length") {
-        continue;
-      }
-      out += h.name;
-      out += ": ";
-      out += h.value;
-      out += "\r\n";
-    }
-    if (!bodyless_status) {
-      if (r.content_length) {
-        out += "content-length: ";
-        out += std::to_string(*r.content_length);
-        out += "\r\n";
-      } else if (resp_body_allowed_) {
-        if (http10_) {
-          resp_close_delimited_ = true;
-          close_after_ = true;
-        } else {
-          resp_chunked_ = true;
-          out += "transfer-encoding: chunked\r\n";
-        }
-      }
-    }
-    if (close_after_ || draining_) {
-      close_after_ = true;
-      out += "connection: close\r\n";
-    } else if (http10_) {
-      out += "connection: keep-alive\r\n";
-    }
-    out += "\r\n";
+    ResponseFraming f;
+    f.head_request = head_is_head_;
+    f.http10 = http10_;
+    f.close = close_after_ || draining_;
+    write_response_head(out, ex_->response(), f);
+    resp_body_allowed_ = f.body_allowed;
+    resp_chunked_ = f.chunked;
+    resp_close_delimited_ = f.close_delimited;
+    close_after_ = f.close;
     resp_head_written_ = true;
   }
 
@@ -809,6 +558,7 @@ class Http1Session final : public Session, private DownstreamSide {
     if (!request_complete_ || close_after_) {
       closing_ = true;
       in_.clear();
+      scanned_ = 0;
       return;
     }
     if (paused_) {
@@ -825,6 +575,8 @@ class Http1Session final : public Session, private DownstreamSide {
   llhttp_t parser_{};
 
   std::string in_;   // bytes not parsed yet (pipelined requests while paused_)
+  std::size_t scanned_ = 0;  // bytes at the front of in_ that strict_ already passed
+  h1::StrictFraming strict_;
   std::string out_;  // serialized bytes not pulled yet (100 Continue, error replies)
   std::unique_ptr<Exchange> ex_;
 
@@ -838,14 +590,8 @@ class Http1Session final : public Session, private DownstreamSide {
   bool in_trailers_ = false;
   std::size_t head_bytes_ = 0;
   const char* head_mark_ = nullptr;
-  // obs-fold detection: where each llhttp_execute() call's input lies, and the last value piece.
-  std::uint64_t exec_id_ = 0;
-  std::uintptr_t exec_begin_ = 0;
-  std::uintptr_t exec_end_ = 0;
-  std::uintptr_t prev_exec_end_ = 0;
-  std::uint64_t value_exec_id_ = 0;
-  std::uintptr_t value_end_ = 0;
-  std::uint32_t value_pieces_ = 0;
+  // obs-fold detection (obs_fold.h).
+  h1::ObsFoldDetector fold_;
   int err_status_ = 0;
   Reason err_reason_ = Reason::none;
   const char* err_line_ = "";

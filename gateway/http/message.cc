@@ -32,6 +32,57 @@ bool is_hop_by_hop(std::string_view lower_name) noexcept {
   return false;
 }
 
+bool is_owned_field_alias(std::string_view lower_name) noexcept {
+  if (lower_name.find('_') == std::string_view::npos) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 11> kOwned = {
+      "x-forwarded-for",   "x-forwarded-proto", "x-forwarded-host",    "x-forwarded-client-cert",
+      "x-request-id",      "content-length",    "transfer-encoding",   "keep-alive",
+      "proxy-connection",  "proxy-authenticate", "proxy-authorization"};
+  for (std::string_view owned : kOwned) {
+    if (owned.size() != lower_name.size()) {
+      continue;
+    }
+    bool same = true;
+    for (std::size_t i = 0; i < owned.size() && same; ++i) {
+      const char c = lower_name[i] == '_' ? '-' : lower_name[i];
+      same = c == owned[i];
+    }
+    if (same) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool valid_field_value(std::string_view v) noexcept {
+  for (char ch : v) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool forwardable_trailer(std::string_view lower_name) noexcept {
+  if (lower_name.empty() || lower_name[0] == ':' || is_hop_by_hop(lower_name) ||
+      is_owned_field_alias(lower_name)) {
+    return false;
+  }
+  static constexpr std::array<std::string_view, 10> kNever = {
+      "host",          "content-length",  "x-forwarded-for",         "x-forwarded-proto",
+      "x-forwarded-host", "forwarded",    "x-forwarded-client-cert", "x-request-id",
+      "cookie",        "expect"};
+  for (std::string_view n : kNever) {
+    if (n == lower_name) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::string> connection_tokens(std::string_view list) {
   std::vector<std::string> tokens;
   while (!list.empty()) {

@@ -29,6 +29,8 @@ struct RequestHead {
   Headers headers;
   std::optional<std::uint64_t> content_length;  // when the body length is known
   bool has_body = false;  // false: the request ended with its head
+  // Trailer fields, set before the body's eof; sent when the upstream framing is chunked.
+  Headers trailers;
 };
 
 struct ResponseHead {
@@ -48,11 +50,25 @@ void remove_header(Headers& h, std::string_view name);
 // proxy-authenticate, proxy-authorization, trailer.
 bool is_hop_by_hop(std::string_view lower_name) noexcept;
 
+// True for a field name with an underscore that, '_' read as '-', names a field the gateway sets
+// or strips itself (x-forwarded-for/-proto/-host/-client-cert, x-request-id, content-length,
+// transfer-encoding, keep-alive, proxy-connection, proxy-authorization, proxy-authenticate).
+// CGI, WSGI and Rack upstreams read "X_Forwarded_For" as X-Forwarded-For, so a client could
+// forge what the gateway vouches for: both engines drop these fields. Other names pass.
+bool is_owned_field_alias(std::string_view lower_name) noexcept;
+
+// True for a trailer field the gateway passes on: not hop-by-hop, framing, routing, forwarding
+// (x-forwarded-*, forwarded, x-request-id) or an underscore alias of those.
+bool forwardable_trailer(std::string_view lower_name) noexcept;
+
 // The lower-cased, OWS-trimmed, non-empty tokens of a Connection field value ("close, Foo").
 std::vector<std::string> connection_tokens(std::string_view list);
 
 // RFC 9110 5.6.2 token character (method names, field names, transfer codings).
 bool is_token_char(char c) noexcept;
+
+// Field value bytes: VCHAR, obs-text, SP and HTAB. No CR, LF, NUL or other controls.
+bool valid_field_value(std::string_view v) noexcept;
 
 // ASCII lower-casing.
 std::string to_lower_ascii(std::string_view s);

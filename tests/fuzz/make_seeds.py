@@ -50,6 +50,18 @@ http1 = [
     'HTTP2-Settings: AAMAAABkAARAAAAA\r\n\r\n',
     'GET / HTTP/1.1\r\nHost: other.example\r\nHost: shop.acme.example\r\n'
     'X-Forwarded-For: 10.0.0.1\r\nForwarded: for=1.2.3.4\r\n\r\n',
+    # strict framing scanner (issue #11): bare CR in a head, a chunk-size line, an extension and
+    # a trailer; not CRLF after chunk data; underscore aliases; a trailer section passed on.
+    'POST / HTTP/1.1\r\n' + H + 'Content-Length: 5\r\n\rXhello',
+    'GET / HTTP/1.1\r\n' + H + 'X-A: 1\rGET /smuggled HTTP/1.1\r\n\r\n',
+    'POST / HTTP/1.1\r\n' + H + 'Transfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n',
+    'POST / HTTP/1.1\r\n' + H + 'Transfer-Encoding: chunked\r\n\r\n'
+    '2;a=\rGET /smuggled HTTP/1.1\r\n\r\nab\r\n0\r\n\r\n',
+    'POST / HTTP/1.1\r\n' + H + 'Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n',
+    'POST / HTTP/1.1\r\n' + H + 'Transfer-Encoding: chunked\r\n\r\n0\r\nX: a\rb\r\n\r\n',
+    'POST / HTTP/1.1\r\n' + H + 'X_Forwarded_For: 6.6.6.6\r\nTransfer_Encoding: chunked\r\n'
+    'Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\nContent-Length: 9\r\n\r\n'
+    'GET /2 HTTP/1.1\r\n' + H + '\r\n',
 ]
 write('http1_session', http1)
 

@@ -104,13 +104,18 @@ def parse_one(buf):
             size = int(size_text, 16)
             pos = eol + 2
             if size == 0:
-                # no trailers expected: the empty line ends the message
-                if len(buf) < pos + 2:
-                    return None, 0
-                if buf[pos:pos + 2] != b"\r\n":
-                    raise ParseError(f"trailers or garbage after last chunk {buf[pos:pos+80]!r}")
-                pos += 2
-                return Request(buf[:pos], request_line, headers, body, "chunked"), pos
+                # trailer field lines (strictly formed), then the empty line ends the message
+                while True:
+                    eol = buf.find(b"\r\n", pos)
+                    if eol < 0:
+                        return None, 0
+                    line = buf[pos:eol]
+                    pos = eol + 2
+                    if not line:
+                        return Request(buf[:pos], request_line, headers, body, "chunked"), pos
+                    if not re.fullmatch(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[^\r\n\0]*",
+                                        line):
+                        raise ParseError(f"bad trailer line after last chunk {line[:80]!r}")
             if len(buf) < pos + size + 2:
                 return None, 0
             body += buf[pos:pos + size]

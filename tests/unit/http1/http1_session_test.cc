@@ -208,6 +208,9 @@ TEST_CASE("http1 session: strict framing rejections") {
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n");
     expect_rejected("GET / HTTP/1.1\r\nHost: a b\r\n\r\n");
     expect_rejected("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n");
+    // brackets only around an IPv6 literal (the egress destination rule too)
+    expect_rejected("GET / HTTP/1.1\r\nHost: [acme.test]\r\n\r\n");
+    expect_rejected("GET / HTTP/1.1\r\nHost: [127.0.0.1]:443\r\n\r\n");
   }
   SECTION("invalid method or target") {
     expect_rejected("G@T / HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -1,0 +1,152 @@
+// Http2Session: request fields and trailers of each stream, and the start of its Exchange
+// (see http2_session_impl.h).
+#include <charconv>
+#include <string>
+#include <string_view>
+
+#include "gateway/http/http2_session_impl.h"
+
+namespace portcullis::gateway::http::h2s {
+
+void Http2Session::reject(Stream& st, int status, Reason why) noexcept {
+  if (st.rejected_) {
+    return;
+  }
+  st.rejected_ = true;
+  st.reject_status_ = status;
+  st.reject_reason_ = why;
+  nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_PROTOCOL_ERROR);
+  owner_.output_ready();
+}
+
+void Http2Session::header(Stream& st, std::string_view name, std::string_view value) noexcept {
+  if (st.rejected_) {
+    return;
+  }
+  ++st.header_count_;
+  st.header_bytes_ += name.size() + value.size() + kFieldOverhead;
+  if (st.header_count_ > limits_.max_header_count ||
+      st.header_bytes_ > limits_.max_request_headers) {
+    reject(st, 431, Reason::headers_too_large);
+    return;
+  }
+  if (has_forbidden_octet(value)) {
+    reject(st, 400, Reason::http_malformed);
+    return;
+  }
+  RequestHead& h = st.head_;
+  if (!name.empty() && name[0] == ':') {
+    // nghttp2 has already checked pseudo-header names, order and duplicates.
+    if (name == ":method") {
+      h.method.assign(value);
+    } else if (name == ":scheme") {
+      h.scheme.assign(value);
+    } else if (name == ":authority") {
+      h.authority.assign(value);
+    } else if (name == ":path") {
+      h.path.assign(value);
+    }
+    return;
+  }
+  if (name == "host") {
+    if (st.has_host_) {
+      reject(st, 400, Reason::http_malformed);
+      return;
+    }
+    st.has_host_ = true;
+    st.host_.assign(value);
+    return;
+  }
+  if (name == "content-length") {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || p != value.data() + value.size() ||
+        (h.content_length && *h.content_length != n)) {
+      reject(st, 400, Reason::http_malformed);
+      return;
+    }
+    h.content_length = n;
+    return;
+  }
+  if (name == "cookie") {
+    // RFC 9113 8.2.3: crumbs are joined with "; " before going to a non-HTTP/2 hop.
+    if (st.has_cookie_) {
+      st.cookie_.append("; ");
+    }
+    st.has_cookie_ = true;
+    st.cookie_.append(value);
+    return;
+  }
+  if (is_hop_by_hop(name) || is_owned_field_alias(name)) {
+    return;
+  }
+  h.headers.push_back(Header{std::string(name), std::string(value)});
+}
+
+void Http2Session::trailer(Stream& st, std::string_view name, std::string_view value) noexcept {
+  if (st.rejected_ || st.bad_trailers_ || !st.ex_) {
+    return;
+  }
+  st.header_bytes_ += name.size() + value.size() + kFieldOverhead;
+  // RFC 9113 8.1: a trailer section with a pseudo-header, a connection-specific field or a
+  // forbidden octet is malformed: stream error PROTOCOL_ERROR, and the upstream never sees the
+  // request complete.
+  if ((!name.empty() && name[0] == ':') || has_forbidden_octet(name) ||
+      has_forbidden_octet(value) || name == "transfer-encoding" || is_hop_by_hop(name) ||
+      st.header_bytes_ > limits_.max_request_headers) {
+    st.bad_trailers_ = true;
+    if (st.ex_->info().reason == Reason::none) {
+      st.ex_->info().reason = Reason::http_malformed;
+    }
+    reset_stream(st, NGHTTP2_PROTOCOL_ERROR);
+    return;
+  }
+  if (forwardable_trailer(name)) {
+    try {
+      st.ex_->request().trailers.push_back(Header{std::string(name), std::string(value)});
+    } catch (...) {
+      st.bad_trailers_ = true;
+      reset_stream(st, NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+}
+
+void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
+  if (st.rejected_ || st.ex_) {
+    return;
+  }
+  RequestHead& h = st.head_;
+  if (st.has_host_) {
+    if (h.authority.empty()) {
+      h.authority = st.host_;
+    } else if (!iequals_ascii(h.authority, st.host_)) {
+      reject(st, 400, Reason::misdirected_host);
+      return;
+    }
+  }
+  if (st.has_cookie_) {
+    h.headers.push_back(Header{"cookie", std::move(st.cookie_)});
+  }
+  if (h.scheme.empty()) {
+    h.scheme = scheme_;
+  }
+  h.has_body = !end_stream;
+  st.ex_ = std::make_unique<Exchange>(st);
+  st.ex_->request() = std::move(h);
+  if (end_stream) {
+    st.ex_->request_body().set_eof();
+  }
+  st.started_ = true;
+  owner_.start_exchange(*st.ex_);
+}
+
+void Http2Session::request_end(Stream& st) noexcept {
+  if (!st.ex_ || st.closed_) {
+    return;
+  }
+  st.ex_->request_body().set_eof();
+  st.ex_->request_body_added();
+}
+
+
+}  // namespace portcullis::gateway::http::h2s
