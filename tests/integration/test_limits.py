@@ -109,7 +109,7 @@ def test_h2_reset_budget_is_a_limits_key():
 
 
 def test_memory_budget_sheds_new_requests_and_recovers():
-    """Past [limits].memory_budget, new requests get 503 (reason memory_budget) on existing and
+    """Past [limits].memory_budget (memory in use), new requests get 503 (reason memory_budget) on existing and
     new connections, in HTTP/1.1 and HTTP/2, without reaching the upstream; the shedding is
     audited and visible on /metrics; raising the budget restores service."""
     with h.TestEnv("limits") as env:
@@ -126,13 +126,15 @@ def test_memory_budget_sheds_new_requests_and_recovers():
         held = [_tls(t.gw.port, "shop.acme.example")]  # one open before the budget, at least
         try:
             _reload_with(t, f'\n[limits]\nmemory_budget = {budget}\n')
+            # the budget is charged with memory in use (heap + non-heap resident), not RSS
+            in_use = "portcullis_memory_in_use_bytes"
             for _ in range(40):
-                if h.scrape_sum(t.gw, "portcullis_memory_rss_bytes") > budget:
+                if h.scrape_sum(t.gw, in_use) > budget:
                     break
                 held += [_tls(t.gw.port, "shop.acme.example") for _ in range(100)]
                 time.sleep(0.3)
             h.wait_for(lambda: h.scrape_sum(t.gw, "portcullis_memory_shedding") == 1, 5,
-                       f"shedding with RSS {h.scrape_sum(t.gw, 'portcullis_memory_rss_bytes')}"
+                       f"shedding with {h.scrape_sum(t.gw, in_use)} bytes in use"
                        f" over a budget of {budget} ({len(held)} connections held)")
             before = h.scrape_sum(t.gw, REJECTIONS, reason="memory_budget")
             for http2 in (False, True):
