@@ -12,7 +12,7 @@ from hyperframe import frame as hf
 
 import harness as h
 from harness import upstream as ru
-from harness.h2 import CANCEL, ENHANCE_YOUR_CALM, PREFACE, H2Conn
+from harness.h2 import ENHANCE_YOUR_CALM, PREFACE, H2Conn
 
 REJECTIONS = "portcullis_rejections_total"
 
@@ -88,15 +88,7 @@ def test_h2_reset_budget_is_a_limits_key():
             before = h.scrape_sum(t.gw, REJECTIONS, reason="h2_flood")
             c = H2Conn(t.gw.port)
             c.pump(0.3)
-            block = c.block(c.request_headers("/reset"))
-            batch = []
-            for i in range(60):
-                sid = 1 + 2 * i
-                batch.append(c.headers_frame(sid, block))
-                r = hf.RstStreamFrame(sid)
-                r.error_code = CANCEL
-                batch.append(r)
-            c.send(*batch)
+            c.rapid_reset("/reset", 60)
             c.wait(lambda f: isinstance(f, hf.GoAwayFrame), 5, "GOAWAY after 51 resets")
             g = c.goaway()
             h.check(g is not None and g.error_code == ENHANCE_YOUR_CALM,

