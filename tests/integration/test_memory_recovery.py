@@ -3,6 +3,7 @@
 the kernel (malloc_trim) and the budget, charged with memory in use rather than RSS alone,
 stops shedding: normal requests succeed within seconds and RSS returns within 2x of its start."""
 
+import os
 import socket
 import ssl
 
@@ -29,6 +30,10 @@ def _status(t):
 
 
 def test_memory_comes_back_after_a_slow_reader_burst():
+    if "ASAN_OPTIONS" in os.environ:
+        # Under tests/sanitize.sh the gateway runs on ASan's allocator: mallinfo2 and malloc_trim
+        # (glibc's) do not see it, and its shadow memory alone is past a 32 MiB budget.
+        raise h.Skip("glibc malloc accounting does not apply under AddressSanitizer")
     with h.TestEnv("memrecovery") as env:
         blob, _ = h.shared_blob(BLOB_MIB)
         t = h.build_topology(env, extra_gateway_toml=f'\n[limits]\nmemory_budget = "{BUDGET}"\n')
