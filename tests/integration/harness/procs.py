@@ -9,8 +9,10 @@ Environment (set by run.py):
   PORTCULLIS_ITEST_KEEP "1" keeps each test's temporary directory
 """
 
+import glob
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -204,9 +206,22 @@ class Proc:
         with open(self.err_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
+    def sanitizer_report(self):
+        """The head of this process's ASan/LSan report when tests/sanitize.sh sends reports to
+        log_path (so they are not in the stderr file): a gateway that aborted early shows why."""
+        m = re.search(r"(?:^|:)log_path=([^:]+)", os.environ.get("ASAN_OPTIONS", ""))
+        if not m:
+            return ""
+        text = ""
+        for path in sorted(glob.glob(f"{m.group(1)}.{self.pid}*")):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text += f"--- {path}\n" + "".join(f.readlines()[:60])
+        return text
+
     def describe(self):
+        report = self.sanitizer_report()
         return (f"{self.name} (pid {self.pid}, exit {self.popen.poll()}) stderr tail:\n"
-                + self.stderr_text()[-2000:])
+                + self.stderr_text()[-2000:] + (f"\nsanitizer report:\n{report}" if report else ""))
 
 
 class TestEnv:
