@@ -103,7 +103,8 @@ Version: $version
 Architecture: $arch
 Maintainer: Portcullis team <team@portcullis.invalid>
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
-Depends: $shlibs, adduser, init-system-helpers (>= 1.52), logrotate
+Depends: $shlibs, adduser, init-system-helpers (>= 1.52)
+Recommends: logrotate
 Section: net
 Priority: optional
 Homepage: https://portcullis.invalid/
