@@ -178,6 +178,15 @@ int certs_main(int argc, char** argv) {
     return usage_error("missing subcommand");
   }
   const std::string_view command = argv[1];
+  // --help / -h anywhere: the usage on stdout, before any option is parsed ("--help" would
+  // otherwise be an option missing its value).
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return kCliOk;
+    }
+  }
   if (command == "init-ca") {
     return run_init_ca(argc, argv);
   }

@@ -10,8 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "build_version.h"
 #include "certs/cli.h"
 #include "gateway/config/check.h"
+#include "gateway/runtime/build_info.h"
 #include "gateway/runtime/demo.h"
 #include "gateway/runtime/server.h"
 
@@ -19,16 +21,38 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-void usage() {
-  std::fputs(
+constexpr const char* kUsage =
       "usage:\n"
       "  portcullis run   -c gateway.toml     serve until SIGTERM/SIGINT\n"
       "  portcullis check -c gateway.toml     validate everything; exit 0 ok, 1 errors\n"
       "  portcullis demo  [--dir DIR]         write a demo PKI + config, print curl commands, "
       "serve\n"
       "  portcullis certs init-ca|issue|inspect ...   the internal CA\n"
-      "  portcullis version\n",
-      stderr);
+      "  portcullis version                   version, commit and library versions\n"
+      "  portcullis COMMAND --help            this text (certs: the certs commands)\n";
+
+// Asked for (--help, -h, help): stdout, exit 0. A usage error: stderr, exit 2.
+void usage() { std::fputs(kUsage, stderr); }
+
+int help() {
+  std::fputs(kUsage, stdout);
+  return 0;
+}
+
+// "--help" or "-h" anywhere after the command (before "--").
+bool wants_help(int argc, char** argv) {
+  for (int i = 2; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int version() {
+  std::printf("portcullis %s\ncommit %s\n%s", kVersion, PORTCULLIS_COMMIT,
+              portcullis::gateway::runtime::library_versions().c_str());
+  return 0;
 }
 
 // "-c FILE" / "--config FILE" / "-cFILE".
@@ -103,9 +127,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    return help();
+  }
+  if (cmd != "certs" && wants_help(argc, argv)) {
+    return help();
+  }
   if (cmd == "version" || cmd == "--version") {
-    std::printf("portcullis %s\n", kVersion);
-    return 0;
+    return version();
   }
   if (cmd == "run" || cmd == "check") {
     const std::string path = config_arg(argc, argv);

@@ -15,6 +15,8 @@ packages=(
   # the fuzz stage (tests/fuzz/run_fuzz.sh): libFuzzer and clang's sanitizer runtimes, and
   # llvm-symbolizer-14 so its reports name functions and lines
   clang libclang-rt-14-dev llvm-14
+  # tests/packaging: the .deb (lintian, dpkg-shlibdeps, systemd-analyze) and the Helm chart
+  lintian dpkg-dev binutils systemd python3-yaml
   "$@"
 )
 

@@ -2,6 +2,7 @@
 
 #include "gateway/config/analyze.h"
 #include "gateway/config/config.h"
+#include "gateway/config/host_checks.h"
 
 namespace portcullis::gateway::config {
 
@@ -11,6 +12,8 @@ int run_check(const std::string& config_path, std::ostream& out) {
   if (result.config) {
     auto more = analyze(*result.config);
     diags.insert(diags.end(), more.begin(), more.end());
+    auto host = host_checks(*result.config);
+    diags.insert(diags.end(), host.begin(), host.end());
   }
   std::size_t errors = 0;
   std::size_t warnings = 0;

@@ -1,6 +1,13 @@
 #include "gateway/runtime/watcher.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string_view>
 
 namespace portcullis::gateway::runtime {
 
@@ -9,8 +16,6 @@ namespace portcullis::gateway::runtime {
 struct Watcher::Dir {
   Watcher* owner = nullptr;
   uv_fs_event_t* handle = nullptr;
-  std::set<std::string> names;  // file names that matter here
-  bool any_toml = false;        // tenants_dir: every *.toml matters
 };
 
 namespace {
@@ -28,6 +33,9 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
+// A missing or unreadable file: distinct from any content, so (dis)appearing is a change.
+constexpr std::size_t kMissing = static_cast<std::size_t>(-1);
+
 }  // namespace
 
 Watcher::Watcher(uv_loop_t* loop, std::function<void()> on_change)
@@ -43,12 +51,14 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
     return;
   }
   std::map<std::string, std::set<std::string>> want;
+  files_.clear();
   auto add = [&](const std::string& path) {
     if (path.empty() || path == "system" || path == "-") {
       return;
     }
     auto [dir, name] = split(path);
     want[dir].insert(name);
+    files_.insert(path);
   };
   add(config_path);
   add(cfg.mesh.ca);
@@ -64,6 +74,7 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
     add(e.ca);
   }
   const std::string& tdir = cfg.gateway.tenants_dir;
+  tenants_dir_ = tdir;
   if (!tdir.empty()) {
     want[tdir];  // all *.toml
   }
@@ -77,7 +88,8 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
       ++it;
     }
   }
-  for (auto& [dir, names] : want) {
+  for (const auto& entry : want) {
+    const std::string& dir = entry.first;
     auto& slot = dirs_[dir];
     if (!slot) {
       slot = std::make_unique<Dir>();
@@ -92,20 +104,79 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
         continue;
       }
     }
-    slot->names = names;
-    slot->any_toml = dir == tdir;
+  }
+  // Events pending (files changed while this reload was built): keep the old fingerprint, so
+  // the timer still sees a difference and reloads once more rather than miss the change.
+  auto now = fingerprint();
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_))) {
+    last_ = now;
+  }
+  for (auto it = seen_.begin(); it != seen_.end();) {  // forget files no longer named
+    it = now.count(it->first) != 0 || last_.count(it->first) != 0 ? std::next(it)
+                                                                  : seen_.erase(it);
   }
 }
 
-void Watcher::on_event(uv_fs_event_t* h, const char* filename, int, int status) noexcept {
+std::size_t Watcher::content_hash(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    seen_.erase(path);
+    return kMissing;
+  }
+  Seen id;
+  id.dev = st.st_dev;
+  id.ino = st.st_ino;
+  id.size = static_cast<std::uint64_t>(st.st_size);
+  id.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  auto it = seen_.find(path);
+  if (it != seen_.end() && it->second.dev == id.dev && it->second.ino == id.ino &&
+      it->second.size == id.size && it->second.mtime_ns == id.mtime_ns &&
+      it->second.ctime_ns == id.ctime_ns) {
+    return it->second.hash;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    seen_.erase(path);
+    return kMissing;
+  }
+  std::ostringstream body;
+  body << in.rdbuf();
+  id.hash = std::hash<std::string_view>{}(body.view());
+  if (id.hash == kMissing) {
+    id.hash = 0;
+  }
+  seen_[path] = id;
+  return id.hash;
+}
+
+std::map<std::string, std::size_t> Watcher::fingerprint() {
+  std::map<std::string, std::size_t> out;
+  for (const auto& f : files_) {
+    out[f] = content_hash(f);
+  }
+  if (!tenants_dir_.empty()) {
+    if (DIR* d = ::opendir(tenants_dir_.c_str())) {
+      while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.front() != '.' && ends_with(name, ".toml")) {
+          const std::string path = tenants_dir_ + "/" + name;
+          out[path] = content_hash(path);
+        }
+      }
+      ::closedir(d);
+    }
+  }
+  return out;
+}
+
+void Watcher::on_event(uv_fs_event_t* h, const char*, int, int status) noexcept {
   auto* dir = static_cast<Dir*>(h->data);
-  if (status != 0 || filename == nullptr || dir->owner->closed_) {
+  if (status != 0 || dir->owner->closed_) {
     return;
   }
-  const std::string name = filename;
-  if (dir->names.count(name) != 0 || (dir->any_toml && ends_with(name, ".toml"))) {
-    dir->owner->changed();
-  }
+  // Whatever the name (tls.crt, ..data, ..data_tmp or none): the timer re-checks contents.
+  dir->owner->changed();
 }
 
 void Watcher::changed() {
@@ -115,9 +186,17 @@ void Watcher::changed() {
 
 void Watcher::on_timer(uv_timer_t* h) noexcept {
   auto* self = static_cast<Watcher*>(h->data);
-  if (!self->closed_) {
-    self->on_change_();
+  if (self->closed_) {
+    return;
   }
+  auto now = self->fingerprint();
+  if (now == self->last_) {
+    return;  // an unrelated file, or the same bytes rewritten
+  }
+  // Remember what this reload was for: a refused reload is not retried until a file changes
+  // again; a successful one calls rebuild(), which takes a fresh fingerprint.
+  self->last_ = std::move(now);
+  self->on_change_();
 }
 
 void Watcher::close() {

@@ -2,10 +2,14 @@
 // *.toml in tenants_dir, and every certificate, key and CA file named by the config.
 //
 // Directories are watched, not files, so that editors' and cert-managers' atomic renames are
-// seen; events are filtered by file name and debounced (kDebounceMs) into one reload.
+// seen. Any event under a watched directory is debounced (kDebounceMs), then the named files are
+// re-checked by content: the event's file name is not trusted, because the kubelet rotates a
+// mounted Secret by swapping the `..data` symlink, and tls.crt itself never gets an event.
+// A reload fires only when some file's content (or presence) differs from the last check.
 // Thread:   the main loop. rebuild() after every successful reload (the file set may change).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,11 +38,24 @@ class Watcher {
   static void on_event(uv_fs_event_t* h, const char* filename, int events, int status) noexcept;
   static void on_timer(uv_timer_t* h) noexcept;
   void changed();
+  // Path -> content hash (or kMissing) of every file that matters now.
+  std::map<std::string, std::size_t> fingerprint();
+  std::size_t content_hash(const std::string& path);
 
   uv_loop_t* loop_;
   std::function<void()> on_change_;
   uv_timer_t timer_{};
   std::map<std::string, std::unique_ptr<Dir>> dirs_;  // directory -> watched names
+  std::set<std::string> files_;    // files the config names
+  std::string tenants_dir_;         // its *.toml files matter too
+  std::map<std::string, std::size_t> last_;  // fingerprint at the last rebuild or reload
+  // Stat identity -> hash, so that unchanged files are not read again at every event.
+  struct Seen {
+    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::int64_t mtime_ns = 0, ctime_ns = 0;
+    std::size_t hash = 0;
+  };
+  std::map<std::string, Seen> seen_;
   bool closed_ = false;
 };
 
