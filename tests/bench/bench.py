@@ -14,7 +14,8 @@ Measured with h2load (medians of --runs runs):
   h1 req/s     --h1 -c 50 -n 50000 -t 1 (keep-alive); p99 latency from h2load's --log-file
   h2 req/s     -c 10 -m 10 -n 50000 -t 1
   handshakes/s --h1 -c 50 -n 5000 with "Connection: close": a new TLS connection per request
-  idle RSS     VmRSS of the proxy (all its processes) holding 5,000 idle TLS connections
+  idle RSS     VmRSS of the proxy (all its processes) holding 5,000 idle HTTP/1.1 TLS connections,
+               then with those still open 5,000 idle HTTP/2 ones (preface and SETTINGS exchanged)
   ceiling      `openssl speed ecdsap256 ecdhx25519` on the proxy's core: the handshakes/s that the
                server's crypto alone allows (one signature, one X25519 keygen + derive)
 Printed as a markdown table with ratios against portcullis (higher is better, except p99 and RSS).
@@ -254,7 +255,7 @@ def start_haproxy(env, setup, upstream, cpus):
     port = h.free_port()
     conf = f"""global
     nbthread 1
-    maxconn 9000
+    maxconn 12000
     tune.ssl.default-dh-param 2048
 
 defaults
@@ -346,33 +347,66 @@ def p99_ms(logfile):
     return durations[min(len(durations) - 1, int(len(durations) * 0.99))] / 1000.0
 
 
-def idle_rss_mib(proc, port, count):
-    """Opens count TLS connections (handshake done), then reads the proxy's RSS."""
+def h2_open_idle(tls):
+    """What a browser does on a new HTTP/2 connection before its first request: the preface and
+    its SETTINGS, then the ACK of the server's SETTINGS. The connection then stays idle."""
+    import h2.config  # pylint: disable=import-outside-toplevel
+    import h2.connection  # pylint: disable=import-outside-toplevel
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    tls.sendall(conn.data_to_send())
+    tls.settimeout(10)
+    while True:
+        data = tls.recv(65536)
+        if not data:
+            raise OSError("proxy closed an idle HTTP/2 connection")
+        events = conn.receive_data(data)
+        out = conn.data_to_send()
+        if out:
+            tls.sendall(out)
+        if any(type(e).__name__ == "RemoteSettingsChanged" for e in events):
+            return
+
+
+def open_idle(proc, port, count, alpn, conns):
+    """Opens count TLS connections (handshake done; for h2 also the preface and SETTINGS
+    exchange) and appends them to conns. Returns the proxy's RSS (MiB) and its growth (KiB)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < count + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
+    if soft < len(conns) + count + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, len(conns) + count + 1000), hard))
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols([alpn])
     before = process_tree_rss_kib(proc.pid)
+    batch = 250
+    for start in range(0, count, batch):
+        for _ in range(min(batch, count - start)):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            conns.append(ctx.wrap_socket(s, server_hostname=HOST))
+            if alpn == "h2":
+                h2_open_idle(conns[-1])
+        time.sleep(0.01)
+    time.sleep(1.0)
+    after = process_tree_rss_kib(proc.pid)
+    return after / 1024.0, float(after - before)
+
+
+def idle_rss(proc, port, count):
+    """count idle HTTP/1.1 connections, then, with those still open, count idle HTTP/2 ones, so
+    that neither set reuses memory the allocator kept from the other. Returns the RSS with both
+    sets open (MiB) and the KiB per connection of each set."""
     conns = []
     try:
-        batch = 250
-        for start in range(0, count, batch):
-            for _ in range(min(batch, count - start)):
-                s = socket.create_connection(("127.0.0.1", port), timeout=10)
-                conns.append(ctx.wrap_socket(s, server_hostname=HOST))
-            time.sleep(0.01)
-        time.sleep(1.0)
-        after = process_tree_rss_kib(proc.pid)
+        _, growth_h1 = open_idle(proc, port, count, "http/1.1", conns)
+        rss, growth_h2 = open_idle(proc, port, count, "h2", conns)
     finally:
         for c in conns:
             try:
                 c.close()
             except OSError:
                 pass
-    return after / 1024.0, (after - before) / 1024.0
+    return rss, growth_h1 / count, growth_h2 / count
 
 
 PROXIES = {
@@ -445,8 +479,8 @@ def main():
                 proc.stop()
                 continue
             started.append((name, proc, port))
-        m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": [],
-                    "cpu_h1": [], "cpu_h2": [], "cpu_hs": [], "kib_conn": []}
+        m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [],
+                    "cpu_h1": [], "cpu_h2": [], "cpu_hs": [], "kib_conn": [], "kib_conn_h2": []}
              for name, _, _ in started}
         failed = set()
         try:
@@ -489,15 +523,16 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
             cpu_per_request(proc, m["cpu_hs"], n_handshake):
         m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake), "-H",
                                      "Connection: close"], other))
-    rss, growth = idle_rss_mib(proc, port, idle)
+    rss, kib_h1, kib_h2 = idle_rss(proc, port, idle)
     m["rss"].append(rss)
-    m["rss_growth"].append(growth)
     # Only the first run's growth is per-connection memory: later runs reuse what the
     # allocator kept from the first run's connections.
-    m["kib_conn"].append(growth * 1024 / idle if run == 0 else None)
+    m["kib_conn"].append(kib_h1 if run == 0 else None)
+    m["kib_conn_h2"].append(kib_h2 if run == 0 else None)
     log(f"  {name} run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-        f"RSS {rss:.1f} MiB with {idle} idle ({growth * 1024 / idle:.1f} KiB each), "
+        f"RSS {rss:.1f} MiB with {idle} idle h1 + {idle} idle h2 ({kib_h1:.1f} / {kib_h2:.1f} "
+        f"KiB each), "
         f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per h1 / h2 request, "
         f"{m['cpu_hs'][-1]:.0f} us per handshake")
 
@@ -557,13 +592,15 @@ def print_table(results, idle, runs, notes, ceiling=None):
           f"(nginx). Ratios are against portcullis.")
     print()
     print(f"| proxy | HTTP/1.1 req/s | HTTP/1.1 p99 ms | HTTP/2 req/s | new TLS conn/s | "
-          f"RSS MiB, {idle} idle TLS | KiB per idle TLS conn | CPU us per HTTP/1.1 req | "
+          f"RSS MiB, {idle} + {idle} idle TLS | KiB per idle HTTP/1.1 conn | "
+          f"KiB per idle HTTP/2 conn | CPU us per HTTP/1.1 req | "
           f"CPU us per HTTP/2 req | CPU us per handshake |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in results:
         print(f"| {name} | {cell(name, 'h1', '{:.0f}')} | {cell(name, 'p99', '{:.2f}', True)} | "
               f"{cell(name, 'h2', '{:.0f}')} | {cell(name, 'hs', '{:.0f}')} | "
               f"{cell(name, 'rss', '{:.1f}', True)} | {cell(name, 'kib_conn', '{:.1f}')} | "
+              f"{cell(name, 'kib_conn_h2', '{:.1f}')} | "
               f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h2', '{:.1f}')} | "
               f"{cell(name, 'cpu_hs', '{:.0f}')} |")
     if ceiling:
