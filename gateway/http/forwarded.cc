@@ -72,15 +72,13 @@ std::string generate_request_id() {
   hi = (hi & ~std::uint64_t{0xF000}) | std::uint64_t{0x4000};            // version 4
   lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);  // variant 10xx
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  // Filled in place: one allocation, no capacity check per character (this runs per request).
+  std::string out(36, '-');
+  std::size_t pos = 0;
   for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) {
-      out.push_back('-');
-    }
-    std::uint64_t word = i < 16 ? hi : lo;
-    int shift = 60 - 4 * (i % 16);
-    out.push_back(kHex[(word >> shift) & 0xF]);
+    pos += (i == 8 || i == 12 || i == 16 || i == 20) ? 1 : 0;
+    const std::uint64_t word = i < 16 ? hi : lo;
+    out[pos++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xF];
   }
   return out;
 }

@@ -14,7 +14,9 @@ Measured with h2load (medians of --runs runs):
   h1 req/s     --h1 -c 50 -n 50000 -t 1 (keep-alive); p99 latency from h2load's --log-file
   h2 req/s     -c 10 -m 10 -n 50000 -t 1
   handshakes/s --h1 -c 50 -n 5000 with "Connection: close": a new TLS connection per request
-  idle RSS     VmRSS of the proxy (all its processes) holding 5,000 idle TLS connections
+  resumed      200 sequential TLS 1.3 connections, each offering the previous one's ticket: % resumed
+  idle RSS     VmRSS of the proxy (all its processes) holding 4,000 idle HTTP/1.1 TLS connections,
+               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged)
   ceiling      `openssl speed ecdsap256 ecdhx25519` on the proxy's core: the handshakes/s that the
                server's crypto alone allows (one signature, one X25519 keygen + derive)
 Printed as a markdown table with ratios against portcullis (higher is better, except p99 and RSS).
@@ -43,7 +45,7 @@ import harness as h  # noqa: E402  pylint: disable=wrong-import-position
 
 HOST = "bench.example"
 UPSTREAM_NAME = "web.bench.svc"
-IDLE_CONNECTIONS = 5000
+IDLE_CONNECTIONS = 4000
 
 
 def log(msg):
@@ -132,7 +134,7 @@ def start_upstream(env, setup, cpus):
         conf = f.read()
     conf = conf.replace(f"    access_log {ng.dir}/access.log itest;\n", "")
     conf = conf.replace("events { worker_connections 4096; }",
-                        "worker_rlimit_nofile 20000;\nevents { worker_connections 8192; }")
+                        "worker_rlimit_nofile 30000;\nevents { worker_connections 8192; }")
     with open(conf_path, "w", encoding="utf-8") as f:
         f.write(conf)
     d = ng.dir
@@ -198,7 +200,7 @@ def start_nginx_proxy(env, setup, upstream, cpus):
     port = h.free_port()
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf = f"""{user}worker_processes 1;
-worker_rlimit_nofile 20000;
+worker_rlimit_nofile 30000;
 events {{ worker_connections 12000; }}
 http {{
     access_log off;
@@ -346,33 +348,87 @@ def p99_ms(logfile):
     return durations[min(len(durations) - 1, int(len(durations) * 0.99))] / 1000.0
 
 
-def idle_rss_mib(proc, port, count):
-    """Opens count TLS connections (handshake done), then reads the proxy's RSS."""
+def h2_open_idle(tls):
+    """What a browser does on a new HTTP/2 connection before its first request: the preface and
+    its SETTINGS, then the ACK of the server's SETTINGS. The connection then stays idle."""
+    import h2.config  # pylint: disable=import-outside-toplevel
+    import h2.connection  # pylint: disable=import-outside-toplevel
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    tls.sendall(conn.data_to_send())
+    tls.settimeout(10)
+    while True:
+        data = tls.recv(65536)
+        if not data:
+            raise OSError("proxy closed an idle HTTP/2 connection")
+        events = conn.receive_data(data)
+        out = conn.data_to_send()
+        if out:
+            tls.sendall(out)
+        if any(type(e).__name__ == "RemoteSettingsChanged" for e in events):
+            return
+
+
+def open_idle(proc, port, count, alpn, conns):
+    """Opens count TLS connections (handshake done; for h2 also the preface and SETTINGS
+    exchange) and appends them to conns. Returns the proxy's RSS (MiB) and its growth (KiB)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < count + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
+    if soft < len(conns) + count + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, len(conns) + count + 1000), hard))
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols([alpn])
     before = process_tree_rss_kib(proc.pid)
+    batch = 250
+    for start in range(0, count, batch):
+        for _ in range(min(batch, count - start)):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            conns.append(ctx.wrap_socket(s, server_hostname=HOST))
+            if alpn == "h2":
+                h2_open_idle(conns[-1])
+        time.sleep(0.01)
+    time.sleep(1.0)
+    after = process_tree_rss_kib(proc.pid)
+    return after / 1024.0, float(after - before)
+
+
+def resumed_share(port, count=200):
+    """TLS 1.3 connections made one after another, each offering the session (ticket) that the
+    previous connection received, as browsers and most HTTP clients do: the share that resumed.
+    A server that issues no new ticket on a resumed connection gets about half."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    session, resumed = None, 0
+    request = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=HOST, session=session) as tls:
+                resumed += 1 if tls.session_reused else 0
+                tls.sendall(request)
+                while tls.recv(65536):  # the tickets arrive with the response
+                    pass
+                session = tls.session
+    return 100.0 * resumed / count
+
+
+def idle_rss(proc, port, count):
+    """count idle HTTP/1.1 connections, then, with those still open, count idle HTTP/2 ones, so
+    that neither set reuses memory the allocator kept from the other. Returns the RSS with both
+    sets open (MiB) and the KiB per connection of each set."""
     conns = []
     try:
-        batch = 250
-        for start in range(0, count, batch):
-            for _ in range(min(batch, count - start)):
-                s = socket.create_connection(("127.0.0.1", port), timeout=10)
-                conns.append(ctx.wrap_socket(s, server_hostname=HOST))
-            time.sleep(0.01)
-        time.sleep(1.0)
-        after = process_tree_rss_kib(proc.pid)
+        _, growth_h1 = open_idle(proc, port, count, "http/1.1", conns)
+        rss, growth_h2 = open_idle(proc, port, count, "h2", conns)
     finally:
         for c in conns:
             try:
                 c.close()
             except OSError:
                 pass
-    return after / 1024.0, (after - before) / 1024.0
+    return rss, growth_h1 / count, growth_h2 / count
 
 
 PROXIES = {
@@ -381,6 +437,17 @@ PROXIES = {
     "haproxy": start_haproxy,
     "nghttpx": start_nghttpx,
 }
+
+
+def raise_fd_limit(want=65536):
+    """Room for 2 x 4000 idle connections in every proxy (HAProxy counts two descriptors per
+    connection and refuses to start when maxconn needs more than the hard limit allows);
+    children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main():
@@ -396,6 +463,7 @@ def main():
     ap.add_argument("--perf", metavar="PHASE", choices=["h1", "h2", "hs"],
                     help="record a perf profile (perf.<proxy>.<phase>.data) of one phase")
     args = ap.parse_args()
+    raise_fd_limit()
 
     ncpu = os.cpu_count() or 1
     other = args.other_cpus
@@ -445,8 +513,9 @@ def main():
                 proc.stop()
                 continue
             started.append((name, proc, port))
-        m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [], "rss_growth": [],
-                    "cpu_h1": [], "cpu_h2": [], "cpu_hs": [], "kib_conn": []}
+        m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [],
+                    "cpu_h1": [], "cpu_h2": [], "cpu_hs": [], "kib_conn": [], "kib_conn_h2": [],
+                    "resumed": []}
              for name, _, _ in started}
         failed = set()
         try:
@@ -489,17 +558,19 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
             cpu_per_request(proc, m["cpu_hs"], n_handshake):
         m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake), "-H",
                                      "Connection: close"], other))
-    rss, growth = idle_rss_mib(proc, port, idle)
+    m["resumed"].append(resumed_share(port))
+    rss, kib_h1, kib_h2 = idle_rss(proc, port, idle)
     m["rss"].append(rss)
-    m["rss_growth"].append(growth)
     # Only the first run's growth is per-connection memory: later runs reuse what the
     # allocator kept from the first run's connections.
-    m["kib_conn"].append(growth * 1024 / idle if run == 0 else None)
+    m["kib_conn"].append(kib_h1 if run == 0 else None)
+    m["kib_conn_h2"].append(kib_h2 if run == 0 else None)
     log(f"  {name} run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-        f"RSS {rss:.1f} MiB with {idle} idle ({growth * 1024 / idle:.1f} KiB each), "
+        f"RSS {rss:.1f} MiB with {idle} idle h1 + {idle} idle h2 ({kib_h1:.1f} / {kib_h2:.1f} "
+        f"KiB each), "
         f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per h1 / h2 request, "
-        f"{m['cpu_hs'][-1]:.0f} us per handshake")
+        f"{m['cpu_hs'][-1]:.0f} us per handshake, {m['resumed'][-1]:.0f}% resumed")
 
 
 @contextlib.contextmanager
@@ -557,15 +628,17 @@ def print_table(results, idle, runs, notes, ceiling=None):
           f"(nginx). Ratios are against portcullis.")
     print()
     print(f"| proxy | HTTP/1.1 req/s | HTTP/1.1 p99 ms | HTTP/2 req/s | new TLS conn/s | "
-          f"RSS MiB, {idle} idle TLS | KiB per idle TLS conn | CPU us per HTTP/1.1 req | "
-          f"CPU us per HTTP/2 req | CPU us per handshake |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"RSS MiB, {idle} + {idle} idle TLS | KiB per idle HTTP/1.1 conn | "
+          f"KiB per idle HTTP/2 conn | CPU us per HTTP/1.1 req | "
+          f"CPU us per HTTP/2 req | CPU us per handshake | TLS 1.3 resumed % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in results:
         print(f"| {name} | {cell(name, 'h1', '{:.0f}')} | {cell(name, 'p99', '{:.2f}', True)} | "
               f"{cell(name, 'h2', '{:.0f}')} | {cell(name, 'hs', '{:.0f}')} | "
               f"{cell(name, 'rss', '{:.1f}', True)} | {cell(name, 'kib_conn', '{:.1f}')} | "
+              f"{cell(name, 'kib_conn_h2', '{:.1f}')} | "
               f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h2', '{:.1f}')} | "
-              f"{cell(name, 'cpu_hs', '{:.0f}')} |")
+              f"{cell(name, 'cpu_hs', '{:.0f}')} | {cell(name, 'resumed', '{:.0f}')} |")
     if ceiling:
         print()
         print(f"Crypto ceiling on the proxy's core (openssl speed): {ceiling['sign']:.0f} ECDSA "
