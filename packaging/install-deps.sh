@@ -17,6 +17,8 @@ packages=(
   clang libclang-rt-14-dev llvm-14
   # tests/packaging: the .deb (lintian, dpkg-shlibdeps, systemd-analyze) and the Helm chart
   lintian dpkg-dev binutils systemd python3-yaml
+  # tests/packaging/ansible_test.py: the role uses ansible.builtin modules only
+  ansible-core
   "$@"
 )
 
