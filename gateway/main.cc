@@ -13,8 +13,11 @@
 #include "build_version.h"
 #include "certs/cli.h"
 #include "gateway/config/check.h"
+#include "gateway/config/profile.h"
+#include "gateway/observe/audit_cli.h"
 #include "gateway/runtime/build_info.h"
 #include "gateway/runtime/demo.h"
+#include "gateway/runtime/explain.h"
 #include "gateway/runtime/server.h"
 
 namespace {
@@ -25,9 +28,14 @@ constexpr const char* kUsage =
       "usage:\n"
       "  portcullis run   -c gateway.toml     serve until SIGTERM/SIGINT\n"
       "  portcullis check -c gateway.toml     validate everything; exit 0 ok, 1 errors\n"
+      "  portcullis check -c gateway.toml --profile hipaa|soc2   and refuse what the profile "
+      "forbids\n"
       "  portcullis demo  [--dir DIR]         write a demo PKI + config, print curl commands, "
       "serve\n"
       "  portcullis certs init-ca|issue|inspect ...   the internal CA\n"
+      "  portcullis explain -c gateway.toml --sni NAME --host NAME --path PATH   (ingress)\n"
+      "  portcullis explain -c gateway.toml --identity ID --destination HOST[:PORT]  (egress)\n"
+      "  portcullis audit verify [--key FILE] FILE...  check the audit log's hash chain\n"
       "  portcullis version                   version, commit and library versions\n"
       "  portcullis COMMAND --help            this text (certs: the certs commands)\n";
 
@@ -64,6 +72,20 @@ std::string config_arg(int argc, char** argv) {
     }
     if (std::strncmp(argv[i], "-c", 2) == 0 && argv[i][2] != '\0') {
       return argv[i] + 2;
+    }
+  }
+  return {};
+}
+
+// "--NAME VALUE" / "--NAME=VALUE", or "".
+std::string flag_arg(int argc, char** argv, const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0 && i + 1 < argc) {
+      return argv[i + 1];
+    }
+    if (std::strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') {
+      return argv[i] + n + 1;
     }
   }
   return {};
@@ -143,12 +165,24 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (cmd == "check") {
-      return portcullis::gateway::config::run_check(path, std::cout);
+      const std::string profile = flag_arg(argc, argv, "--profile");
+      if (!profile.empty() && !portcullis::gateway::config::known_profile(profile)) {
+        std::fprintf(stderr, "portcullis check: unknown profile \"%s\" (hipaa, soc2)\n",
+                     profile.c_str());
+        return 2;
+      }
+      return portcullis::gateway::config::run_check(path, std::cout, profile);
     }
     return run_server(path);
   }
   if (cmd == "demo") {
     return demo(argc, argv);
+  }
+  if (cmd == "explain") {
+    return portcullis::gateway::runtime::explain_main(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (cmd == "audit") {
+    return portcullis::gateway::observe::audit_main(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (cmd == "certs") {
     return portcullis::certs::certs_main(argc - 1, argv + 1);

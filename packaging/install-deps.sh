@@ -12,6 +12,10 @@ packages=(
   nlohmann-json3-dev
   curl nghttp2-client nghttp2-server openssl haproxy
   python3 python3-h2 ca-certificates iproute2 procps
+  # packaging/monitoring: `promtool check rules` (meson test monitoring-rules)
+  prometheus
+  # tests/integration/test_dashboard.py renders the admin dashboard in headless Chromium
+  chromium
   # the fuzz stage (tests/fuzz/run_fuzz.sh): libFuzzer and clang's sanitizer runtimes, and
   # llvm-symbolizer-14 so its reports name functions and lines
   clang libclang-rt-14-dev llvm-14

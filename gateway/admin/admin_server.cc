@@ -1,5 +1,6 @@
 #include "gateway/admin/admin_server.h"
 
+#include "gateway/admin/dashboard.h"
 #include "gateway/io/uv.h"
 
 namespace portcullis::gateway::admin {
@@ -141,6 +142,12 @@ std::string AdminServer::respond(const std::string& method, const std::string& p
   }
   if (path == "/config") {
     return http_response(200, "OK", "application/json", server_.config_json());
+  }
+  if (path == "/" || path == "/index.html") {
+    return http_response(200, "OK", "text/html; charset=utf-8", std::string(dashboard_html()));
+  }
+  if (path == "/audit/denials") {
+    return http_response(200, "OK", "application/json", server_.audit_denials_json());
   }
   return http_response(404, "Not Found", "text/plain", "not found\n");
 }

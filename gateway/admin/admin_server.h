@@ -1,4 +1,5 @@
-// AdminServer: /healthz, /readyz, /metrics and /config on [admin].listen, on the main loop.
+// AdminServer: /healthz, /readyz, /metrics and /config on [admin].listen, on the main loop, and
+// the dashboard (dashboard.h) at / with its data at /audit/denials.
 //
 // Deliberately tiny: plain HTTP/1.x, one request per connection, GET only, requests bounded
 // to 8 KiB. It must never be reachable from outside by default (CONTRACT: 127.0.0.1:9901).
@@ -18,6 +19,8 @@ class AdminViews {
   virtual bool ready() const noexcept = 0;
   virtual std::string metrics_text() const = 0;  // Prometheus text exposition
   virtual std::string config_json() const = 0;   // the running configuration, no key material
+  // The latest audit lines with "decision":"deny", newest first, as a JSON array.
+  virtual std::string audit_denials_json() const { return "[]"; }
 
  protected:
   ~AdminViews() = default;

@@ -11,6 +11,7 @@
 
 namespace portcullis::gateway::config {
 
-int run_check(const std::string& config_path, std::ostream& out);
+// `profile` ("", "hipaa", "soc2"): adds that compliance profile's findings (profile.h) as errors.
+int run_check(const std::string& config_path, std::ostream& out, const std::string& profile = {});
 
 }  // namespace portcullis::gateway::config

@@ -94,8 +94,10 @@ struct AdminSection {
 };
 
 struct LogSection {
-  std::string access = "-";  // "-" = stdout, "" = off, else absolute path
-  std::string audit;         // absolute path; "-" = stderr
+  std::string access = "-";  // "-" = stdout, "" = off, "syslog", else absolute path
+  std::string audit;         // absolute path; "-" = stderr; "syslog"
+  std::string audit_key;     // optional absolute path: HMAC key of the audit hash chain
+  double access_sample = 1.0;  // fraction of successful requests logged (errors: all)
 };
 
 struct MeshSection {

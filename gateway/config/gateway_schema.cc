@@ -7,6 +7,7 @@
 #include "gateway/config/limits_table.h"
 #include "gateway/config/reader.h"
 #include "gateway/config/validate.h"
+#include "gateway/observe/access_log.h"
 
 namespace portcullis::gateway::config {
 
@@ -160,13 +161,28 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
   }
 
   if (const auto* lg = r.table(root, "log")) {
-    r.known_keys(*lg, {"access", "audit"}, "[log]");
+    r.known_keys(*lg, {"access", "audit", "audit_key", "access_sample"}, "[log]");
     std::string s;
+    const auto special = [](const std::string& v) {
+      return v == "-" || v.empty() || v == observe::kSyslogPath;
+    };
     if (r.str(*lg, "access", s)) {
-      cfg.log.access = (s == "-" || s.empty()) ? s : r.resolve(s);
+      cfg.log.access = special(s) ? s : r.resolve(s);
     }
     if (r.str(*lg, "audit", s)) {
-      cfg.log.audit = (s == "-" || s.empty()) ? s : r.resolve(s);
+      cfg.log.audit = special(s) ? s : r.resolve(s);
+    }
+    if (const auto* n = r.get(*lg, "access_sample")) {
+      const auto v = n->value<double>();
+      if (!v || !(*v >= 0.0 && *v <= 1.0)) {
+        r.error(r.pos(*n), "access_sample is not a fraction",
+                "a number from 0 to 1 (1 logs every successful request; errors always)");
+      } else {
+        cfg.log.access_sample = *v;
+      }
+    }
+    if (r.str(*lg, "audit_key", s) && !s.empty()) {
+      cfg.log.audit_key = r.resolve(s);
     }
   }
 

@@ -17,6 +17,12 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+std::int64_t elapsed_us(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 std::string_view label(Reason r) { return r == Reason::none ? "" : to_string(r); }
 
 observe::AuditSubject client_subject(const http::ConnFacts& facts, const std::string& detail) {
@@ -31,9 +37,11 @@ observe::AuditSubject client_subject(const http::ConnFacts& facts, const std::st
 
 }  // namespace
 
-void Events::open(const std::string& access_path, const std::string& audit_path) {
+bool Events::open(const std::string& access_path, const std::string& audit_path,
+                  const std::string& audit_key, std::string* error, double access_sample) {
   access_.open(access_path);
-  audit_.open(audit_path);
+  access_.set_sample(access_sample);
+  return audit_.open(audit_path, audit_key, error);
 }
 
 void Events::reopen_logs() noexcept {
@@ -74,6 +82,7 @@ void Events::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
   const auto& info = ex.info();
   const auto& req = ex.request();
   const std::int64_t ms = elapsed_ms(info.start);
+  const std::int64_t us = elapsed_us(info.start);
   observe::AccessRecord a;
   a.tenant = info.tenant;
   a.listener = facts.listener;
@@ -94,6 +103,9 @@ void Events::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
   a.request_id = info.request_id;
   a.reason = label(info.reason);
   a.source_identity = facts.source_identity;
+  a.route = info.route;
+  a.cluster = info.cluster;
+  a.duration_us = us;
   access_.log(a);
   // The upstream connection counted its own failure; rejections_total counts the rest.
   const std::string_view rejection =
@@ -104,7 +116,20 @@ void Events::exchange_done(const http::ConnFacts& facts, http::Exchange& ex) {
 
 void Events::request_rejected(const http::ConnFacts& facts, const std::string& tenant, int status,
                               Reason why) {
-  (void)facts;
+  // Refused before a request existed (malformed, too large, too slow): the access log gets the
+  // connection's facts, the status and the reason, so every status sent has a line.
+  observe::AccessRecord a;
+  a.tenant = tenant;
+  a.listener = facts.listener;
+  const std::string client = facts.client_ip + ":" + std::to_string(facts.client_port);
+  a.client = client;
+  a.sni = facts.sni;
+  a.tls_version = facts.tls_version;
+  a.alpn = facts.alpn;
+  a.status = status;
+  a.reason = label(why);
+  a.source_identity = facts.source_identity;
+  access_.log(a);
   metrics_.request(tenant, "", "", status, to_string(why), 0.0);
 }
 

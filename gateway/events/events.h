@@ -32,7 +32,11 @@ namespace portcullis::gateway::events {
 class Events {
  public:
   // Log files ("-" stderr, "" off), from [log].
-  void open(const std::string& access_path, const std::string& audit_path);
+  // `audit_key`: optional HMAC key file of the audit chain; false (with `error`) when a log or
+  // the key cannot be opened. `access_sample`: [log] access_sample.
+  bool open(const std::string& access_path, const std::string& audit_path,
+            const std::string& audit_key = {}, std::string* error = nullptr,
+            double access_sample = 1.0);
   void reopen_logs() noexcept;
 
   // --- downstream connections ---

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <unistd.h>
 
 namespace portcullis::gateway::observe {
@@ -149,16 +150,25 @@ void LogFile::close_fd() noexcept {
   if (owns_fd_ && fd_ >= 0) {
     ::close(fd_);
   }
+  is_syslog_ = false;
   fd_ = -1;
   owns_fd_ = false;
 }
 
-bool LogFile::open(const std::string& path, int dash_fd) {
+bool LogFile::open(const std::string& path, int dash_fd, int syslog_priority) {
   std::unique_lock lock(fd_mu_);
   close_fd();
   path_ = path;
   is_dash_ = path == "-";
+  is_syslog_ = path == kSyslogPath;
   if (path.empty()) {
+    return true;
+  }
+  if (is_syslog_) {
+    // LOG_NDELAY: connect now, so the first line is not lost to a late connect failure.
+    ::openlog("portcullis", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    syslog_priority_ = syslog_priority == 0 ? (LOG_DAEMON | LOG_INFO) : syslog_priority;
+    fd_ = 0;  // a placeholder: enabled, never written to
     return true;
   }
   if (is_dash_) {
@@ -175,7 +185,7 @@ bool LogFile::open(const std::string& path, int dash_fd) {
 }
 
 bool LogFile::reopen() noexcept {
-  if (is_dash_ || path_.empty()) {
+  if (is_dash_ || is_syslog_ || path_.empty()) {
     return true;
   }
   const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -197,6 +207,14 @@ bool LogFile::enabled() const noexcept {
 void LogFile::write(std::string_view line) noexcept {
   std::shared_lock lock(fd_mu_);
   if (fd_ < 0) {
+    return;
+  }
+  write_unlocked(line);
+}
+
+void LogFile::write_unlocked(std::string_view line) noexcept {
+  if (is_syslog_) {
+    ::syslog(syslog_priority_, "%.*s", static_cast<int>(line.size()), line.data());
     return;
   }
   // Regular files opened O_APPEND take each writev() whole; stdout may be a pipe or a terminal
@@ -261,11 +279,31 @@ std::string format_access(const AccessRecord& r, std::string_view time) {
   if (!r.source_identity.empty()) {
     j.add("source_identity", r.source_identity);
   }
+  j.add("route", r.route).add("cluster", r.cluster).add("duration_us", r.duration_us);
   return j.str();
 }
 
+namespace {
+
+// Per-thread xorshift: sampling must not take a lock or share a cache line between workers.
+std::uint32_t next_random() noexcept {
+  thread_local std::uint32_t x = 0x9e3779b9u ^ static_cast<std::uint32_t>(
+                                                  reinterpret_cast<std::uintptr_t>(&x));
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return x;
+}
+
+}  // namespace
+
 void AccessLog::log(const AccessRecord& r) noexcept {
   if (!file_.enabled()) {
+    return;
+  }
+  const bool success = r.status < 400 && (r.reason.empty() || r.reason == "none");
+  const std::uint32_t rate = sample_per_million_.load(std::memory_order_relaxed);
+  if (success && rate < 1'000'000u && next_random() % 1'000'000u >= rate) {
     return;
   }
   try {

@@ -1,5 +1,10 @@
 #include "gateway/observe/audit_log.h"
 
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <syslog.h>
+
 namespace portcullis::gateway::observe {
 
 std::string_view to_string(Decision d) noexcept {
@@ -22,13 +27,105 @@ std::string format_audit(std::string_view event, Decision decision, std::string_
   return j.str();
 }
 
+bool read_chain_key(const std::string& path, std::string& key, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read audit key " + path;
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  key = ss.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
+                          key.back() == '\t')) {
+    key.pop_back();
+  }
+  if (key.empty()) {
+    error = "audit key " + path + " is empty";
+    return false;
+  }
+  return true;
+}
+
+bool AuditLog::open(const std::string& path, const std::string& key_file, std::string* error) {
+  std::string key;
+  std::string err;
+  if (!key_file.empty() && !read_chain_key(key_file, key, err)) {
+    if (error != nullptr) {
+      *error = err;
+    }
+    return false;
+  }
+  {
+    std::lock_guard lock(chain_mu_);
+    hasher_ = ChainHasher(std::move(key));
+    state_ = ChainState{};
+  }
+  if (!file_.open(path, 2, LOG_AUTHPRIV | LOG_NOTICE)) {
+    if (error != nullptr) {
+      *error = "cannot open audit log " + path;
+    }
+    return false;
+  }
+  resume_from_file();
+  return true;
+}
+
+bool AuditLog::reopen() noexcept {
+  const bool ok = file_.reopen();
+  // A rotated (new, empty) file keeps the in-memory chain; a file with chained lines (the same
+  // file, or one another process writes) continues after its last line.
+  resume_from_file();
+  return ok;
+}
+
+void AuditLog::resume_from_file() noexcept {
+  try {
+    std::lock_guard lock(chain_mu_);
+    file_.with_fd([&](int fd) {
+      struct stat st {};
+      if (fd < 0 || ::fstat(fd, &st) != 0) {
+        return;
+      }
+      known_end_ = st.st_size;
+      if (st.st_size > 0) {
+        // By path: the log's descriptor is write-only (O_APPEND).
+        const std::string last = read_last_line(file_.path());
+        if (parse_chain_fields(last)) {
+          state_ = resume_after(last, hasher_);
+        }
+      }
+    });
+  } catch (...) {
+  }
+}
+
 void AuditLog::record(std::string_view event, Decision decision, std::string_view reason,
                       const AuditSubject& subject) noexcept {
   if (!file_.enabled()) {
     return;
   }
   try {
-    file_.write(format_audit(event, decision, reason, subject, rfc3339_now()));
+    const std::string body = format_audit(event, decision, reason, subject, rfc3339_now());
+    std::lock_guard lock(chain_mu_);
+    file_.write_exclusive([&](int fd) {
+      struct stat st {};
+      if (fd >= 0 && ::fstat(fd, &st) == 0) {
+        if (st.st_size > known_end_) {
+          // Another writer (the process we took over from, or the one taking over) appended
+          // since our last line: continue after its line, so the file keeps one chain. A file
+          // that shrank keeps our chain, so the cut shows in `audit verify`.
+          const std::string last = read_last_line(file_.path());
+          if (parse_chain_fields(last)) {
+            state_ = resume_after(last, hasher_);
+          }
+        }
+        known_end_ = st.st_size;
+      }
+      std::string line = chain_line(state_, hasher_, body);
+      known_end_ += static_cast<std::int64_t>(line.size()) + 1;
+      return line;
+    });
   } catch (...) {
     // Only allocation can fail here; the decision itself has already been enforced.
   }

@@ -4,16 +4,23 @@
 // that are set: tenant, source, destination, identity, file, detail. Event names are constants
 // below; add, never rename (operators alert on them).
 //
-// Thread: record() from any thread (one writev() per line, see LogFile); open()/reopen() from the
-// main thread. Owns its LogFile.
+// Every line is hash-chained (audit_chain.h): it starts with "seq" and "prev". open() and
+// reopen() continue the chain from the file's last line, so restarts and rotation keep it whole;
+// `portcullis audit verify` checks it.
+//
+// Thread: record() from any thread (lines are chained under one mutex, and written under an
+// exclusive flock so two processes sharing the file during a takeover keep one chain);
+// open()/reopen() from the main thread. Owns its LogFile.
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "gateway/observe/access_log.h"
+#include "gateway/observe/audit_chain.h"
 
 namespace portcullis::gateway::observe {
 
@@ -83,9 +90,11 @@ std::string format_audit(std::string_view event, Decision decision, std::string_
 
 class AuditLog {
  public:
-  // "-" writes to stderr (config.h LogSection), "" disables.
-  bool open(const std::string& path) { return file_.open(path, 2); }
-  bool reopen() noexcept { return file_.reopen(); }
+  // "-" writes to stderr (config.h LogSection), "" disables. `key_file` (optional): the HMAC key
+  // of the chain ([log] audit_key); false with `error` set when a file cannot be read.
+  bool open(const std::string& path, const std::string& key_file = {},
+            std::string* error = nullptr);
+  bool reopen() noexcept;
   bool enabled() const noexcept { return file_.enabled(); }
 
   void record(std::string_view event, Decision decision, std::string_view reason,
@@ -101,7 +110,17 @@ class AuditLog {
   LogFile& file() noexcept { return file_; }
 
  private:
+  // Continues the chain after the last line of the open file (if it has one).
+  void resume_from_file() noexcept;
+
   LogFile file_;
+  std::mutex chain_mu_;  // guards everything below
+  ChainHasher hasher_;
+  ChainState state_;
+  std::int64_t known_end_ = 0;  // file size after our last line
 };
+
+// The key in `path` (trailing whitespace dropped); false when unreadable or empty.
+bool read_chain_key(const std::string& path, std::string& key, std::string& error);
 
 }  // namespace portcullis::gateway::observe

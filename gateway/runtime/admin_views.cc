@@ -4,7 +4,10 @@
 // below and endpoint health (HealthRegistry::publish) are callback families registered on it,
 // read at scrape time. /config is config_view.h.
 #include <chrono>
+#include <fcntl.h>
 #include <string>
+#include <unistd.h>
+#include <vector>
 
 #include "gateway/observe/metrics.h"
 #include "gateway/runtime/config_view.h"
@@ -59,6 +62,51 @@ std::string Server::metrics_text() const { return events_.render_metrics(); }
 std::string Server::config_json() const {
   const SnapshotPtr snap = snapshot();
   return runtime::config_json(snap->config, snap->generation, snap->gateway_identity);
+}
+
+// The dashboard's "latest audit denials": the deny lines among the last 256 KiB of the audit
+// file, newest first, at most 20. Each line is already one JSON object.
+std::string Server::audit_denials_json() const {
+  const SnapshotPtr snap = snapshot();
+  const std::string& path = snap ? snap->config.log.audit : std::string();
+  if (path.empty() || path == "-" || path == "syslog") {
+    return "[]";
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return "[]";
+  }
+  constexpr off_t kWindow = 256 * 1024;
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  const off_t start = size > kWindow ? size - kWindow : 0;
+  std::string buf(static_cast<std::size_t>(size - start), '\0');
+  const ssize_t n = size > 0 ? ::pread(fd, buf.data(), buf.size(), start) : 0;
+  ::close(fd);
+  buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::vector<std::string_view> lines;
+  std::string_view v(buf);
+  if (start > 0) {  // the window began inside a line: skip it
+    const auto nl = v.find('\n');
+    v = nl == std::string_view::npos ? std::string_view{} : v.substr(nl + 1);
+  }
+  while (!v.empty()) {
+    const auto nl = v.find('\n');
+    if (nl == std::string_view::npos) {
+      break;  // a line still being written
+    }
+    const std::string_view line = v.substr(0, nl);
+    v.remove_prefix(nl + 1);
+    if (line.starts_with("{") && line.find(R"("decision":"deny")") != std::string_view::npos) {
+      lines.push_back(line);
+    }
+  }
+  std::string out = "[";
+  std::size_t count = 0;
+  for (auto it = lines.rbegin(); it != lines.rend() && count < 20; ++it, ++count) {
+    out += (count == 0 ? "" : ",");
+    out.append(*it);
+  }
+  return out + "]";
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <vector>
 
+#include <openssl/rand.h>
+
 #include "certs/ca.h"
 
 namespace portcullis::gateway::runtime {
@@ -78,6 +80,7 @@ std::string gateway_toml(const DemoLayout& l) {
          "[log]\n"
          "access = \"-\"\n"
          "audit  = \"audit.log\"\n"
+         "audit_key = \"audit.key\"            # HMAC key of the audit hash chain\n"
          "\n"
          "[mesh]\n"
          "trust_domain = \"" + std::string(kDemoTrustDomain) + "\"\n"
@@ -186,6 +189,22 @@ bool write_demo(DemoLayout& layout, std::string& err) {
     return false;
   }
   layout.config_path = dir + "/gateway.toml";
+  // The audit chain's key: 32 random bytes, hex, readable by the gateway alone.
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) {
+    err = "cannot draw random bytes for the audit key";
+    return false;
+  }
+  std::string key_hex;
+  for (unsigned char c : key) {
+    key_hex += "0123456789abcdef"[c >> 4];
+    key_hex += "0123456789abcdef"[c & 0xf];
+  }
+  if (!write_text(dir + "/audit.key", key_hex + "\n", err)) {
+    return false;
+  }
+  fs::permissions(dir + "/audit.key", fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
   return write_text(layout.config_path, gateway_toml(layout), err) &&
          write_text(dir + "/tenants.d/acme.toml",
                     public_tenant_toml(layout, "acme", {"shop.acme.test", "*.api.acme.test"},

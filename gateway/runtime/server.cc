@@ -120,7 +120,13 @@ int Server::run() {
   // generation (every tenant's contexts) for the life of the process.
   current_ = std::move(built.snapshot);
   const config::Config& cfg = current_->config;
-  events_.open(cfg.log.access, cfg.log.audit);
+  if (std::string err; !events_.open(cfg.log.access, cfg.log.audit, cfg.log.audit_key, &err,
+                                    cfg.log.access_sample) &&
+                       !cfg.log.audit_key.empty()) {
+    // A configured chain key that cannot be read: refuse to run with an unkeyed audit trail.
+    std::fprintf(stderr, "portcullis: %s\n", err.c_str());
+    return 1;
+  }
   if (const std::string w = config::descriptor_limit_warning(cfg, config::soft_nofile_limit());
       !w.empty()) {
     std::fprintf(stderr, "portcullis: warning: %s\n", w.c_str());

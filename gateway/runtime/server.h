@@ -43,6 +43,7 @@ class Server final : public admin::AdminViews {
   bool ready() const noexcept override { return ready_.load() && !draining_.load(); }
   std::string metrics_text() const override;
   std::string config_json() const override;
+  std::string audit_denials_json() const override;
 
   SnapshotPtr snapshot() const;
 

@@ -87,13 +87,16 @@ TEST_CASE("access log lines carry every contract field", "[observe]") {
   r.upstream = "10.0.1.10:8443";
   r.upstream_identity = "spiffe://mesh.example/ns/acme/sa/api";
   r.request_id = "abc";
+  r.route = "api";
+  r.cluster = "api-backend";
+  r.duration_us = 12345;
   CHECK(obs::format_access(r, "T") ==
         R"({"time":"T","tenant":"acme","listener":"public","client":"203.0.113.7:51234",)"
         R"("sni":"shop.acme.example","tls_version":"TLSv1.3","alpn":"h2","method":"GET",)"
         R"("authority":"shop.acme.example","path":"/api/\"x\"","status":200,"bytes_in":10,)"
         R"("bytes_out":2048,"duration_ms":12,"upstream":"10.0.1.10:8443",)"
         R"("upstream_identity":"spiffe://mesh.example/ns/acme/sa/api","request_id":"abc",)"
-        R"("reason":"none"})");
+        R"("reason":"none","route":"api","cluster":"api-backend","duration_us":12345})");
 }
 
 TEST_CASE("audit lines leave out unset subject fields", "[observe]") {
@@ -173,4 +176,55 @@ TEST_CASE("AuditLog writes JSON lines to its file", "[observe]") {
                       R"("detail":"x.toml:1:1: error: \"bad\""})") != std::string::npos);
   CHECK(lines[1].ends_with(
       R"("event":"tls_reject","decision":"deny","reason":"tls_unknown_sni"})"));
+}
+
+TEST_CASE("AuditLog chains its lines and continues the chain after a reopen", "[observe]") {
+  TmpDir dir;
+  const std::string path = dir.path("audit.log");
+  {
+    obs::AuditLog a;
+    REQUIRE(a.open(path));
+    a.record(obs::kEventTlsReject, obs::Decision::deny, "tls_unknown_sni");
+    a.record(obs::kEventTlsReject, obs::Decision::deny, "tls_unknown_sni");
+  }
+  obs::AuditLog b;  // a restart: continues after the file's last line
+  REQUIRE(b.open(path));
+  b.record(obs::kEventConfigLoad, obs::Decision::allow, "valid");
+  const auto lines = read_lines(path);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].starts_with(R"({"seq":1,"prev":"sha256:)"));
+  CHECK(lines[2].starts_with(R"({"seq":3,)"));
+  std::string all;
+  for (const auto& l : lines) {
+    all += l + "\n";
+  }
+  CHECK(obs::verify_chain({{"audit.log", all}}, obs::ChainHasher()).ok);
+}
+
+TEST_CASE("AccessLog samples successful requests only", "[observe]") {
+  TmpDir dir;
+  const std::string path = dir.path("access.log");
+  obs::AccessLog log;
+  REQUIRE(log.open(path));
+  log.set_sample(0.0);
+  obs::AccessRecord ok;
+  ok.status = 200;
+  obs::AccessRecord bad;
+  bad.status = 400;
+  bad.reason = "bad_request";
+  for (int i = 0; i < 20; ++i) {
+    log.log(ok);
+  }
+  log.log(bad);
+  CHECK(read_lines(path).size() == 1);
+  log.set_sample(1.0);
+  log.log(ok);
+  CHECK(read_lines(path).size() == 2);
+  log.set_sample(0.5);
+  for (int i = 0; i < 400; ++i) {
+    log.log(ok);
+  }
+  const auto n = read_lines(path).size() - 2;
+  CHECK(n > 100);  // about 200; xorshift is deterministic per thread, so this cannot flake
+  CHECK(n < 300);
 }
