@@ -185,6 +185,9 @@ int Server::run() {
     }
   }
   events_.config_loaded(false, current_->generation, config_path_);
+  for (const auto& q : current_->config.quarantined) {
+    log_tenant_state(q, Reason::tenant_quarantined);
+  }
 
   watcher_ = std::make_unique<Watcher>(&loop_, [this] { reload(); });
   watcher_->rebuild(config_path_, cfg);

@@ -56,6 +56,8 @@ class Server final : public admin::AdminViews {
   bool refresh_ticket_keys(const config::Config& cfg, bool rotate);
   void reload();
   void apply_reload(BuildResult built, bool off_loop);
+  void report_tenant_states(const Snapshot& before, const Snapshot& after);
+  void log_tenant_state(const config::QuarantinedTenant& q, Reason why);
   void start_drain();
   void finish();
   bool bind_sockets(const Snapshot& snap, unsigned workers, std::vector<std::vector<int>>& fds);

@@ -38,6 +38,57 @@ BuildResult build_reload(const std::string& config_path, std::uint64_t generatio
 
 }  // namespace
 
+// Tenants whose state (quarantined, stale, serving) or error changed with this reload: one
+// tenant_state audit line each, and a line on stderr.
+void Server::report_tenant_states(const Snapshot& before, const Snapshot& after) {
+  struct State {
+    Reason why;
+    std::string_view error;
+  };
+  std::unordered_map<std::string_view, State> was;  // by tenant file; serving ones absent
+  for (const auto& q : before.config.quarantined) {
+    was.emplace(q.file, State{Reason::tenant_quarantined, q.error});
+  }
+  for (const auto& q : before.stale) {
+    was.emplace(q.file, State{Reason::tenant_stale, q.error});
+  }
+  auto report = [&](const config::QuarantinedTenant& q, Reason why) {
+    const auto it = was.find(q.file);
+    if (it == was.end() || it->second.why != why || it->second.error != q.error) {
+      log_tenant_state(q, why);
+      if (why == Reason::tenant_stale && (q.error.find("certificate") != std::string::npos ||
+                                          q.error.find(" key") != std::string::npos)) {
+        events_.cert_rejected(q.file, q.error + "; the running certificate keeps serving");
+      }
+    }
+    if (it != was.end()) {
+      was.erase(it);
+    }
+  };
+  for (const auto& q : after.config.quarantined) {
+    report(q, Reason::tenant_quarantined);
+  }
+  for (const auto& q : after.stale) {
+    report(q, Reason::tenant_stale);
+  }
+  if (was.empty()) {
+    return;
+  }
+  for (const auto& t : after.tenants) {  // the rest of `was` that serves now is back
+    if (was.count(t.cfg->file) != 0) {
+      std::fprintf(stderr, "portcullis: tenant %s back in service\n", t.cfg->name.c_str());
+      events_.tenant_state(t.cfg->name, t.cfg->file, Reason::config_valid, "");
+    }
+  }
+}
+
+void Server::log_tenant_state(const config::QuarantinedTenant& q, Reason why) {
+  std::fprintf(stderr, "portcullis: tenant %s %s (%zu error%s): %s\n", q.name.c_str(),
+               why == Reason::tenant_stale ? "kept at its previous version" : "quarantined",
+               q.errors, q.errors == 1 ? "" : "s", q.error.c_str());
+  events_.tenant_state(q.name, q.file, why, q.error);
+}
+
 // A reload builds its snapshot off the main loop when it is big (see Reloader): with 100k
 // tenants a build takes seconds to minutes, and the main loop must keep answering /healthz and
 // /readyz (a liveness probe would restart the gateway) and handling signals meanwhile.
@@ -114,6 +165,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
       events_.cert_reloaded(now.name, now.file);
     }
   }
+  report_tenant_states(*current_, *built.snapshot);
   SnapshotPtr replaced = current_;
   {
     std::lock_guard lock{snap_mu_};
@@ -128,11 +180,13 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   events_.reload_result(true, generation_);
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
-               "tenant contexts built, %zu unchanged and reused)\n",
+               "tenant contexts built, %zu unchanged and reused); tenants: %zu quarantined, %zu "
+               "stale\n",
                static_cast<unsigned long long>(generation_),
                static_cast<long long>(built.build_ms),
                off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
-               built.tenants_reused);
+               built.tenants_reused, built.snapshot->config.quarantined.size(),
+               built.snapshot->stale.size());
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -132,7 +132,115 @@ TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
 }
 
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
-                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls);
+                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls,
+                  std::vector<config::QuarantinedTenant> stale = {});
+
+// Moves the tenants with an analyzer error, or whose context could not be built, out of `cfg`
+// (and their builds out of `tls`) into cfg.quarantined. On a reload, one that served in
+// `previous` with a chain not yet expired, and whose name and hosts nobody took since, keeps
+// that version (listed in `stale`); the others that could not be read keep the hosts they had,
+// so those are still refused by name.
+void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diagnostic> errors,
+             const Snapshot* previous, std::int64_t now,
+             std::vector<config::QuarantinedTenant>& stale) {
+  std::unordered_map<std::string_view, bool> has_error;
+  for (const auto& d : errors) {
+    has_error.emplace(d.pos.file, true);
+  }
+  for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
+    const config::TenantConfig& t = cfg.tenants[i];
+    if (!tls[i].ctx && has_error.count(t.file) == 0) {  // the analyzers found nothing to say
+      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + tls[i].error));
+    }
+  }
+  if (errors.empty() && cfg.quarantined.empty()) {
+    return;
+  }
+  const std::vector<std::size_t> kept = config::quarantine_tenants(cfg, errors);
+  if (kept.size() != tls.size()) {
+    TenantTlsBuilds stay;
+    stay.reserve(kept.size());
+    for (const std::size_t i : kept) {
+      stay.push_back(std::move(tls[i]));
+    }
+    tls = std::move(stay);
+  }
+  if (previous == nullptr) {
+    return;
+  }
+  std::unordered_map<std::string_view, const TenantRuntime*> serving;  // by file
+  for (const auto& t : previous->tenants) {
+    serving.emplace(t.cfg->file, &t);
+  }
+  std::unordered_map<std::string_view, const std::vector<std::string>*> quarantined_hosts;
+  for (const auto& q : previous->config.quarantined) {
+    quarantined_hosts.emplace(q.file, &q.hosts);
+  }
+  std::unordered_map<std::string_view, bool> taken;  // names and hosts of the new generation
+  for (const auto& t : cfg.tenants) {
+    taken.emplace(t.name, true);
+    for (const auto& h : t.hosts) {
+      taken.emplace(h, true);
+    }
+  }
+  std::vector<config::QuarantinedTenant> still;
+  std::vector<std::pair<config::TenantConfig, TenantTlsBuild>> revived;
+  for (auto& q : cfg.quarantined) {
+    const auto it = serving.find(q.file);
+    const TenantRuntime* old = it == serving.end() ? nullptr : it->second;
+    bool keep = old != nullptr && old->server_ctx && old->tls_source.chain_not_after > now &&
+                taken.count(old->cfg->name) == 0;
+    for (std::size_t h = 0; keep && h < old->cfg->hosts.size(); ++h) {
+      keep = taken.count(old->cfg->hosts[h]) == 0;
+    }
+    if (keep) {
+      TenantTlsBuild b;
+      SSL_CTX_up_ref(old->server_ctx.get());
+      b.ctx.reset(old->server_ctx.get());
+      b.source = old->tls_source;
+      b.reused = true;
+      revived.emplace_back(*old->cfg, std::move(b));
+      q.name = old->cfg->name;
+      q.hosts = old->cfg->hosts;
+      stale.push_back(std::move(q));
+      continue;
+    }
+    if (q.hosts.empty()) {
+      if (old != nullptr) {
+        q.hosts = old->cfg->hosts;
+      } else if (const auto qh = quarantined_hosts.find(q.file); qh != quarantined_hosts.end()) {
+        q.hosts = *qh->second;
+      }
+    }
+    still.push_back(std::move(q));
+  }
+  cfg.quarantined = std::move(still);
+  if (revived.empty()) {
+    return;
+  }
+  // Back into the tenants, which stay sorted by name (their index is their identity).
+  for (auto& [t, b] : revived) {
+    cfg.tenants.push_back(std::move(t));
+    tls.push_back(std::move(b));
+  }
+  std::vector<std::size_t> order(cfg.tenants.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return cfg.tenants[a].name < cfg.tenants[b].name;
+  });
+  std::vector<config::TenantConfig> tenants;
+  TenantTlsBuilds builds;
+  tenants.reserve(order.size());
+  builds.reserve(order.size());
+  for (const std::size_t i : order) {
+    tenants.push_back(std::move(cfg.tenants[i]));
+    builds.push_back(std::move(tls[i]));
+  }
+  cfg.tenants = std::move(tenants);
+  tls = std::move(builds);
+}
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -182,9 +290,11 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
 namespace {
 
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
-                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls) {
+                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls,
+                  std::vector<config::QuarantinedTenant> stale) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
+  snap->stale = std::move(stale);
   snap->config = std::move(cfg);
   const config::Config& c = snap->config;
   BuildResult result;
@@ -293,6 +403,19 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     }
   }
 
+  // Quarantined tenants' names stay claimed, so that they are refused with their own reason
+  // instead of reaching another tenant's wildcard or the listener's unknown_sni tenant.
+  for (std::size_t qi = 0; qi < c.quarantined.size(); ++qi) {
+    const auto index = static_cast<std::uint32_t>(c.tenants.size() + qi);
+    tls::TenantTls q;
+    q.tenant = index;
+    q.quarantined = true;
+    snap->sni.add_tenant(q);
+    for (const auto& h : c.quarantined[qi].hosts) {
+      snap->sni.add_host(h, index);  // taken by a serving tenant: that one keeps it
+    }
+  }
+
   for (std::uint32_t ei = 0; ei < c.egress.size(); ++ei) {
     const config::EgressConfig& e = c.egress[ei];
     EgressRuntime& er = snap->egress.emplace_back();
@@ -384,7 +507,7 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
                           upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
                           const Snapshot* previous) {
-  config::LoadResult loaded = config::load(config_path);
+  config::LoadResult loaded = config::load_isolating(config_path);
   if (!loaded.ok()) {
     BuildResult r;
     for (auto& d : loaded.diagnostics) {
@@ -394,14 +517,12 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
     }
     return r;
   }
-  // The analyzers' errors (expired certificate, key not matching its certificate...) refuse
-  // the config too; their warnings are for `check`. Tenants whose context is reused were
-  // analyzed when it was built and their files have not changed: leave them out (at 100k
-  // tenants the analyzers parse every certificate and key again, the bulk of a reload).
   // The analyzers judge everything but the tenants, and the tenants whose build cannot vouch
   // for them: at 100k tenants, analyzing all of them parsed every certificate and key twice
   // (analyzers, then the build), the bulk of start-up. Reused tenants were judged when built.
   config::Config& cfg = *loaded.config;
+  const bool isolating =
+      cfg.gateway.tenant_errors == config::GatewaySection::TenantErrors::quarantine;
   const std::int64_t now = unix_now();
   TenantTlsBuilds tenant_tls = build_tenant_tls(cfg, plan_reuse(cfg, previous, now), now);
   std::vector<config::TenantConfig> all = std::move(cfg.tenants);
@@ -414,15 +535,26 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   std::vector<config::Diagnostic> diagnostics = config::analyze(cfg);
   cfg.tenants = std::move(all);
   BuildResult r;
+  std::vector<config::Diagnostic> tenant_errors;
   for (auto& d : diagnostics) {
-    if (d.severity == config::Diagnostic::Severity::error) {
+    if (d.severity != config::Diagnostic::Severity::error) {
+      continue;
+    }
+    if (isolating && config::is_tenant_error(cfg, d)) {
+      tenant_errors.push_back(std::move(d));
+    } else {
       r.errors.push_back(std::move(d));
     }
   }
   if (!r.errors.empty()) {
-    return r;
+    return r;  // gateway.toml or a file it names: the whole configuration is refused
   }
-  return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls));
+  std::vector<config::QuarantinedTenant> stale;
+  if (isolating) {
+    isolate(cfg, tenant_tls, std::move(tenant_errors), previous, now, stale);
+  }
+  return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls),
+               std::move(stale));
 }
 
 }  // namespace portcullis::gateway::runtime

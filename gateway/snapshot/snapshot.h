@@ -99,6 +99,9 @@ struct Snapshot {
   tls::SslCtxPtr mesh_h1;
   std::string gateway_identity;  // the URI SAN of [mesh].cert
   std::vector<CertFact> certs;
+  // Tenants whose new files have errors but whose previous version (configuration and context,
+  // still valid) keeps serving: in `tenants` too. Quarantined ones are config.quarantined.
+  std::vector<config::QuarantinedTenant> stale;
 
   const ListenerRuntime* listener(const std::string& name) const noexcept;
 };
@@ -127,7 +130,11 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
                            const Snapshot* previous = nullptr);
 
 // load + analyze + build, the path `run` and reload share; refuses what `check` calls an
-// error. Each certificate and key is parsed once: tenant contexts are built first, and the
+// error, except that with [gateway].tenant_errors = "quarantine" (the default) an error
+// confined to one tenant (its file, certificate, key or client CA) leaves that tenant out, in
+// config.quarantined, and its hosts refused at the handshake, while the others are built. On a
+// reload (`previous` set), such a tenant that served in `previous` with a certificate chain
+// that has not expired keeps that version instead (Snapshot::stale). Each certificate and key is parsed once: tenant contexts are built first, and the
 // certificate analyzers then judge only the tenants a build cannot vouch for (it failed, a
 // certificate in the chain has expired, or the tenant has a client_ca bundle), plus every
 // non-tenant file. Tenants reused from `previous` were judged when built.
