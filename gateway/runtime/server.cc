@@ -189,7 +189,9 @@ int Server::run() {
     log_tenant_state(q, Reason::tenant_quarantined);
   }
 
-  watcher_ = std::make_unique<Watcher>(&loop_, [this] { reload(); });
+  watcher_ = std::make_unique<Watcher>(&loop_, [this](std::vector<std::string> changed) {
+    reload(std::move(changed));
+  });
   watcher_->rebuild(config_path_, cfg);
 
   workers_running_ = workers;

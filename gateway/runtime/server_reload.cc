@@ -1,6 +1,7 @@
 // Server, reload: build a new generation (off the main loop when big), then publish or refuse it.
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -19,13 +20,20 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
 
 // One reload build, on the Reloader's background thread or inline. Never throws: it may run on a
 // thread of its own or under a libuv callback.
+// With `changed` (the watcher's paths), only the tenants those files belong to are read and
+// built again when that is all that changed (reload_tenants); else everything is loaded.
 BuildResult build_reload(const std::string& config_path, std::uint64_t generation,
                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
-                         const Snapshot* previous,
+                         const Snapshot* previous, const std::vector<std::string>& changed,
                          std::chrono::steady_clock::time_point asked) noexcept {
   BuildResult built;
   try {
-    built = load_snapshot(config_path, generation, health, tickets, previous);
+    std::optional<BuildResult> partial;
+    if (!changed.empty() && previous != nullptr) {
+      partial = reload_tenants(*previous, changed, generation, health, tickets);
+    }
+    built = partial ? std::move(*partial)
+                    : load_snapshot(config_path, generation, health, tickets, previous);
   } catch (const std::exception& e) {  // out of memory: refuse the reload, keep serving
     built = BuildResult{};
     built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
@@ -92,17 +100,17 @@ void Server::log_tenant_state(const config::QuarantinedTenant& q, Reason why) {
 // A reload builds its snapshot off the main loop when it is big (see Reloader): with 100k
 // tenants a build takes seconds to minutes, and the main loop must keep answering /healthz and
 // /readyz (a liveness probe would restart the gateway) and handling signals meanwhile.
-void Server::reload() {
+void Server::reload(std::vector<std::string> changed) {
   if (draining_) {
     return;
   }
   // The running generation lends the contexts of unchanged tenants: pinned until the build ends.
   reloader_.request(current_->tenants.size(),
                     [path = config_path_, generation = generation_ + 1, health = &health_,
-                     tickets = &tickets_, previous = current_,
+                     tickets = &tickets_, previous = current_, changed = std::move(changed),
                      asked = std::chrono::steady_clock::now()]() {
                       return build_reload(path, generation, health, tickets, previous.get(),
-                                          asked);
+                                          changed, asked);
                     });
 }
 
@@ -181,12 +189,12 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
                "tenant contexts built, %zu unchanged and reused); tenants: %zu quarantined, %zu "
-               "stale\n",
+               "stale%s\n",
                static_cast<unsigned long long>(generation_),
                static_cast<long long>(built.build_ms),
                off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
                built.tenants_reused, built.snapshot->config.quarantined.size(),
-               built.snapshot->stale.size());
+               built.snapshot->stale.size(), built.partial ? "; per-tenant reload" : "");
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -30,7 +30,7 @@ bool ends_with(const std::string& s, const char* suffix) {
 
 }  // namespace
 
-Watcher::Watcher(uv_loop_t* loop, std::function<void()> on_change)
+Watcher::Watcher(uv_loop_t* loop, OnChange on_change)
     : loop_(loop), on_change_(std::move(on_change)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -104,19 +104,37 @@ void Watcher::on_event(uv_fs_event_t* h, const char* filename, int, int status) 
   }
   const std::string name = filename;
   if (dir->names.count(name) != 0 || (dir->any_toml && ends_with(name, ".toml"))) {
-    dir->owner->changed();
+    char path[4096];
+    std::size_t len = sizeof path;
+    if (uv_fs_event_getpath(h, path, &len) == 0) {
+      dir->owner->changed(std::string(path, len) + "/" + name);
+    } else {
+      dir->owner->changed();
+    }
   }
 }
 
 void Watcher::changed() {
+  pending_all_ = true;
   // Debounce: a cert-manager writing cert, key and chain triggers one reload.
+  uv_timer_start(&timer_, &Watcher::on_timer, kDebounceMs, 0);
+}
+
+void Watcher::changed(const std::string& path) {
+  pending_.insert(path);
   uv_timer_start(&timer_, &Watcher::on_timer, kDebounceMs, 0);
 }
 
 void Watcher::on_timer(uv_timer_t* h) noexcept {
   auto* self = static_cast<Watcher*>(h->data);
+  std::vector<std::string> changed;
+  if (!self->pending_all_) {
+    changed.assign(self->pending_.begin(), self->pending_.end());
+  }
+  self->pending_.clear();
+  self->pending_all_ = false;
   if (!self->closed_) {
-    self->on_change_();
+    self->on_change_(std::move(changed));
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,7 @@ struct BuildResult {
   std::size_t tenants_built = 0;   // server contexts made from the files
   std::size_t tenants_reused = 0;  // taken over from `previous`: no file changed
   std::int64_t build_ms = 0;       // filled by the caller that timed it (reload)
+  bool partial = false;            // reload_tenants(): only the changed tenants were read
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.
@@ -142,5 +144,17 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
                           upstream::HealthRegistry* health = nullptr,
                           const tls::TicketKeyStore* tickets = nullptr,
                           const Snapshot* previous = nullptr);
+
+// Per-tenant reload. `changed`: the files the watcher saw change. When each is a tenant file
+// (tenants_dir/*.toml) or a certificate, key or client CA that only tenants name, just those
+// tenants are read and built again; every other tenant is taken over from `previous` (its
+// files are neither parsed nor stat()ed; an expired chain is still caught). std::nullopt when
+// the change is anything else (gateway.toml or a file it names, a file of a quarantined
+// tenant, an error this path cannot judge): the caller then runs load_snapshot.
+std::optional<BuildResult> reload_tenants(const Snapshot& previous,
+                                          const std::vector<std::string>& changed,
+                                          std::uint64_t generation,
+                                          upstream::HealthRegistry* health = nullptr,
+                                          const tls::TicketKeyStore* tickets = nullptr);
 
 }  // namespace portcullis::gateway::runtime

@@ -155,3 +155,65 @@ def test_a_broken_or_expired_tenant_is_quarantined_and_the_others_serve_and_relo
         h.check(_state(gw, "bravo") == {"serving": 1}, f"bravo: {_state(gw, 'bravo')}")
         h.check(metric_sum(metrics(gw), "portcullis_config_reloads_total", result="failure") == 0,
                 "a tenant's error refused a reload")
+
+
+def _wait_reload(gw, after, want, what):
+    """The stderr line of a reload past generation `after` that contains every string of
+    `want` (a rotation written as two files may take two reloads)."""
+    def found():
+        for m in re.finditer(r"reloaded, generation (\d+)[^\n]*", gw.proc.stderr_text()):
+            if int(m.group(1)) > after and all(w in m.group(0) for w in want):
+                return m.group(0)
+        return None
+    lines = "\n".join(re.findall(r"reloaded, generation [^\n]*", gw.proc.stderr_text()))
+    return h.wait_for(found, 20, f"{what}: a reload line with {want}; so far:\n{lines}",
+                      interval=0.1)
+
+
+def test_a_changed_tenant_file_rebuilds_that_tenant_alone():
+    # The watcher names the files that changed: a tenant's certificate, a new tenant file, a
+    # removed one are read alone ("per-tenant reload"); a change to gateway.toml loads everything.
+    with h.TestEnv("isolation") as env:
+        gw = h.Gateway(env)
+        mesh = h.init_ca(env.path("pki", "mesh"), "Mesh CA", h.TRUST_DOMAIN)
+        cert, key = h.issue(mesh, env.path("pki", "gateway"), spiffe=h.GATEWAY_ID)
+        gw.set_mesh(os.path.join(mesh, "ca.pem"), cert, key)
+        ca = h.init_ca(env.path("pki", "tenants"), "Tenants CA")
+        files = {n: h.issue(ca, env.path("pki", n), dns=[host(n)])
+                 for n in ("alpha", "bravo", "charlie")}
+        for n in ("alpha", "bravo"):
+            gw.add_tenant_file(n, tenant_toml(n, *files[n]))
+        gw.start()
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+
+        # bravo's certificate rotated in place: bravo alone is rebuilt
+        h.issue(ca, env.path("pki", "bravo"), dns=[host("bravo")])
+        _wait_reload(gw, gen, ["(1 tenant contexts built, 1 unchanged and reused)",
+                               "per-tenant reload"], "bravo rotated")
+        h.wait_for(lambda: served_fingerprint(gw.port, host("bravo"))
+                   == file_fingerprint(files["bravo"][0]), 10, "bravo's new certificate")
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+
+        # a new tenant file: read alone, served
+        gw.add_tenant_file("charlie", tenant_toml("charlie", *files["charlie"]))
+        _wait_reload(gw, gen, ["(1 tenant contexts built, 2 unchanged and reused)",
+                               "per-tenant reload"], "charlie added")
+        h.check(served_fingerprint(gw.port, host("charlie"))
+                == file_fingerprint(files["charlie"][0]), "charlie not served")
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+
+        # a removed tenant file: its host is unknown at once, the others untouched
+        os.unlink(os.path.join(gw.dir, "tenants.d", "alpha.toml"))
+        _wait_reload(gw, gen, ["(0 tenant contexts built, 2 unchanged and reused)",
+                               "per-tenant reload"], "alpha removed")
+        h.check(served_fingerprint(gw.port, host("alpha")) is None, "alpha still served")
+        h.check(_state(gw, "alpha") == {}, f"alpha: {_state(gw, 'alpha')}")
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+
+        # gateway.toml changed: everything is loaded (no per-tenant marker)
+        os.utime(gw.config_path)
+        line = _wait_reload(gw, gen, ["(0 tenant contexts built, 2 unchanged"], "gateway.toml")
+        h.check("per-tenant reload" not in line, f"gateway.toml change: {line}")
+        for n in ("bravo", "charlie"):
+            h.check(served_fingerprint(gw.port, host(n)) == file_fingerprint(files[n][0]),
+                    f"{n} not served after the full reload")
