@@ -14,6 +14,7 @@ std::string_view to_string(Failure f) noexcept {
     case Failure::peer_identity_mismatch: return "peer_identity_mismatch";
     case Failure::peer_key_weak: return "peer_key_weak";
     case Failure::closed: return "closed";
+    case Failure::tenant_quarantined: return "tenant_quarantined";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ enum class Failure : std::uint8_t {
   peer_identity_mismatch,  // chain fine, SPIFFE ID / name wrong
   peer_key_weak,
   closed,             // peer closed the transport mid-handshake
+  tenant_quarantined,  // the name belongs to a tenant left out for its errors
 };
 
 std::string_view to_string(Failure f) noexcept;

@@ -45,6 +45,13 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
   if (t == nullptr && sel->fallback) {
     t = sel->table->tenant(*sel->fallback);
   }
+  if (t != nullptr && (t->quarantined || t->ctx == nullptr)) {
+    if (TlsStream* s = stream_of(ssl)) {
+      s->set_failure_hint(Failure::tenant_quarantined);
+    }
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
   if (t == nullptr) {
     if (TlsStream* s = stream_of(ssl)) {
       s->set_failure_hint(Failure::unknown_sni);

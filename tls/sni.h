@@ -20,14 +20,18 @@
 namespace portcullis::tls {
 
 struct TenantTls {
-  SSL_CTX* ctx = nullptr;  // owned by the snapshot
+  SSL_CTX* ctx = nullptr;  // owned by the snapshot; null when quarantined
   int min_version = 0;
-  std::uint32_t tenant = 0;  // index into the snapshot's tenants
+  std::uint32_t tenant = 0;  // index into the snapshot's tenants (past them when quarantined)
+  // A tenant left out for its errors: its names are refused (alert unrecognized_name, failure
+  // tenant_quarantined) rather than falling to another tenant's wildcard or to unknown_sni.
+  bool quarantined = false;
 };
 
 class SniTable {
  public:
-  // Tenants are added in index order (t.tenant == number of tenants added before).
+  // Tenants are added in index order (t.tenant == number of tenants added before); quarantined
+  // ones after every serving one.
   void add_tenant(const TenantTls& t) { entries_.push_back(t); }
   // `pattern`: exact or "*.suffix", for an added tenant. False if the pattern is taken.
   bool add_host(std::string_view pattern, std::uint32_t tenant) {

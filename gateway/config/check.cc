@@ -10,7 +10,9 @@
 namespace portcullis::gateway::config {
 
 int run_check(const std::string& config_path, std::ostream& out, const std::string& profile) {
-  LoadResult result = load(config_path);
+  // load_isolating: when every error lies in tenant files, the other tenants are analyzed too,
+  // and the summary says what `run` would do with them (serve, quarantining the broken ones).
+  LoadResult result = load_isolating(config_path);
   std::vector<Diagnostic> diags = std::move(result.diagnostics);
   if (result.config) {
     auto more = analyze(*result.config);
@@ -24,10 +26,12 @@ int run_check(const std::string& config_path, std::ostream& out, const std::stri
   }
   std::size_t errors = 0;
   std::size_t warnings = 0;
+  std::size_t tenant_errors = 0;
   for (const auto& d : diags) {
     out << d.format() << '\n';
     if (d.severity == Diagnostic::Severity::error) {
       ++errors;
+      tenant_errors += result.config && is_tenant_error(*result.config, d) ? 1 : 0;
     } else {
       ++warnings;
     }
@@ -43,6 +47,21 @@ int run_check(const std::string& config_path, std::ostream& out, const std::stri
   }
   out << errors << (errors == 1 ? " error" : " errors") << ", " << warnings
       << (warnings == 1 ? " warning" : " warnings") << '\n';
+  if (result.config && tenant_errors == errors) {
+    // Every error is confined to tenants: `run` would start (tenant_errors = "quarantine").
+    std::size_t broken = result.config->quarantined.size();
+    for (const auto& t : result.config->tenants) {
+      for (const auto& d : diags) {
+        if (d.severity == Diagnostic::Severity::error && d.pos.file == t.file) {
+          ++broken;
+          break;
+        }
+      }
+    }
+    out << "tenant errors only: run would quarantine " << broken
+        << (broken == 1 ? " tenant" : " tenants") << " and serve the other "
+        << result.config->tenants.size() + result.config->quarantined.size() - broken << '\n';
+  }
   return 1;
 }
 

@@ -86,6 +86,10 @@ struct GatewaySection {
   Millis drain_timeout{15'000};
   std::string ticket_keys;    // optional absolute path
   std::string resolver;       // optional "ip:port", or several comma-separated
+  // What an error confined to one tenant (its file, certificate or key) does at start and
+  // reload: quarantine that tenant and serve the others, or refuse the whole configuration.
+  enum class TenantErrors : std::uint8_t { quarantine, refuse };
+  TenantErrors tenant_errors = TenantErrors::quarantine;
 };
 
 struct AdminSection {
@@ -178,6 +182,16 @@ struct TenantConfig {
   std::vector<Pos> pos_hosts;  // parallel to hosts (added by config)
 };
 
+// A tenant left out of a generation for its own errors: its hosts are refused at the handshake
+// (reason tenant_quarantined) while every other tenant serves.
+struct QuarantinedTenant {
+  std::string name;   // from the file, else the file's stem (a file that does not parse)
+  std::string file;   // absolute path of the tenant file
+  std::vector<std::string> hosts;  // as far as the file could be read; may be empty
+  std::string error;  // the first error, Diagnostic::format()ted
+  std::size_t errors = 0;
+};
+
 struct Config {
   std::string file;  // absolute path of gateway.toml
   GatewaySection gateway;
@@ -188,6 +202,7 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::vector<EgressConfig> egress;
   std::vector<TenantConfig> tenants;  // sorted by name
+  std::vector<QuarantinedTenant> quarantined;  // sorted by name; only from load_isolating()
 };
 
 struct LoadResult {
@@ -200,5 +215,18 @@ struct LoadResult {
 // tenant isolation, unique hosts, enum values, addresses, durations). Does not read certificates.
 // Never throws.
 LoadResult load(const std::string& gateway_toml_path);
+
+// load(), for `run` and reload: when [gateway].tenant_errors = "quarantine" (the default) and
+// every error lies in tenant files, the config is given with those tenants moved to
+// `quarantined`; `diagnostics` still holds every error. Errors anywhere else refuse as load().
+LoadResult load_isolating(const std::string& gateway_toml_path);
+
+// Moves each tenant of cfg.tenants that has an error in `errors` (one positioned in its file)
+// to cfg.quarantined. Returns the indexes (into cfg.tenants as it was) of the tenants that
+// stayed, in order. Errors in no tenant's file are left to the caller.
+std::vector<std::size_t> quarantine_tenants(Config& cfg, const std::vector<Diagnostic>& errors);
+
+// True when `d` is positioned in a file of tenants_dir: an error confined to that tenant.
+bool is_tenant_error(const Config& cfg, const Diagnostic& d);
 
 }  // namespace portcullis::gateway::config

@@ -103,7 +103,9 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
 
   cfg.gateway.tenants_dir = r.resolve("tenants.d");
   if (const auto* g = r.table(root, "gateway")) {
-    r.known_keys(*g, {"workers", "tenants_dir", "drain_timeout", "ticket_keys", "resolver"},
+    r.known_keys(*g,
+                 {"workers", "tenants_dir", "drain_timeout", "ticket_keys", "resolver",
+                  "tenant_errors"},
                  "[gateway]");
     r.integer(*g, "workers", cfg.gateway.workers, 0, 1024);
     std::string dir;
@@ -118,6 +120,10 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
     }
     r.duration(*g, "drain_timeout", cfg.gateway.drain_timeout, true);
     std::string s;
+    if (r.choice(*g, "tenant_errors", {"quarantine", "refuse"}, s)) {
+      cfg.gateway.tenant_errors = s == "refuse" ? GatewaySection::TenantErrors::refuse
+                                                : GatewaySection::TenantErrors::quarantine;
+    }
     if (r.str(*g, "ticket_keys", s)) {
       cfg.gateway.ticket_keys = r.resolve(s);
     }

@@ -231,6 +231,23 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
 
 // ---- across files ----
 
+void Validator::adopt(const Config& cfg) {
+  mesh_present_ = !cfg.mesh.trust_domain.empty() || !cfg.mesh.ca.empty();
+  for (const auto& t : cfg.tenants) {
+    tenant_names_.emplace(t.name, Pos{t.file, 0, 0});
+    for (std::size_t i = 0; i < t.hosts.size(); ++i) {
+      hosts_.emplace(t.hosts[i], Seen{t.name, i < t.pos_hosts.size() ? t.pos_hosts[i]
+                                                                    : Pos{t.file, 0, 0}});
+    }
+  }
+  for (const auto& q : cfg.quarantined) {
+    tenant_names_.emplace(q.name, Pos{q.file, 0, 0});
+    for (const auto& h : q.hosts) {
+      hosts_.emplace(h, Seen{q.name, Pos{q.file, 0, 0}});
+    }
+  }
+}
+
 void Validator::finish(Config& cfg) {
   for (const SniRef& ref : unknown_sni_refs_) {
     if (tenant_names_.count(ref.tenant) == 0) {

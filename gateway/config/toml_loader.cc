@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "gateway/config/validate.h"
 
@@ -60,7 +62,9 @@ std::optional<toml::table> parse_toml_file(const std::string& path,
   return parse_toml_string(buf.str(), path, out);
 }
 
-LoadResult load(const std::string& gateway_toml_path) {
+namespace {
+
+LoadResult load_files(const std::string& gateway_toml_path, bool isolate) {
   LoadResult result;
   auto& diags = result.diagnostics;
   std::error_code ec;
@@ -113,8 +117,103 @@ LoadResult load(const std::string& gateway_toml_path) {
   });
   if (!has_error) {
     result.config = std::move(cfg);
+    return result;
   }
+  if (!isolate || cfg.gateway.tenant_errors != GatewaySection::TenantErrors::quarantine) {
+    return result;
+  }
+  std::vector<Diagnostic> errors;
+  for (const auto& d : diags) {
+    if (d.severity != Diagnostic::Severity::error) {
+      continue;
+    }
+    if (!is_tenant_error(cfg, d)) {
+      return result;  // gateway.toml (or a file it names) is at fault: refuse as a whole
+    }
+    errors.push_back(d);
+  }
+  // A file that did not parse gave no tenant: quarantined under its stem, hosts unknown.
+  for (const auto& f : files) {
+    const bool parsed = std::any_of(cfg.tenants.begin(), cfg.tenants.end(),
+                                    [&](const TenantConfig& t) { return t.file == f; });
+    const auto first = std::find_if(errors.begin(), errors.end(),
+                                    [&](const Diagnostic& d) { return d.pos.file == f; });
+    if (!parsed && first != errors.end()) {
+      QuarantinedTenant q;
+      q.name = std::filesystem::path(f).stem().string();
+      q.file = f;
+      q.error = first->format();
+      q.errors = static_cast<std::size_t>(std::count_if(
+          errors.begin(), errors.end(), [&](const Diagnostic& d) { return d.pos.file == f; }));
+      cfg.quarantined.push_back(std::move(q));
+    }
+  }
+  quarantine_tenants(cfg, errors);
+  result.config = std::move(cfg);
   return result;
+}
+
+}  // namespace
+
+LoadResult load(const std::string& gateway_toml_path) {
+  return load_files(gateway_toml_path, false);
+}
+
+LoadResult load_isolating(const std::string& gateway_toml_path) {
+  return load_files(gateway_toml_path, true);
+}
+
+bool is_tenant_error(const Config& cfg, const Diagnostic& d) {
+  if (cfg.gateway.tenants_dir.empty() || d.pos.file.empty()) {
+    return false;
+  }
+  // Tenant files are listed as (tenants_dir / name).lexically_normal(): compare their parent.
+  std::filesystem::path dir = std::filesystem::path(cfg.gateway.tenants_dir).lexically_normal();
+  if (!dir.has_filename()) {
+    dir = dir.parent_path();  // "x/tenants.d/" -> "x/tenants.d"
+  }
+  return std::filesystem::path(d.pos.file).parent_path() == dir;
+}
+
+std::vector<std::size_t> quarantine_tenants(Config& cfg, const std::vector<Diagnostic>& errors) {
+  std::unordered_map<std::string_view, std::pair<const Diagnostic*, std::size_t>> by_file;
+  for (const auto& d : errors) {
+    if (d.severity == Diagnostic::Severity::error) {
+      auto& slot = by_file[d.pos.file];
+      slot.first = slot.first != nullptr ? slot.first : &d;
+      ++slot.second;
+    }
+  }
+  std::vector<std::size_t> kept;
+  kept.reserve(cfg.tenants.size());
+  if (by_file.empty()) {
+    for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
+      kept.push_back(i);
+    }
+    return kept;
+  }
+  std::vector<TenantConfig> stay;
+  stay.reserve(cfg.tenants.size());
+  for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
+    TenantConfig& t = cfg.tenants[i];
+    const auto it = by_file.find(t.file);
+    if (it == by_file.end()) {
+      kept.push_back(i);
+      stay.push_back(std::move(t));
+      continue;
+    }
+    QuarantinedTenant q;
+    q.name = t.name.empty() ? std::filesystem::path(t.file).stem().string() : t.name;
+    q.file = t.file;
+    q.hosts = std::move(t.hosts);
+    q.error = it->second.first->format();
+    q.errors = it->second.second;
+    cfg.quarantined.push_back(std::move(q));
+  }
+  cfg.tenants = std::move(stay);
+  std::sort(cfg.quarantined.begin(), cfg.quarantined.end(),
+            [](const QuarantinedTenant& a, const QuarantinedTenant& b) { return a.name < b.name; });
+  return kept;
 }
 
 }  // namespace portcullis::gateway::config

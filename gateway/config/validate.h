@@ -38,6 +38,10 @@ class Validator {
   void read_tenant(const toml::table& root, const std::string& file, Config& cfg);
   // Checks across files; sorts cfg.tenants by name.
   void finish(Config& cfg);
+  // For a per-tenant reload (tenant_reload.h), instead of read_gateway() and the unchanged
+  // tenant files: the names and hosts cfg's tenants (quarantined ones too) already hold, and
+  // whether it has a [mesh].
+  void adopt(const Config& cfg);
 
   // True when tenants_dir was written explicitly (then a missing directory is an error).
   bool tenants_dir_explicit() const noexcept { return tenants_dir_explicit_; }

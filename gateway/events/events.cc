@@ -226,6 +226,17 @@ void Events::memory_budget(bool shedding, const std::string& detail) {
         shedding ? Reason::memory_budget : Reason::memory_recovered, s);
 }
 
+void Events::tenant_state(const std::string& tenant, const std::string& file, Reason why,
+                          const std::string& error) {
+  observe::AuditSubject s;
+  s.tenant = tenant;
+  s.file = file;
+  if (!error.empty()) {
+    s.detail = error;
+  }
+  audit(AuditEvent::tenant_state, why == Reason::config_valid, why, s);
+}
+
 std::uint64_t Events::access_write_failures() const noexcept {
   return access_.file().write_failures();
 }

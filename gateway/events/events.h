@@ -77,6 +77,11 @@ class Events {
   void plaintext_upstream(const std::string& tenant, const std::string& cluster);
   void ticket_keys_rejected(const std::string& file, const std::string& detail);
   void memory_budget(bool shedding, const std::string& detail);
+  // A tenant whose files have errors (audit tenant_state, deny): `why` tenant_quarantined (left
+  // out, its hosts refused) or tenant_stale (its previous version keeps serving); config_valid
+  // (allow) when it is back in service.
+  void tenant_state(const std::string& tenant, const std::string& file, Reason why,
+                    const std::string& error);
 
   // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }

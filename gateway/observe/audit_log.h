@@ -37,6 +37,9 @@ inline constexpr std::string_view kEventMemoryBudget = "memory_budget";  // shed
 inline constexpr std::string_view kEventProxyReject = "proxy_reject";      // PROXY header
 inline constexpr std::string_view kEventEgressTlsFail = "egress_tls_fail";
 inline constexpr std::string_view kEventTicketKeys = "ticket_keys";
+// A tenant whose files have errors: quarantined or kept at its previous version (deny), or
+// back in service (allow).
+inline constexpr std::string_view kEventTenantState = "tenant_state";
 
 // Every audit event; to_string gives the kEvent* word above. events::Events takes only these.
 enum class AuditEvent : std::uint8_t {
@@ -52,6 +55,7 @@ enum class AuditEvent : std::uint8_t {
   plaintext_upstream,
   ticket_keys,
   memory_budget,
+  tenant_state,
 };
 
 constexpr std::string_view to_string(AuditEvent e) noexcept {
@@ -68,6 +72,7 @@ constexpr std::string_view to_string(AuditEvent e) noexcept {
     case AuditEvent::plaintext_upstream: return kEventPlaintextUpstream;
     case AuditEvent::ticket_keys: return kEventTicketKeys;
     case AuditEvent::memory_budget: return kEventMemoryBudget;
+    case AuditEvent::tenant_state: return kEventTenantState;
   }
   return "unknown";
 }

@@ -12,6 +12,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::tls_handshake_timeout: return "tls_handshake_timeout";
     case Reason::tls_client_cert_required: return "tls_client_cert_required";
     case Reason::tls_client_cert_rejected: return "tls_client_cert_rejected";
+    case Reason::tenant_quarantined: return "tenant_quarantined";
     case Reason::http_malformed: return "http_malformed";
     case Reason::h2_protocol_error: return "h2_protocol_error";
     case Reason::h2_flood: return "h2_flood";
@@ -71,6 +72,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::plaintext_configured: return "plaintext_configured";
     case Reason::invalid_ticket_keys: return "invalid_ticket_keys";
     case Reason::memory_recovered: return "memory_recovered";
+    case Reason::tenant_stale: return "tenant_stale";
   }
   return "unknown";
 }

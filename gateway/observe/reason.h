@@ -19,6 +19,7 @@ enum class Reason : std::uint16_t {
   tls_handshake_timeout,
   tls_client_cert_required,
   tls_client_cert_rejected,
+  tenant_quarantined,  // the SNI names a tenant left out for its errors (audit tenant_state)
   // Downstream request.
   http_malformed,
   h2_protocol_error,
@@ -88,6 +89,7 @@ enum class Reason : std::uint16_t {
   plaintext_configured,
   invalid_ticket_keys,
   memory_recovered,
+  tenant_stale,  // a tenant's new files have errors: its previous version keeps serving
 };
 
 // Reasons an upstream connection counts itself (portcullis_upstream_failures_total, once per

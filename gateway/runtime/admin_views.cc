@@ -6,7 +6,9 @@
 #include <chrono>
 #include <fcntl.h>
 #include <string>
+#include <string_view>
 #include <unistd.h>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/observe/metrics.h"
@@ -30,6 +32,26 @@ void Server::publish_metrics() {
                              .count();
         for (const auto& c : snap->certs) {
           out.add({c.name}, static_cast<double>(c.not_after - now));
+        }
+      }));
+  published_.push_back(metrics.callback_gauge(
+      "portcullis_tenant_state",
+      "1 for each tenant in its state: serving, stale (its new files have errors; the previous "
+      "version serves) or quarantined (refused at the handshake).",
+      {"tenant", "state"}, [this](observe::SampleSink& out) {
+        const SnapshotPtr snap = snapshot();
+        if (!snap) {
+          return;
+        }
+        std::unordered_set<std::string_view> stale;
+        for (const auto& q : snap->stale) {
+          stale.insert(q.file);
+        }
+        for (const auto& t : snap->tenants) {
+          out.add({t.cfg->name, stale.count(t.cfg->file) != 0 ? "stale" : "serving"}, 1);
+        }
+        for (const auto& q : snap->config.quarantined) {
+          out.add({q.name, "quarantined"}, 1);
         }
       }));
   published_.push_back(metrics.callback_gauge(

@@ -191,8 +191,13 @@ int Server::run() {
     }
   }
   events_.config_loaded(false, current_->generation, config_path_);
+  for (const auto& q : current_->config.quarantined) {
+    log_tenant_state(q, Reason::tenant_quarantined);
+  }
 
-  watcher_ = std::make_unique<Watcher>(&loop_, [this] { reload(); });
+  watcher_ = std::make_unique<Watcher>(&loop_, [this](std::vector<std::string> changed) {
+    reload(std::move(changed));
+  });
   watcher_->rebuild(config_path_, cfg);
 
   workers_running_ = workers;

@@ -55,8 +55,10 @@ class Server final : public admin::AdminViews {
   // Ticket keys: from [gateway].ticket_keys (a fleet's shared file) or generated and rotated
   // hourly. False (keys unchanged) when the file cannot be used.
   bool refresh_ticket_keys(const config::Config& cfg, bool rotate);
-  void reload();
+  void reload(std::vector<std::string> changed = {});  // changed: the watcher's paths, or all
   void apply_reload(BuildResult built, bool off_loop);
+  void report_tenant_states(const Snapshot& before, const Snapshot& after);
+  void log_tenant_state(const config::QuarantinedTenant& q, Reason why);
   void start_drain();
   void finish();
   bool bind_sockets(const Snapshot& snap, unsigned workers, std::vector<std::vector<int>>& fds);

@@ -1,6 +1,7 @@
 // Server, reload: build a new generation (off the main loop when big), then publish or refuse it.
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -19,13 +20,20 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point start) {
 
 // One reload build, on the Reloader's background thread or inline. Never throws: it may run on a
 // thread of its own or under a libuv callback.
+// With `changed` (the watcher's paths), only the tenants those files belong to are read and
+// built again when that is all that changed (reload_tenants); else everything is loaded.
 BuildResult build_reload(const std::string& config_path, std::uint64_t generation,
                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
-                         const Snapshot* previous,
+                         const Snapshot* previous, const std::vector<std::string>& changed,
                          std::chrono::steady_clock::time_point asked) noexcept {
   BuildResult built;
   try {
-    built = load_snapshot(config_path, generation, health, tickets, previous);
+    std::optional<BuildResult> partial;
+    if (!changed.empty() && previous != nullptr) {
+      partial = reload_tenants(*previous, changed, generation, health, tickets);
+    }
+    built = partial ? std::move(*partial)
+                    : load_snapshot(config_path, generation, health, tickets, previous);
   } catch (const std::exception& e) {  // out of memory: refuse the reload, keep serving
     built = BuildResult{};
     built.errors.push_back(config::Diagnostic{config::Diagnostic::Severity::error,
@@ -38,20 +46,71 @@ BuildResult build_reload(const std::string& config_path, std::uint64_t generatio
 
 }  // namespace
 
+// Tenants whose state (quarantined, stale, serving) or error changed with this reload: one
+// tenant_state audit line each, and a line on stderr.
+void Server::report_tenant_states(const Snapshot& before, const Snapshot& after) {
+  struct State {
+    Reason why;
+    std::string_view error;
+  };
+  std::unordered_map<std::string_view, State> was;  // by tenant file; serving ones absent
+  for (const auto& q : before.config.quarantined) {
+    was.emplace(q.file, State{Reason::tenant_quarantined, q.error});
+  }
+  for (const auto& q : before.stale) {
+    was.emplace(q.file, State{Reason::tenant_stale, q.error});
+  }
+  auto report = [&](const config::QuarantinedTenant& q, Reason why) {
+    const auto it = was.find(q.file);
+    if (it == was.end() || it->second.why != why || it->second.error != q.error) {
+      log_tenant_state(q, why);
+      if (why == Reason::tenant_stale && (q.error.find("certificate") != std::string::npos ||
+                                          q.error.find(" key") != std::string::npos)) {
+        events_.cert_rejected(q.file, q.error + "; the running certificate keeps serving");
+      }
+    }
+    if (it != was.end()) {
+      was.erase(it);
+    }
+  };
+  for (const auto& q : after.config.quarantined) {
+    report(q, Reason::tenant_quarantined);
+  }
+  for (const auto& q : after.stale) {
+    report(q, Reason::tenant_stale);
+  }
+  if (was.empty()) {
+    return;
+  }
+  for (const auto& t : after.tenants) {  // the rest of `was` that serves now is back
+    if (was.count(t.cfg->file) != 0) {
+      std::fprintf(stderr, "portcullis: tenant %s back in service\n", t.cfg->name.c_str());
+      events_.tenant_state(t.cfg->name, t.cfg->file, Reason::config_valid, "");
+    }
+  }
+}
+
+void Server::log_tenant_state(const config::QuarantinedTenant& q, Reason why) {
+  std::fprintf(stderr, "portcullis: tenant %s %s (%zu error%s): %s\n", q.name.c_str(),
+               why == Reason::tenant_stale ? "kept at its previous version" : "quarantined",
+               q.errors, q.errors == 1 ? "" : "s", q.error.c_str());
+  events_.tenant_state(q.name, q.file, why, q.error);
+}
+
 // A reload builds its snapshot off the main loop when it is big (see Reloader): with 100k
 // tenants a build takes seconds to minutes, and the main loop must keep answering /healthz and
 // /readyz (a liveness probe would restart the gateway) and handling signals meanwhile.
-void Server::reload() {
+void Server::reload(std::vector<std::string> changed) {
   if (draining_) {
     return;
   }
   // The running generation lends the contexts of unchanged tenants: pinned until the build ends.
   reloader_.request(current_->tenants.size(),
                     [path = config_path_, generation = generation_ + 1, health = &health_,
-                     tickets = &tickets_, previous = current_,
+                     tickets = &tickets_, previous = current_, changed = std::move(changed),
                      asked = std::chrono::steady_clock::now()]() {
                       return build_reload(path, generation, health, tickets, previous.get(),
-                                          asked);
+                                          changed, asked);
                     });
 }
 
@@ -114,6 +173,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
       events_.cert_reloaded(now.name, now.file);
     }
   }
+  report_tenant_states(*current_, *built.snapshot);
   SnapshotPtr replaced = current_;
   {
     std::lock_guard lock{snap_mu_};
@@ -128,11 +188,13 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   events_.reload_result(true, generation_);
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
-               "tenant contexts built, %zu unchanged and reused)\n",
+               "tenant contexts built, %zu unchanged and reused); tenants: %zu quarantined, %zu "
+               "stale%s\n",
                static_cast<unsigned long long>(generation_),
                static_cast<long long>(built.build_ms),
                off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
-               built.tenants_reused);
+               built.tenants_reused, built.snapshot->config.quarantined.size(),
+               built.snapshot->stale.size(), built.partial ? "; per-tenant reload" : "");
 }
 
 }  // namespace portcullis::gateway::runtime

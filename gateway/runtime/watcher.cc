@@ -38,7 +38,7 @@ constexpr std::size_t kMissing = static_cast<std::size_t>(-1);
 
 }  // namespace
 
-Watcher::Watcher(uv_loop_t* loop, std::function<void()> on_change)
+Watcher::Watcher(uv_loop_t* loop, OnChange on_change)
     : loop_(loop), on_change_(std::move(on_change)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -193,10 +193,22 @@ void Watcher::on_timer(uv_timer_t* h) noexcept {
   if (now == self->last_) {
     return;  // an unrelated file, or the same bytes rewritten
   }
+  std::vector<std::string> changed;
+  for (const auto& [path, hash] : now) {
+    auto it = self->last_.find(path);
+    if (it == self->last_.end() || it->second != hash) {
+      changed.push_back(path);
+    }
+  }
+  for (const auto& [path, hash] : self->last_) {
+    if (now.count(path) == 0) {
+      changed.push_back(path);  // no longer looked at (a tenant file removed from tenants_dir)
+    }
+  }
   // Remember what this reload was for: a refused reload is not retried until a file changes
   // again; a successful one calls rebuild(), which takes a fresh fingerprint.
   self->last_ = std::move(now);
-  self->on_change_();
+  self->on_change_(std::move(changed));
 }
 
 void Watcher::close() {

@@ -5,7 +5,9 @@
 // seen. Any event under a watched directory is debounced (kDebounceMs), then the named files are
 // re-checked by content: the event's file name is not trusted, because the kubelet rotates a
 // mounted Secret by swapping the `..data` symlink, and tls.crt itself never gets an event.
-// A reload fires only when some file's content (or presence) differs from the last check.
+// A reload fires only when some file's content (or presence) differs from the last check, and
+// is told which of the named files differ (as the config spells them), so that a change confined
+// to tenants rebuilds only those tenants.
 // Thread:   the main loop. rebuild() after every successful reload (the file set may change).
 #pragma once
 
@@ -16,6 +18,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <uv.h>
 
@@ -27,7 +30,9 @@ inline constexpr std::uint64_t kDebounceMs = 300;
 
 class Watcher {
  public:
-  Watcher(uv_loop_t* loop, std::function<void()> on_change);
+  // `changed`: the files whose content or presence differs (never empty when called).
+  using OnChange = std::function<void(std::vector<std::string> changed)>;
+  Watcher(uv_loop_t* loop, OnChange on_change);
   ~Watcher();
   // Watches what `cfg` (loaded from `config_path`) depends on.
   void rebuild(const std::string& config_path, const config::Config& cfg);
@@ -43,7 +48,7 @@ class Watcher {
   std::size_t content_hash(const std::string& path);
 
   uv_loop_t* loop_;
-  std::function<void()> on_change_;
+  OnChange on_change_;
   uv_timer_t timer_{};
   std::map<std::string, std::unique_ptr<Dir>> dirs_;  // directory -> watched names
   std::set<std::string> files_;    // files the config names

@@ -1,138 +1,31 @@
 #include "gateway/snapshot/snapshot.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <ctime>
 #include <string_view>
 #include <unordered_map>
 
 #include "certs/pem.h"
 #include "gateway/config/analyze.h"
+#include "gateway/config/tenant_reload.h"
+#include "gateway/snapshot/tenant_tls.h"
 #include "tls/context.h"
 
 namespace portcullis::gateway::runtime {
 namespace {
 
-config::Diagnostic error_at(const config::Pos& pos, std::string message) {
-  config::Diagnostic d;
-  d.pos = pos;
-  d.message = std::move(message);
-  return d;
-}
-
 bool same_time(const timespec& a, const timespec& b) noexcept {
   return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-// Per tenant of `c` (by index): the previous generation's runtime whose server context it can
-// take over, or nullptr. Same name, same TLS settings, every file stamp unchanged, and nothing
-// in the chain expired (an expired chain goes through the analyzer, which refuses it).
-using ReusePlan = std::vector<const TenantRuntime*>;
-
-ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now) {
-  ReusePlan plan(c.tenants.size(), nullptr);
-  if (previous == nullptr) {
-    return plan;
-  }
-  std::unordered_map<std::string_view, const TenantRuntime*> by_name;
-  by_name.reserve(previous->tenants.size());
-  for (const TenantRuntime& rt : previous->tenants) {
-    if (rt.server_ctx) {
-      by_name.emplace(rt.cfg->name, &rt);
-    }
-  }
-  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
-    const config::TenantConfig& t = c.tenants[i];
-    const auto it = by_name.find(t.name);
-    if (it == by_name.end()) {
-      continue;
-    }
-    const TenantRuntime& old = *it->second;
-    const config::TenantConfig& o = *old.cfg;
-    const TenantTlsSource& src = old.tls_source;
-    if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
-        o.min_tls != t.min_tls || src.chain_not_after <= now) {
-      continue;
-    }
-    if (src.cert.same(FileStamp::of(t.cert)) && src.key.same(FileStamp::of(t.key)) &&
-        src.client_ca.same(FileStamp::of(t.client_ca))) {
-      plan[i] = &old;
-    }
-  }
-  return plan;
-}
-
-// Fills what a reload needs to judge reuse and what /metrics shows, from the built context.
-void describe_built(SSL_CTX* ctx, TenantTlsSource& src) {
-  X509* leaf = SSL_CTX_get0_certificate(ctx);
-  if (leaf == nullptr) {
-    return;
-  }
-  src.leaf_sha256 = certs::fingerprint_sha256(leaf);
-  src.leaf_not_after = certs::not_after_unix(leaf);
-  src.chain_not_after = src.leaf_not_after;
-  STACK_OF(X509)* chain = nullptr;
-  if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr) {
-    for (int i = 0; i < sk_X509_num(chain); ++i) {
-      src.chain_not_after =
-          std::min(src.chain_not_after, certs::not_after_unix(sk_X509_value(chain, i)));
-    }
-  }
-}
-
-// One tenant's server context, made (or taken over) before the rest of the snapshot, so that
-// the analyzers can be pointed at just the tenants that need them.
-struct TenantTlsBuild {
-  tls::SslCtxPtr ctx;
-  TenantTlsSource source;
-  std::string error;     // why ctx is null
-  bool reused = false;
-  bool analyze = false;  // the build cannot vouch for it: the analyzers must judge
-};
-using TenantTlsBuilds = std::vector<TenantTlsBuild>;
-
-TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
-                                 std::int64_t now) {
-  TenantTlsBuilds out(c.tenants.size());
-  tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
-  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
-    const config::TenantConfig& t = c.tenants[i];
-    TenantTlsBuild& b = out[i];
-    if (const TenantRuntime* old = plan[i]) {
-      // Unchanged files: share the running context (OpenSSL reference count).
-      SSL_CTX_up_ref(old->server_ctx.get());
-      b.ctx.reset(old->server_ctx.get());
-      b.source = old->tls_source;
-      b.reused = true;
-      continue;
-    }
-    tls::ServerContextSpec spec;
-    spec.cert_chain = t.cert;
-    spec.key = t.key;
-    spec.client_ca = t.client_ca;
-    spec.min_version = tls::parse_min_version(t.min_tls);
-    // Distinct per tenant and per client-auth policy: a session never resumes across them.
-    spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
-    // Stamped before reading: a file that changes during the build differs next time.
-    b.source.cert = FileStamp::of(t.cert);
-    b.source.key = FileStamp::of(t.key);
-    b.source.client_ca = FileStamp::of(t.client_ca);
-    auto r = tls::make_server_context(spec, &loader);
-    if (!r.ctx) {
-      b.error = std::move(r.error);
-      b.analyze = true;
-      continue;
-    }
-    b.ctx = std::move(r.ctx);
-    describe_built(b.ctx.get(), b.source);
-    // A built context proves the files readable and the key matching; what only the analyzers
-    // check is an expired certificate in the chain and the client CA bundle.
-    b.analyze = b.source.chain_not_after <= now || !t.client_ca.empty();
-  }
-  return out;
-}
+using detail::error_at;
+using detail::TenantTlsBuild;
+using detail::TenantTlsBuilds;
 
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
-                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls);
+                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls,
+                  std::vector<config::QuarantinedTenant> stale = {});
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -175,16 +68,19 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
                            upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
                            const Snapshot* previous) {
   const std::int64_t now = unix_now();
-  TenantTlsBuilds tenant_tls = build_tenant_tls(cfg, plan_reuse(cfg, previous, now), now);
+  TenantTlsBuilds tenant_tls =
+      detail::build_tenant_tls(cfg, detail::plan_reuse(cfg, previous, now), now);
   return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls));
 }
 
 namespace {
 
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
-                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls) {
+                  const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls,
+                  std::vector<config::QuarantinedTenant> stale) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
+  snap->stale = std::move(stale);
   snap->config = std::move(cfg);
   const config::Config& c = snap->config;
   BuildResult result;
@@ -293,6 +189,19 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     }
   }
 
+  // Quarantined tenants' names stay claimed, so that they are refused with their own reason
+  // instead of reaching another tenant's wildcard or the listener's unknown_sni tenant.
+  for (std::size_t qi = 0; qi < c.quarantined.size(); ++qi) {
+    const auto index = static_cast<std::uint32_t>(c.tenants.size() + qi);
+    tls::TenantTls q;
+    q.tenant = index;
+    q.quarantined = true;
+    snap->sni.add_tenant(q);
+    for (const auto& h : c.quarantined[qi].hosts) {
+      snap->sni.add_host(h, index);  // taken by a serving tenant: that one keeps it
+    }
+  }
+
   for (std::uint32_t ei = 0; ei < c.egress.size(); ++ei) {
     const config::EgressConfig& e = c.egress[ei];
     EgressRuntime& er = snap->egress.emplace_back();
@@ -381,29 +290,18 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
 
 }  // namespace
 
-BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
-                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
-                          const Snapshot* previous) {
-  config::LoadResult loaded = config::load(config_path);
-  if (!loaded.ok()) {
-    BuildResult r;
-    for (auto& d : loaded.diagnostics) {
-      if (d.severity == config::Diagnostic::Severity::error) {
-        r.errors.push_back(std::move(d));
-      }
-    }
-    return r;
-  }
-  // The analyzers' errors (expired certificate, key not matching its certificate...) refuse
-  // the config too; their warnings are for `check`. Tenants whose context is reused were
-  // analyzed when it was built and their files have not changed: leave them out (at 100k
-  // tenants the analyzers parse every certificate and key again, the bulk of a reload).
-  // The analyzers judge everything but the tenants, and the tenants whose build cannot vouch
-  // for them: at 100k tenants, analyzing all of them parsed every certificate and key twice
-  // (analyzers, then the build), the bulk of start-up. Reused tenants were judged when built.
-  config::Config& cfg = *loaded.config;
-  const std::int64_t now = unix_now();
-  TenantTlsBuilds tenant_tls = build_tenant_tls(cfg, plan_reuse(cfg, previous, now), now);
+namespace {
+
+// The analyzers judge everything but the tenants, and the tenants whose build cannot vouch
+// for them: at 100k tenants, analyzing all of them parsed every certificate and key twice
+// (analyzers, then the build), the bulk of start-up. Reused tenants were judged when built.
+// Then a tenant's own errors isolate it (tenant_errors = "quarantine") and the rest is built.
+BuildResult finish_load(config::Config cfg, TenantTlsBuilds tenant_tls, const Snapshot* previous,
+                        std::int64_t now, std::vector<config::QuarantinedTenant> stale,
+                        std::uint64_t generation, upstream::HealthRegistry* health,
+                        const tls::TicketKeyStore* tickets) {
+  const bool isolating =
+      cfg.gateway.tenant_errors == config::GatewaySection::TenantErrors::quarantine;
   std::vector<config::TenantConfig> all = std::move(cfg.tenants);
   cfg.tenants.clear();
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -414,15 +312,118 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   std::vector<config::Diagnostic> diagnostics = config::analyze(cfg);
   cfg.tenants = std::move(all);
   BuildResult r;
+  std::vector<config::Diagnostic> tenant_errors;
   for (auto& d : diagnostics) {
-    if (d.severity == config::Diagnostic::Severity::error) {
+    if (d.severity != config::Diagnostic::Severity::error) {
+      continue;
+    }
+    if (isolating && config::is_tenant_error(cfg, d)) {
+      tenant_errors.push_back(std::move(d));
+    } else {
       r.errors.push_back(std::move(d));
     }
   }
   if (!r.errors.empty()) {
+    return r;  // gateway.toml or a file it names: the whole configuration is refused
+  }
+  if (isolating) {
+    detail::isolate(cfg, tenant_tls, std::move(tenant_errors), previous, now, stale);
+  }
+  return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls),
+               std::move(stale));
+}
+
+}  // namespace
+
+BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
+                          upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
+                          const Snapshot* previous) {
+  config::LoadResult loaded = config::load_isolating(config_path);
+  if (!loaded.ok()) {
+    BuildResult r;
+    for (auto& d : loaded.diagnostics) {
+      if (d.severity == config::Diagnostic::Severity::error) {
+        r.errors.push_back(std::move(d));
+      }
+    }
     return r;
   }
-  return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls));
+  config::Config& cfg = *loaded.config;
+  const std::int64_t now = unix_now();
+  TenantTlsBuilds tenant_tls =
+      detail::build_tenant_tls(cfg, detail::plan_reuse(cfg, previous, now), now);
+  return finish_load(std::move(cfg), std::move(tenant_tls), previous, now, {}, generation, health,
+                     tickets);
+}
+
+std::optional<BuildResult> reload_tenants(const Snapshot& previous,
+                                          const std::vector<std::string>& changed,
+                                          std::uint64_t generation,
+                                          upstream::HealthRegistry* health,
+                                          const tls::TicketKeyStore* tickets) {
+  const config::Config& pc = previous.config;
+  if (changed.empty() || pc.gateway.tenants_dir.empty()) {
+    return std::nullopt;
+  }
+  namespace fs = std::filesystem;
+  const auto normal = [](const std::string& p) { return fs::path(p).lexically_normal().string(); };
+  std::string tdir = normal(pc.gateway.tenants_dir);
+  if (!tdir.empty() && tdir.back() == '/') {
+    tdir.pop_back();
+  }
+  // Whose files changed. Certificates, keys and CAs are claimed by the tenants naming them; one
+  // that nothing but tenants names is theirs alone (else: gateway.toml's, a full reload).
+  std::unordered_map<std::string_view, std::vector<const config::TenantConfig*>> owners;
+  for (const auto& t : pc.tenants) {
+    for (const std::string* f : {&t.cert, &t.key, &t.client_ca}) {
+      if (!f->empty()) {
+        owners[*f].push_back(&t);
+      }
+    }
+  }
+  detail::FileSet files;
+  std::vector<std::string> tenant_files;
+  for (const auto& raw : changed) {
+    const std::string p = normal(raw);
+    if (fs::path(p).parent_path() == tdir && fs::path(p).extension() == ".toml") {
+      tenant_files.push_back(p);
+      files.insert(p);
+      continue;
+    }
+    const auto it = owners.find(p);
+    if (it == owners.end() || p == pc.mesh.ca || p == pc.mesh.cert || p == pc.mesh.key ||
+        p == pc.gateway.ticket_keys ||
+        std::any_of(pc.egress.begin(), pc.egress.end(),
+                    [&](const config::EgressConfig& e) { return e.ca == p; })) {
+      return std::nullopt;
+    }
+    files.insert(p);
+    for (const config::TenantConfig* t : it->second) {
+      tenant_files.push_back(t->file);
+      files.insert(t->file);
+    }
+  }
+  std::sort(tenant_files.begin(), tenant_files.end());
+  tenant_files.erase(std::unique(tenant_files.begin(), tenant_files.end()), tenant_files.end());
+  config::LoadResult loaded = config::reload_tenant_files(pc, tenant_files);
+  if (!loaded.ok()) {
+    return std::nullopt;
+  }
+  config::Config& cfg = *loaded.config;
+  const std::int64_t now = unix_now();
+  TenantTlsBuilds tenant_tls =
+      detail::build_tenant_tls(cfg, detail::plan_reuse(cfg, &previous, now, &files), now);
+  // Tenants still at their previous version whose files did not change stay so.
+  std::vector<config::QuarantinedTenant> stale;
+  for (const auto& q : previous.stale) {
+    if (files.count(q.file) == 0) {
+      stale.push_back(q);
+    }
+  }
+  BuildResult r = finish_load(std::move(cfg), std::move(tenant_tls), &previous, now,
+                              std::move(stale), generation, health, tickets);
+  r.partial = true;
+  return r;
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,9 @@ struct Snapshot {
   tls::SslCtxPtr mesh_h1;
   std::string gateway_identity;  // the URI SAN of [mesh].cert
   std::vector<CertFact> certs;
+  // Tenants whose new files have errors but whose previous version (configuration and context,
+  // still valid) keeps serving: in `tenants` too. Quarantined ones are config.quarantined.
+  std::vector<config::QuarantinedTenant> stale;
 
   const ListenerRuntime* listener(const std::string& name) const noexcept;
 };
@@ -111,6 +115,7 @@ struct BuildResult {
   std::size_t tenants_built = 0;   // server contexts made from the files
   std::size_t tenants_reused = 0;  // taken over from `previous`: no file changed
   std::int64_t build_ms = 0;       // filled by the caller that timed it (reload)
+  bool partial = false;            // reload_tenants(): only the changed tenants were read
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.
@@ -127,7 +132,11 @@ BuildResult build_snapshot(config::Config cfg, std::uint64_t generation,
                            const Snapshot* previous = nullptr);
 
 // load + analyze + build, the path `run` and reload share; refuses what `check` calls an
-// error. Each certificate and key is parsed once: tenant contexts are built first, and the
+// error, except that with [gateway].tenant_errors = "quarantine" (the default) an error
+// confined to one tenant (its file, certificate, key or client CA) leaves that tenant out, in
+// config.quarantined, and its hosts refused at the handshake, while the others are built. On a
+// reload (`previous` set), such a tenant that served in `previous` with a certificate chain
+// that has not expired keeps that version instead (Snapshot::stale). Each certificate and key is parsed once: tenant contexts are built first, and the
 // certificate analyzers then judge only the tenants a build cannot vouch for (it failed, a
 // certificate in the chain has expired, or the tenant has a client_ca bundle), plus every
 // non-tenant file. Tenants reused from `previous` were judged when built.
@@ -135,5 +144,17 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
                           upstream::HealthRegistry* health = nullptr,
                           const tls::TicketKeyStore* tickets = nullptr,
                           const Snapshot* previous = nullptr);
+
+// Per-tenant reload. `changed`: the files the watcher saw change. When each is a tenant file
+// (tenants_dir/*.toml) or a certificate, key or client CA that only tenants name, just those
+// tenants are read and built again; every other tenant is taken over from `previous` (its
+// files are neither parsed nor stat()ed; an expired chain is still caught). std::nullopt when
+// the change is anything else (gateway.toml or a file it names, a file of a quarantined
+// tenant, an error this path cannot judge): the caller then runs load_snapshot.
+std::optional<BuildResult> reload_tenants(const Snapshot& previous,
+                                          const std::vector<std::string>& changed,
+                                          std::uint64_t generation,
+                                          upstream::HealthRegistry* health = nullptr,
+                                          const tls::TicketKeyStore* tickets = nullptr);
 
 }  // namespace portcullis::gateway::runtime

@@ -152,6 +152,9 @@ def test_plaintext_upstream_is_a_warning():
 def test_run_with_invalid_config_exits_1():
     with h.TestEnv("check") as env:
         t = _setup(env)
+        # A tenant's error refuses the start only with tenant_errors = "refuse" (the default
+        # quarantines that tenant: test_tenant_isolation).
+        _replace(t.gw.config_path, "[gateway]\n", "[gateway]\ntenant_errors = \"refuse\"\n")
         _replace(_tenant_file(t, "acme"), 'protocol = "h2"', 'protocol = "h3"')
         p = env.start("gw-bad", [h.portcullis_bin(), "run", "-c", t.gw.config_path])
         p.expected_exit = True

@@ -45,6 +45,14 @@ direct_response = "{name}"
     return gw, ca, files
 
 
+def _refuse_tenant_errors(gw):
+    """[gateway].tenant_errors = "refuse": a tenant's error refuses the whole configuration
+    (what these tests check; the default quarantines, see test_tenant_isolation)."""
+    toml = gw.gateway_toml
+    gw.gateway_toml = lambda: toml().replace("[gateway]\n",
+                                             "[gateway]\ntenant_errors = \"refuse\"\n", 1)
+
+
 def _reload_lines(gw):
     return re.findall(r"reloaded, generation (\d+).*?\((\d+) tenant contexts built, (\d+) "
                       r"unchanged and reused\)", gw.proc.stderr_text())
@@ -99,6 +107,7 @@ def test_unchanged_tenants_are_reused_and_a_rotated_one_is_rebuilt():
 def test_reused_tenant_with_a_broken_new_key_is_refused_and_keeps_serving():
     with h.TestEnv("reuse") as env:
         gw, _, files = _gateway(env, env.mkdir("pki"))
+        _refuse_tenant_errors(gw)
         gw.start()
         fp = served_fingerprint(gw.port, host("alpha"))
         with open(files["alpha"][1], "w", encoding="ascii") as f:
@@ -126,6 +135,7 @@ def test_start_refuses_expired_and_mismatched_certificates_in_the_analyzers_word
         with open(files["charlie"][1], encoding="ascii") as src, open(files["bravo"][1], "w",
                                                                       encoding="ascii") as out:
             out.write(src.read())
+        _refuse_tenant_errors(gw)
         gw.write()
         p = env.start("gw-bad", [h.portcullis_bin(), "run", "-c", gw.config_path], cwd=gw.dir)
         p.expected_exit = True

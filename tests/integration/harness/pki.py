@@ -3,12 +3,13 @@
 import hashlib
 import os
 import subprocess
+import time
 
 from .procs import check, portcullis_bin, run
 
 __all__ = [
     'TRUST_DOMAIN', 'GATEWAY_ID', 'workload_id', 'init_ca', 'issue', 'issue_expired', 'cert_text',
-    'cert_der_sha256', 'file_fingerprint'
+    'cert_der_sha256', 'file_fingerprint', 'issue_until'
 ]
 
 
@@ -112,6 +113,18 @@ def issue_expired(ca_dir, work, key, dns):
     signed by the CA in ca_dir. `openssl ca` (explicit dates: neither `certs issue` nor
     `x509 -req` back-dates); its database lives in the new directory `work`. Returns the leaf's
     path (the leaf alone, no chain)."""
+    return _issue_dated(ca_dir, work, key, dns, "20200101000000Z", "20210101000000Z")
+
+
+def issue_until(ca_dir, work, key, dns, not_after):
+    """issue_expired(), but valid from a minute ago until the unix time `not_after` (seconds:
+    a certificate that expires while a test runs)."""
+    fmt = "%Y%m%d%H%M%SZ"
+    start = time.strftime(fmt, time.gmtime(time.time() - 60))
+    return _issue_dated(ca_dir, work, key, dns, start, time.strftime(fmt, time.gmtime(not_after)))
+
+
+def _issue_dated(ca_dir, work, key, dns, startdate, enddate):
     os.makedirs(work, exist_ok=True)
     open(os.path.join(work, "index.txt"), "w", encoding="ascii").close()
     with open(os.path.join(work, "serial"), "w", encoding="ascii") as f:
@@ -138,7 +151,7 @@ commonName = supplied
     r = run(["openssl", "ca", "-batch", "-config", os.path.join(work, "ca.cnf"),
              "-cert", os.path.join(ca_dir, "ca.pem"), "-keyfile", os.path.join(ca_dir, "ca.key"),
              "-in", csr, "-out", leaf, "-notext",
-             "-startdate", "20200101000000Z", "-enddate", "20210101000000Z"])
+             "-startdate", startdate, "-enddate", enddate])
     check(r.returncode == 0, f"openssl ca failed: {r.stderr}")
     return leaf
 

@@ -185,4 +185,38 @@ TEST_CASE("malformed server_name gets decode_error, an unknown name unrecognized
   }
 }
 
+TEST_CASE("a quarantined tenant's name is refused: not by a wildcard, not by the fallback",
+          "[sni]") {
+  Pki pki;
+  TicketKeyStore store(TicketKeys::generate(1700000000));
+  Gateway gw(pki, &store);
+  // b also serves *.example.com, and unknown names fall back to a (unknown_sni = "a").
+  REQUIRE(gw.table.add_host("*.example.com", 1));
+  gw.selector.fallback = 0;
+  TenantTls q;
+  q.tenant = 2;
+  q.quarantined = true;
+  gw.table.add_tenant(q);
+  REQUIRE(gw.table.add_host("q.example.com", 2));
+
+  const std::string hello = real_hello("a.example.com");
+  for (const char* served : {"a.example.com", "other.example.com", "nobody.test"}) {
+    INFO(served);
+    CHECK(answer_to(gw, with_sni_body(hello, sni_body(served))).handshake);
+  }
+  SslPtr sssl(SSL_new(gw.front.get()));
+  REQUIRE(sssl);
+  TlsStream server(std::move(sssl), Role::server);
+  bind_selector(server.ssl(), &gw.selector);
+  server.feed(with_sni_body(hello, sni_body("q.example.com")));
+  std::string out;
+  server.take_output(out);
+  REQUIRE(out.size() >= 7);
+  CHECK(out[0] == 21);  // an alert, no ServerHello
+  CHECK(int(static_cast<unsigned char>(out[6])) == kUnrecognizedName);
+  CHECK(server.failure() == Failure::tenant_quarantined);
+  CHECK(server.requested_sni() == "q.example.com");
+  CHECK_FALSE(selected_tenant(server.ssl()).has_value());
+}
+
 }  // namespace portcullis::tls

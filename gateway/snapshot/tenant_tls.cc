@@ -1,0 +1,222 @@
+#include "gateway/snapshot/tenant_tls.h"
+
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+
+#include "certs/pem.h"
+#include "tls/context.h"
+
+namespace portcullis::gateway::runtime::detail {
+namespace {
+
+// Fills what a reload needs to judge reuse and what /metrics shows, from the built context.
+void describe_built(SSL_CTX* ctx, TenantTlsSource& src) {
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  if (leaf == nullptr) {
+    return;
+  }
+  src.leaf_sha256 = certs::fingerprint_sha256(leaf);
+  src.leaf_not_after = certs::not_after_unix(leaf);
+  src.chain_not_after = src.leaf_not_after;
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+      src.chain_not_after =
+          std::min(src.chain_not_after, certs::not_after_unix(sk_X509_value(chain, i)));
+    }
+  }
+}
+
+}  // namespace
+
+config::Diagnostic error_at(const config::Pos& pos, std::string message) {
+  config::Diagnostic d;
+  d.pos = pos;
+  d.message = std::move(message);
+  return d;
+}
+
+ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now,
+                     const FileSet* changed) {
+  ReusePlan plan(c.tenants.size(), nullptr);
+  if (previous == nullptr) {
+    return plan;
+  }
+  std::unordered_map<std::string_view, const TenantRuntime*> by_name;
+  by_name.reserve(previous->tenants.size());
+  for (const TenantRuntime& rt : previous->tenants) {
+    if (rt.server_ctx) {
+      by_name.emplace(rt.cfg->name, &rt);
+    }
+  }
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    const config::TenantConfig& t = c.tenants[i];
+    const auto it = by_name.find(t.name);
+    if (it == by_name.end()) {
+      continue;
+    }
+    const TenantRuntime& old = *it->second;
+    const config::TenantConfig& o = *old.cfg;
+    const TenantTlsSource& src = old.tls_source;
+    if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
+        o.min_tls != t.min_tls || src.chain_not_after <= now) {
+      continue;
+    }
+    if (changed != nullptr && changed->count(t.file) == 0 && changed->count(t.cert) == 0 &&
+        changed->count(t.key) == 0 && changed->count(t.client_ca) == 0) {
+      plan[i] = &old;  // the watcher named what changed: the others' files are not stat()ed
+      continue;
+    }
+    if (src.cert.same(FileStamp::of(t.cert)) && src.key.same(FileStamp::of(t.key)) &&
+        src.client_ca.same(FileStamp::of(t.client_ca))) {
+      plan[i] = &old;
+    }
+  }
+  return plan;
+}
+
+TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
+                                 std::int64_t now) {
+  TenantTlsBuilds out(c.tenants.size());
+  tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    const config::TenantConfig& t = c.tenants[i];
+    TenantTlsBuild& b = out[i];
+    if (const TenantRuntime* old = plan[i]) {
+      // Unchanged files: share the running context (OpenSSL reference count).
+      SSL_CTX_up_ref(old->server_ctx.get());
+      b.ctx.reset(old->server_ctx.get());
+      b.source = old->tls_source;
+      b.reused = true;
+      continue;
+    }
+    tls::ServerContextSpec spec;
+    spec.cert_chain = t.cert;
+    spec.key = t.key;
+    spec.client_ca = t.client_ca;
+    spec.min_version = tls::parse_min_version(t.min_tls);
+    // Distinct per tenant and per client-auth policy: a session never resumes across them.
+    spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
+    // Stamped before reading: a file that changes during the build differs next time.
+    b.source.cert = FileStamp::of(t.cert);
+    b.source.key = FileStamp::of(t.key);
+    b.source.client_ca = FileStamp::of(t.client_ca);
+    auto r = tls::make_server_context(spec, &loader);
+    if (!r.ctx) {
+      b.error = std::move(r.error);
+      b.analyze = true;
+      continue;
+    }
+    b.ctx = std::move(r.ctx);
+    describe_built(b.ctx.get(), b.source);
+    // A built context proves the files readable and the key matching; what only the analyzers
+    // check is an expired certificate in the chain and the client CA bundle.
+    b.analyze = b.source.chain_not_after <= now || !t.client_ca.empty();
+  }
+  return out;
+}
+
+void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diagnostic> errors,
+             const Snapshot* previous, std::int64_t now,
+             std::vector<config::QuarantinedTenant>& stale) {
+  std::unordered_map<std::string_view, bool> has_error;
+  for (const auto& d : errors) {
+    has_error.emplace(d.pos.file, true);
+  }
+  for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
+    const config::TenantConfig& t = cfg.tenants[i];
+    if (!tls[i].ctx && has_error.count(t.file) == 0) {  // the analyzers found nothing to say
+      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + tls[i].error));
+    }
+  }
+  if (errors.empty() && cfg.quarantined.empty()) {
+    return;
+  }
+  const std::vector<std::size_t> kept = config::quarantine_tenants(cfg, errors);
+  if (kept.size() != tls.size()) {
+    TenantTlsBuilds stay;
+    stay.reserve(kept.size());
+    for (const std::size_t i : kept) {
+      stay.push_back(std::move(tls[i]));
+    }
+    tls = std::move(stay);
+  }
+  if (previous == nullptr) {
+    return;
+  }
+  std::unordered_map<std::string_view, const TenantRuntime*> serving;  // by file
+  for (const auto& t : previous->tenants) {
+    serving.emplace(t.cfg->file, &t);
+  }
+  std::unordered_map<std::string_view, const std::vector<std::string>*> quarantined_hosts;
+  for (const auto& q : previous->config.quarantined) {
+    quarantined_hosts.emplace(q.file, &q.hosts);
+  }
+  std::unordered_map<std::string_view, bool> taken;  // names and hosts of the new generation
+  for (const auto& t : cfg.tenants) {
+    taken.emplace(t.name, true);
+    for (const auto& h : t.hosts) {
+      taken.emplace(h, true);
+    }
+  }
+  std::vector<config::QuarantinedTenant> still;
+  std::vector<std::pair<config::TenantConfig, TenantTlsBuild>> revived;
+  for (auto& q : cfg.quarantined) {
+    const auto it = serving.find(q.file);
+    const TenantRuntime* old = it == serving.end() ? nullptr : it->second;
+    bool keep = old != nullptr && old->server_ctx && old->tls_source.chain_not_after > now &&
+                taken.count(old->cfg->name) == 0;
+    for (std::size_t h = 0; keep && h < old->cfg->hosts.size(); ++h) {
+      keep = taken.count(old->cfg->hosts[h]) == 0;
+    }
+    if (keep) {
+      TenantTlsBuild b;
+      SSL_CTX_up_ref(old->server_ctx.get());
+      b.ctx.reset(old->server_ctx.get());
+      b.source = old->tls_source;
+      b.reused = true;
+      revived.emplace_back(*old->cfg, std::move(b));
+      q.name = old->cfg->name;
+      q.hosts = old->cfg->hosts;
+      stale.push_back(std::move(q));
+      continue;
+    }
+    if (q.hosts.empty()) {
+      if (old != nullptr) {
+        q.hosts = old->cfg->hosts;
+      } else if (const auto qh = quarantined_hosts.find(q.file); qh != quarantined_hosts.end()) {
+        q.hosts = *qh->second;
+      }
+    }
+    still.push_back(std::move(q));
+  }
+  cfg.quarantined = std::move(still);
+  if (revived.empty()) {
+    return;
+  }
+  // Back into the tenants, which stay sorted by name (their index is their identity).
+  for (auto& [t, b] : revived) {
+    cfg.tenants.push_back(std::move(t));
+    tls.push_back(std::move(b));
+  }
+  std::vector<std::size_t> order(cfg.tenants.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return cfg.tenants[a].name < cfg.tenants[b].name;
+  });
+  std::vector<config::TenantConfig> tenants;
+  TenantTlsBuilds builds;
+  tenants.reserve(order.size());
+  builds.reserve(order.size());
+  for (const std::size_t i : order) {
+    tenants.push_back(std::move(cfg.tenants[i]));
+    builds.push_back(std::move(tls[i]));
+  }
+  cfg.tenants = std::move(tenants);
+  tls = std::move(builds);
+}
+
+}  // namespace portcullis::gateway::runtime::detail
