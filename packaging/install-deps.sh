@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev
   curl nghttp2-client nghttp2-server openssl haproxy
   python3 python3-h2 ca-certificates iproute2 procps
+  # issue #14: real WebSocket and gRPC clients and servers (test_websocket, test_grpc)
+  python3-websockets python3-grpcio
   # the fuzz stage (tests/fuzz/run_fuzz.sh): libFuzzer and clang's sanitizer runtimes, and
   # llvm-symbolizer-14 so its reports name functions and lines
   clang libclang-rt-14-dev llvm-14

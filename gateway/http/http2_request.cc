@@ -85,6 +85,12 @@ void Http2Session::header(Stream& st, std::string_view name, std::string_view va
     st.cookie_.append(value);
     return;
   }
+  if (name == "te" && value == "trailers") {
+    // RFC 9113 8.2.2: the one TE value HTTP/2 allows (nghttp2 refused any other); gRPC
+    // servers require it. Passed on to HTTP/2 upstreams only (NvList::add_fields).
+    h.headers.push_back(Header{std::string(name), std::string(value)});
+    return;
+  }
   if (is_hop_by_hop(name) || is_owned_field_alias(name)) {
     return;
   }

@@ -475,6 +475,14 @@ ssize_t Http2Session::read_data(void* source, std::uint8_t* buf, std::size_t len
   }
   Exchange& ex = *st->ex_;
   const ssize_t n = h2::read_body(ex.response_body(), buf, length, data_flags, st->deferred_);
+  if ((*data_flags & NGHTTP2_DATA_FLAG_EOF) != 0 && !ex.response().trailers.empty()) {
+    // The upstream's trailers end the stream instead (gRPC status).
+    h2::NvList nva(ex.response().trailers.size());
+    nva.add_fields(ex.response().trailers, /*drop_host=*/false);
+    if (nghttp2_submit_trailer(session_.get(), st->id_, nva.data(), nva.size()) == 0) {
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
   if (n > 0) {
     ex.info().bytes_out += static_cast<std::size_t>(n);
     ex.response_body_consumed(static_cast<std::size_t>(n));
