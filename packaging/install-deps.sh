@@ -16,6 +16,8 @@ packages=(
   prometheus
   # tests/integration/test_dashboard.py renders the admin dashboard in headless Chromium
   chromium
+  # issue #14: real WebSocket and gRPC clients and servers (test_websocket, test_grpc)
+  python3-websockets python3-grpcio
   # the fuzz stage (tests/fuzz/run_fuzz.sh): libFuzzer and clang's sanitizer runtimes, and
   # llvm-symbolizer-14 so its reports name functions and lines
   clang libclang-rt-14-dev llvm-14

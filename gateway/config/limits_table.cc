@@ -24,7 +24,7 @@ constexpr std::array kRows{
   LimitRow{"h2_connection_window", K::size, 1 * MiB, 65535, kMaxWindow,
            &Limits::h2_connection_window, "the same for the whole client connection"},
   LimitRow{"max_request_headers", K::size, 64 * KiB, 1024, 64 * MiB,
-           &Limits::max_request_headers, "431 (HTTP/1.1), stream reset (HTTP/2)"},
+           &Limits::max_request_headers, "431"},
   LimitRow{"max_header_count", K::count, 100, 1, 100000, &Limits::max_header_count, "431"},
   LimitRow{"header_timeout", K::duration, 10 * kSecond, 1, kNoUpperBound, &Limits::header_timeout,
            "from a request's first byte to its complete head: 408 and close (HTTP/2: GOAWAY)"},

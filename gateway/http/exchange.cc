@@ -1,6 +1,8 @@
 // Exchange and BodyBuffer (see exchange.h).
 #include "gateway/http/exchange.h"
 
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace portcullis::gateway::http {
@@ -85,7 +87,45 @@ std::string_view fail_line(Reason why) noexcept {
   }
 }
 
+// gRPC status codes (grpc/doc/statuscodes.md) for a gateway-made answer with HTTP `status`.
+int grpc_code(int status, Reason why) noexcept {
+  if (why == Reason::upstream_timeout || why == Reason::upstream_connect_timeout ||
+      status == 504 || status == 408) {
+    return 4;  // DEADLINE_EXCEEDED
+  }
+  switch (status) {
+    case 401: return 16;  // UNAUTHENTICATED
+    case 403: case 421: return 7;  // PERMISSION_DENIED
+    case 404: return 12;  // UNIMPLEMENTED
+    case 413: case 429: case 431: return 8;  // RESOURCE_EXHAUSTED
+    case 502: case 503: return 14;  // UNAVAILABLE
+    default: return status >= 500 ? 14 : 13;  // UNAVAILABLE, INTERNAL
+  }
+}
+
+// grpc-message is percent-encoded (PROTOCOL-HTTP2.md): everything outside 0x20-0x7e and '%'.
+std::string grpc_message(std::string_view line) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == '%') {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+bool is_grpc_request(const RequestHead& r) noexcept {
+  const std::string* ct = find_header(r.headers, "content-type");
+  return ct != nullptr && ct->rfind("application/grpc", 0) == 0;
+}
 
 void Exchange::fail(int status, Reason why) noexcept {
   up_ = nullptr;
@@ -100,6 +140,22 @@ void Exchange::fail(int status, Reason why) noexcept {
 void Exchange::local_reply(int status, Reason why, std::string_view body_line) noexcept {
   try {
     response_ = ResponseHead{};
+    if (is_grpc_request(request_)) {
+      // A gRPC client reads errors from grpc-status, not from the HTTP status: a
+      // Trailers-Only response (one HEADERS frame ending the stream).
+      response_.status = 200;
+      response_.headers.push_back(Header{"content-type", "application/grpc"});
+      response_.headers.push_back(Header{"grpc-status", std::to_string(grpc_code(status, why))});
+      response_.headers.push_back(Header{"grpc-message", grpc_message(body_line)});
+      response_.has_body = false;
+      response_body_ = BodyBuffer{};
+      response_body_.set_eof();
+      info_.local = true;
+      info_.reason = why;
+      response_head_ready();
+      response_body_added();
+      return;
+    }
     response_.status = status;
     response_.headers.push_back(Header{"content-type", "text/plain"});
     std::string body(body_line);

@@ -75,6 +75,10 @@ class UpstreamSide {
   virtual void on_downstream_abort(Exchange& ex) noexcept = 0;
 };
 
+// True when the request's content-type is application/grpc (or +proto, +json, ...): errors the
+// gateway makes for it are answered the gRPC way (HTTP 200, grpc-status, grpc-message).
+bool is_grpc_request(const RequestHead& r) noexcept;
+
 class Exchange {
  public:
   explicit Exchange(DownstreamSide& down) noexcept : down_(&down) {}

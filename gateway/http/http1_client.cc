@@ -58,6 +58,10 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     if (bytes.empty()) {
       return true;
     }
+    if (upgraded_) {
+      relay(bytes);
+      return !broken_;
+    }
     if (ex_ == nullptr) {
       // Nothing was asked: bytes now are a protocol violation; the connection is useless.
       reusable_ = false;
@@ -74,6 +78,11 @@ class Http1Client final : public ClientSession, private UpstreamSide {
         break;
       }
       const h1::Executed run = h1::execute(parser_, data, checked.n);
+      if (run.err == HPE_PAUSED && upgraded_) {
+        // 101: everything after the head is the upstream's side of the byte stream.
+        relay(std::string_view(data + run.used, len - run.used));
+        break;
+      }
       if (run.err == HPE_PAUSED) {
         // A response completed; anything after it was not asked for.
         llhttp_resume(&parser_);
@@ -165,6 +174,11 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       broken_ = true;
       return;
     }
+    if (upgraded_) {
+      complete_response();  // the upstream ended its side of the stream
+      broken_ = true;
+      return;
+    }
     if (head_delivered_ && llhttp_message_needs_eof(&parser_) != 0) {
       // A close-delimited body ends here.
       llhttp_errno_t err = llhttp_finish(&parser_);
@@ -202,6 +216,21 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     }
   }
 
+  // After a 101: received bytes are response body as they are.
+  void relay(std::string_view bytes) noexcept {
+    if (ex_ == nullptr || bytes.empty()) {
+      return;
+    }
+    try {
+      ex_->response_body().append(bytes);
+    } catch (...) {
+      reusable_ = false;
+      broken_ = true;
+      return;
+    }
+    ex_->response_body_added();
+  }
+
   void fail_exchange(int status, Reason why) noexcept {
     if (ex_ != nullptr) {
       Exchange* ex = ex_;
@@ -234,7 +263,16 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       head_out_ += "\r\n";
     }
     chunked_ = false;
-    if (req.content_length) {
+    upgrade_asked_ = !req.upgrade.empty();
+    upgraded_ = false;
+    if (upgrade_asked_) {
+      // The WebSocket handshake goes on as asked; the body is unframed and follows a 101. The
+      // connection is never reused: it becomes the stream.
+      head_out_ += "connection: upgrade\r\nupgrade: ";
+      head_out_ += req.upgrade;
+      head_out_ += "\r\n";
+      reusable_ = false;
+    } else if (req.content_length) {
       head_out_ += "content-length: ";
       head_out_ += std::to_string(*req.content_length);
       head_out_ += "\r\n";
@@ -326,7 +364,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       return -1;
     }
     const int status = p->status_code;
-    if (status == 101 || status < 100) {
+    if ((status == 101 && !upgrade_asked_) || status < 100) {
       return -1;
     }
     for (const Header& f : fields_) {
@@ -336,7 +374,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
         return -1;
       }
     }
-    if (status < 200) {
+    if (status < 200 && status != 101) {
       interim_ = true;  // 100 Continue, 103 Early Hints: skipped
       strict_.body(h1::StrictFraming::Body::none);
       return 1;
@@ -369,7 +407,11 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       head.content_length = p->content_length;
     }
     head.has_body = !no_body;
-    if (no_body) {
+    if (status == 101) {
+      upgraded_ = true;  // cb_message_complete pauses; feed() relays what follows
+      head.content_length.reset();
+      head.has_body = true;
+    } else if (no_body) {
       strict_.body(h1::StrictFraming::Body::none);
     } else if ((p->flags & F_CHUNKED) != 0) {
       strict_.body(h1::StrictFraming::Body::chunked);
@@ -398,6 +440,9 @@ class Http1Client final : public ClientSession, private UpstreamSide {
 
   static int cb_message_complete(llhttp_t* p) noexcept {
     return run(p, [](Http1Client& c) {
+      if (c.upgraded_) {
+        return static_cast<int>(HPE_PAUSED);
+      }
       if (c.interim_) {
         c.interim_ = false;
         return 0;  // keep parsing: the final response follows
@@ -443,6 +488,8 @@ class Http1Client final : public ClientSession, private UpstreamSide {
   bool response_complete_ = false;
   bool head_delivered_ = false;
   bool interim_ = false;
+  bool upgrade_asked_ = false;  // the request is a WebSocket handshake
+  bool upgraded_ = false;       // the upstream answered 101: bytes are relayed both ways
   bool is_head_request_ = false;
   bool keep_alive_ = true;
   bool reusable_ = true;

@@ -141,6 +141,8 @@ BuiltRequest build_request(RawRequest& raw, const std::string& scheme) {
   std::string host;
   std::string te;
   std::vector<std::string> connection_tokens;
+  int upgrade_count = 0;
+  std::string upgrade;
   for (Header& f : raw.fields) {
     if (f.name.empty() || !std::all_of(f.name.begin(), f.name.end(), is_token_char)) {
       return refuse("invalid header field name");
@@ -163,6 +165,9 @@ BuiltRequest build_request(RawRequest& raw, const std::string& scheme) {
       for (std::string& tok : http::connection_tokens(f.value)) {
         connection_tokens.push_back(std::move(tok));
       }
+    } else if (f.name == "upgrade") {
+      ++upgrade_count;
+      upgrade = f.value;
     } else if (f.name == "expect") {
       if (iequals_ascii(f.value, "100-continue")) {
         out.expect_continue = true;
@@ -211,6 +216,17 @@ BuiltRequest build_request(RawRequest& raw, const std::string& scheme) {
   } else if (raw.has_content_length) {
     head.content_length = raw.content_length;
     head.has_body = raw.content_length > 0;
+  }
+  // RFC 6455 4.1: a WebSocket opening handshake is a bodiless HTTP/1.1 GET with
+  // "Upgrade: websocket" and the "upgrade" Connection option. Anything else with an Upgrade
+  // field is served as plain HTTP (RFC 9110 7.8: the server may ignore Upgrade).
+  if (upgrade_count == 1 && iequals_ascii(upgrade, "websocket") && out.http11 &&
+      head.method == "GET" && !head.has_body &&
+      std::find(connection_tokens.begin(), connection_tokens.end(), "upgrade") !=
+          connection_tokens.end()) {
+    head.upgrade = "websocket";
+    head.has_body = true;  // the client's side of the stream, after the 101
+    head.content_length.reset();
   }
   return out;
 }

@@ -70,6 +70,10 @@ class Http1Session final : public Session, private DownstreamSide {
       reject(400, Reason::internal_error, "internal error");
       return false;
     }
+    if (tunnel_) {
+      relay_in();
+      return true;
+    }
     if (!paused_) {
       parse();
     }
@@ -191,6 +195,15 @@ class Http1Session final : public Session, private DownstreamSide {
         }
         in_.erase(0, len);
         scanned_ = 0;
+      } else if (run.err == HPE_PAUSED && upgrading_) {
+        // The upgrade head ended: what follows (in_ past it, and every later byte) is the
+        // client's side of the stream, whatever the upstream answers.
+        in_.erase(0, run.used);
+        scanned_ = 0;
+        upgrading_ = false;
+        tunnel_ = true;
+        relay_in();
+        break;
       } else if (run.err == HPE_PAUSED) {
         in_.erase(0, run.used);
         scanned_ -= run.used;
@@ -208,6 +221,25 @@ class Http1Session final : public Session, private DownstreamSide {
     if (ex_ && resp_complete_) {
       owner_.output_ready();  // let pull_output() finish the exchange now that parsing stopped
     }
+  }
+
+  // Tunnel mode (after a WebSocket upgrade head): received bytes are request body as they are.
+  void relay_in() noexcept {
+    if (in_.empty() || !ex_ || ex_->request_body().eof()) {
+      in_.clear();
+      return;
+    }
+    const std::size_t n = in_.size();
+    try {
+      ex_->request_body().append(in_);
+    } catch (...) {
+      aborted_ = true;  // out of memory: give up on the connection
+      owner_.output_ready();
+      return;
+    }
+    in_.clear();
+    ex_->info().bytes_in += n;
+    ex_->request_body_added();
   }
 
   // A parse error: abandon the message in progress and answer with one line (when the client
@@ -400,8 +432,11 @@ class Http1Session final : public Session, private DownstreamSide {
       strict_.body(h1::StrictFraming::Body::none);
     }
 
-    // Upgrade is not supported: the field was stripped (hop-by-hop); parse on as plain HTTP.
-    parser_.upgrade = 0;
+    // A WebSocket upgrade (build_request decided): llhttp stops after this head and the rest
+    // of the connection is a byte stream (relay_in). Any other Upgrade field was stripped
+    // (hop-by-hop): parse on as plain HTTP.
+    upgrading_ = !head.upgrade.empty();
+    parser_.upgrade = upgrading_ ? 1 : 0;
 
     in_head_ = false;
     head_mark_ = nullptr;
@@ -443,6 +478,9 @@ class Http1Session final : public Session, private DownstreamSide {
 
   static int cb_message_complete(llhttp_t* p) noexcept {
     return run(p, [](Http1Session& s) {
+      if (s.upgrading_) {
+        return static_cast<int>(HPE_PAUSED);  // parse() turns the connection into a tunnel
+      }
       if (s.in_trailers_ && s.ex_) {
         if (const char* err = h1::build_trailers(s.fields_, s.ex_->request().trailers)) {
           return s.malformed(err);
@@ -476,6 +514,7 @@ class Http1Session final : public Session, private DownstreamSide {
       close_after_ = true;
     }
     ResponseFraming f;
+    f.upgrade = ex_->request().upgrade;
     f.head_request = head_is_head_;
     f.http10 = http10_;
     f.close = close_after_ || draining_;
@@ -508,7 +547,7 @@ class Http1Session final : public Session, private DownstreamSide {
     }
     if (body.finished()) {
       if (resp_chunked_) {
-        out += kLastChunk;
+        append_last_chunk(out, ex_->response().trailers);
       }
       return true;
     }
@@ -609,6 +648,8 @@ class Http1Session final : public Session, private DownstreamSide {
   bool resp_complete_ = false;
   bool close_after_ = false;
 
+  bool upgrading_ = false;  // the head being parsed asks for a WebSocket upgrade
+  bool tunnel_ = false;     // past an upgrade head: input is the client's byte stream
   bool paused_ = false;
   bool in_parse_ = false;
   bool in_pull_ = false;

@@ -27,6 +27,7 @@ struct ResponseFraming {
   bool body_allowed = false;     // out: body bytes follow the head
   bool chunked = false;          // out: the body goes chunked (length unknown, HTTP/1.1)
   bool close_delimited = false;  // out: the body ends with the connection (HTTP/1.0)
+  std::string_view upgrade;      // in: the upgrade the request asked for ("websocket")
 };
 
 // Serializes the status line, the fields (hop-by-hop and Content-Length dropped) and the

@@ -73,6 +73,26 @@ void append_body_piece(std::string& out, std::string_view bytes, bool chunked) {
 
 void write_response_head(std::string& out, const ResponseHead& r, ResponseFraming& f) {
   const int status = r.status;
+  if (status == 101 && !f.upgrade.empty()) {
+    // Switching protocols: the "body" is the upstream's side of the byte stream, unframed.
+    f.body_allowed = true;
+    f.chunked = false;
+    f.close_delimited = true;
+    f.close = true;
+    out += "HTTP/1.1 101 Switching Protocols\r\nupgrade: ";
+    out += f.upgrade;
+    out += "\r\nconnection: upgrade\r\n";
+    for (const Header& h : r.headers) {
+      if (!is_hop_by_hop(h.name) && h.name != "content-length") {
+        out += h.name;
+        out += ": ";
+        out += h.value;
+        out += "\r\n";
+      }
+    }
+    out += "\r\n";
+    return;
+  }
   const bool bodyless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
   f.body_allowed = !f.head_request && !bodyless_status && r.has_body;
   f.chunked = false;

@@ -381,8 +381,15 @@ int Http2Client::on_header(const nghttp2_frame* frame, std::string_view name,
     return 0;
   }
   Stream* st = stream_of(frame->hd.stream_id);
-  if (st == nullptr || st->ex_ == nullptr || st->head_done_) {
-    return 0;  // trailers, or nobody listening
+  if (st == nullptr || st->ex_ == nullptr) {
+    return 0;  // nobody listening
+  }
+  if (st->head_done_) {
+    // Trailers (gRPC's grpc-status): passed on before the body's eof (response_end).
+    if (!h2::is_pseudo(name) && forwardable_trailer(name)) {
+      st->ex_->response().trailers.push_back(Header{std::string(name), std::string(value)});
+    }
+    return 0;
   }
   const std::string_view n = name;
   const std::string_view v = value;

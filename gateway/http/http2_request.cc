@@ -1,5 +1,6 @@
 // Http2Session: request fields and trailers of each stream, and the start of its Exchange
 // (see http2_session_impl.h).
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -15,6 +16,13 @@ void Http2Session::reject(Stream& st, int status, Reason why) noexcept {
   st.rejected_ = true;
   st.reject_status_ = status;
   st.reject_reason_ = why;
+  if (status == 431) {
+    // Answered once the header block has ended (answer_reject): a 431 response, as on
+    // HTTP/1.1. A reset would tell the client the request was not processed (and curl retries
+    // REFUSED_STREAM on new connections).
+    st.answer_reject_ = true;
+    return;
+  }
   nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_PROTOCOL_ERROR);
   owner_.output_ready();
 }
@@ -77,6 +85,12 @@ void Http2Session::header(Stream& st, std::string_view name, std::string_view va
     st.cookie_.append(value);
     return;
   }
+  if (name == "te" && value == "trailers") {
+    // RFC 9113 8.2.2: the one TE value HTTP/2 allows (nghttp2 refused any other); gRPC
+    // servers require it. Passed on to HTTP/2 upstreams only (NvList::add_fields).
+    h.headers.push_back(Header{std::string(name), std::string(value)});
+    return;
+  }
   if (is_hop_by_hop(name) || is_owned_field_alias(name)) {
     return;
   }
@@ -112,6 +126,10 @@ void Http2Session::trailer(Stream& st, std::string_view name, std::string_view v
 }
 
 void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
+  if (st.rejected_ && st.answer_reject_ && !st.response_submitted_) {
+    answer_reject(st);
+    return;
+  }
   if (st.rejected_ || st.ex_) {
     return;
   }
@@ -138,6 +156,33 @@ void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
   }
   st.started_ = true;
   owner_.start_exchange(*st.ex_);
+}
+
+void Http2Session::answer_reject(Stream& st) noexcept {
+  st.response_submitted_ = true;
+  st.reject_body_ = "request headers too large\n";
+  h2::NvList nva(2);
+  nva.add_status(st.reject_status_);
+  nva.add("content-type", "text/plain");
+  nva.add_content_length(st.reject_body_.size());
+  nghttp2_data_provider prov = h2::data_provider<Http2Session, &Http2Session::read_reject>(&st);
+  if (nghttp2_submit_response(session_.get(), st.id_, nva.data(), nva.size(), &prov) != 0) {
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, st.id_, NGHTTP2_INTERNAL_ERROR);
+  }
+  // Reported as rejected once, when the stream closes (or is reset after the answer).
+  owner_.output_ready();
+}
+
+ssize_t Http2Session::read_reject(void* source, std::uint8_t* buf, std::size_t length,
+                                  std::uint32_t* data_flags) {
+  auto* st = static_cast<Stream*>(source);
+  const std::size_t n = std::min(length, st->reject_body_.size() - st->reject_sent_);
+  std::copy_n(st->reject_body_.data() + st->reject_sent_, n, buf);
+  st->reject_sent_ += n;
+  if (st->reject_sent_ == st->reject_body_.size()) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
+  return static_cast<ssize_t>(n);
 }
 
 void Http2Session::request_end(Stream& st) noexcept {

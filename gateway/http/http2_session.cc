@@ -74,9 +74,11 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
       {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.h2_max_concurrent_streams},
        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.h2_stream_window},
        {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits_.h2_header_table_size},
+       // Advertised above our own limit: a client that honours it still sends a request a
+       // little over, and gets our 431 instead of failing on its side without a status.
        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
         static_cast<std::uint32_t>(
-            std::min<std::size_t>(limits_.max_request_headers, 0x7fffffffu))},
+            std::min<std::size_t>(limits_.max_request_headers * 2, 0x7fffffffu))},
        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0}});
   if (rv != 0) {
     fatal_ = true;
@@ -382,6 +384,14 @@ int Http2Session::on_frame_recv(const nghttp2_frame* frame) {
 int Http2Session::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data,
                                 std::size_t len) {
   Stream* st = stream_of(stream_id);
+  if (st != nullptr && st->discard_) {
+    nghttp2_session_consume(session_.get(), stream_id, len);
+    st->discarded_ += len;
+    if (st->discarded_ > kMaxDiscard && st->discarded_ - len <= kMaxDiscard) {
+      nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
   if (st == nullptr || !st->ex_ || st->rejected_) {
     // Nobody will read these bytes: give the window back now.
     nghttp2_session_consume(session_.get(), stream_id, len);
@@ -435,11 +445,18 @@ int Http2Session::on_frame_send(const nghttp2_frame* frame) {
   }
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
-    // The response is complete. If the client is still sending the request, ask it to stop
-    // (RFC 9113 8.1: RST_STREAM NO_ERROR after a complete response).
+    // The response is complete while the client is still sending the request: read and drop
+    // the rest of it for a while (Stream::discard_), then ask it to stop (RFC 9113 8.1:
+    // RST_STREAM NO_ERROR after a complete response).
     if (nghttp2_session_get_stream_remote_close(session_.get(), frame->hd.stream_id) == 0) {
-      nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
-                                NGHTTP2_NO_ERROR);
+      Stream* st = stream_of(frame->hd.stream_id);
+      if (st != nullptr && !st->discard_) {
+        st->discard_ = true;
+        h2::consume(session_.get(), st->id_, st->unconsumed_, st->unconsumed_);
+      } else {
+        nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+      }
     }
   }
   return 0;
@@ -458,6 +475,14 @@ ssize_t Http2Session::read_data(void* source, std::uint8_t* buf, std::size_t len
   }
   Exchange& ex = *st->ex_;
   const ssize_t n = h2::read_body(ex.response_body(), buf, length, data_flags, st->deferred_);
+  if ((*data_flags & NGHTTP2_DATA_FLAG_EOF) != 0 && !ex.response().trailers.empty()) {
+    // The upstream's trailers end the stream instead (gRPC status).
+    h2::NvList nva(ex.response().trailers.size());
+    nva.add_fields(ex.response().trailers, /*drop_host=*/false);
+    if (nghttp2_submit_trailer(session_.get(), st->id_, nva.data(), nva.size()) == 0) {
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
   if (n > 0) {
     ex.info().bytes_out += static_cast<std::size_t>(n);
     ex.response_body_consumed(static_cast<std::size_t>(n));

@@ -81,6 +81,11 @@ class Stream final : public DownstreamSide {
   int reject_status_ = 400;
   Reason reject_reason_ = Reason::h2_protocol_error;
   bool reject_reported_ = false;
+  // A refusal answered with a response at the end of the header block (431), not a reset:
+  // the client must learn the request was processed and refused, so it does not retry it.
+  bool answer_reject_ = false;
+  std::string reject_body_;
+  std::size_t reject_sent_ = 0;
   bool bad_trailers_ = false;       // the trailer section was malformed: the stream was reset
 
   std::unique_ptr<Exchange> ex_;
@@ -89,7 +94,14 @@ class Stream final : public DownstreamSide {
   bool deferred_ = false;           // the response data provider returned DEFERRED
   bool closed_ = false;
   std::size_t unconsumed_ = 0;      // request body bytes received but not yet consumed
+  // The response is complete while the client is still uploading: the rest of the request
+  // body is read and dropped (up to kMaxDiscard), so that clients which treat a reset during
+  // their upload as a failure (curl 7.88) still see the complete response.
+  bool discard_ = false;
+  std::size_t discarded_ = 0;
 };
+
+constexpr std::size_t kMaxDiscard = 8u << 20;
 
 class Http2Session final : public Session {
  public:
@@ -129,6 +141,9 @@ class Http2Session final : public Session {
   int on_stream_close(std::int32_t stream_id, std::uint32_t code);
   ssize_t read_data(void* source, std::uint8_t* buf, std::size_t length,
                     std::uint32_t* data_flags);
+  ssize_t read_reject(void* source, std::uint8_t* buf, std::size_t length,
+                      std::uint32_t* data_flags);
+  void answer_reject(Stream& st) noexcept;
 
   Stream* stream_of(std::int32_t id) const noexcept;
   void header(Stream& st, std::string_view name, std::string_view value) noexcept;

@@ -31,6 +31,9 @@ struct RequestHead {
   bool has_body = false;  // false: the request ended with its head
   // Trailer fields, set before the body's eof; sent when the upstream framing is chunked.
   Headers trailers;
+  // "websocket" when the client asked for a WebSocket upgrade (HTTP/1.1 Upgrade). The body is
+  // then the client's side of the byte stream after a 101, framed by nothing until the close.
+  std::string upgrade;
 };
 
 struct ResponseHead {
@@ -38,6 +41,8 @@ struct ResponseHead {
   Headers headers;
   std::optional<std::uint64_t> content_length;
   bool has_body = true;  // false for 1xx/204/304 and responses to HEAD
+  // Trailer fields from an HTTP/2 upstream (gRPC's grpc-status), set before the body's eof.
+  Headers trailers;
 };
 
 // First value of `name` (lower case), or nullptr.

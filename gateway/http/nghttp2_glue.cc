@@ -55,7 +55,8 @@ void NvList::add_content_length(std::uint64_t n) {
 void NvList::add_fields(const Headers& fields, bool drop_host) {
   for (const Header& f : fields) {
     if (f.name.empty() || is_pseudo(f.name) || f.name == "content-length" ||
-        (drop_host && f.name == "host") || is_hop_by_hop(f.name)) {
+        (drop_host && f.name == "host") ||
+        (is_hop_by_hop(f.name) && !(f.name == "te" && f.value == "trailers"))) {
       continue;
     }
     add(f.name, f.value);

@@ -92,7 +92,8 @@ class NvList {
   void add_status(int status);
   void add_content_length(std::uint64_t n);
   // The forwardable fields of a head: pseudo-headers, content-length (framing is ours to write)
-  // and hop-by-hop fields are left out; so is host when `drop_host` (:authority carries it).
+  // and hop-by-hop fields are left out (but "te: trailers", the one TE HTTP/2 allows, which
+  // gRPC servers require); so is host when `drop_host` (:authority carries it).
   void add_fields(const Headers& fields, bool drop_host);
 
   const nghttp2_nv* data() const noexcept { return nva_.data(); }

@@ -283,8 +283,12 @@ void UpstreamConnection::attach_waiting() noexcept {
     }
     if (!h2_) {
       // HTTP/1.1 carries one exchange at a time, so while active() is 1 this is the one: its
-      // body must be complete by request_body_timeout (whatever the pace of its bytes).
-      uploading_ = ex.request().has_body && !ex.request_body().eof() ? &ex : nullptr;
+      // body must be complete by request_body_timeout (whatever the pace of its bytes). A
+      // WebSocket's "body" is its stream: only request_timeout (idle) bounds it.
+      uploading_ = ex.request().has_body && ex.request().upgrade.empty() &&
+                           !ex.request_body().eof()
+                       ? &ex
+                       : nullptr;
       body_deadline_ = Clock::now() + snap_->config.limits.request_body_timeout;
     }
     busy_ = true;

@@ -181,6 +181,30 @@ TEST_CASE("http1 client: 101 is a protocol error") {
   CHECK(c.ex->response().status == 502);
 }
 
+TEST_CASE("http1 client: a WebSocket handshake, then bytes relayed both ways") {
+  ClientHarness c;
+  c.ex->request() = RequestHead{"GET", "https", "up.example", "/ws", {{"sec-websocket-key", "k"}},
+                                std::nullopt, true};
+  c.ex->request().upgrade = "websocket";
+  c.client->attach(*c.ex);
+  CHECK_FALSE(c.client->reusable());  // the connection becomes the stream
+  CHECK(pull_all(*c.client) ==
+        "GET /ws HTTP/1.1\r\nhost: up.example\r\nsec-websocket-key: k\r\n"
+        "connection: upgrade\r\nupgrade: websocket\r\n\r\n");
+  REQUIRE(c.client->feed("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n\x81\x02hi"));
+  CHECK(c.ex->response().status == 101);
+  CHECK(find_header(c.ex->response().headers, "sec-websocket-accept") != nullptr);
+  CHECK(find_header(c.ex->response().headers, "upgrade") == nullptr);
+  REQUIRE(c.client->feed("\r\n\r\nmore"));  // raw bytes, not HTTP
+  CHECK(c.drain_body() == "\x81\x02hi\r\n\r\nmore");
+  c.ex->request_body().append("\x82\x00");  // unframed: no chunk line
+  c.ex->request_body_added();
+  CHECK(pull_all(*c.client) == "\x82\x00");
+  c.client->peer_closed();
+  CHECK(c.ex->response_body().finished());
+}
+
 TEST_CASE("http1 client: peer_closed") {
   SECTION("completes a close-delimited body") {
     ClientHarness c;
