@@ -23,6 +23,7 @@ void usage() {
   std::fputs(
       "usage:\n"
       "  portcullis run   -c gateway.toml     serve until SIGTERM/SIGINT\n"
+      "      [--takeover]                      take the sockets of the running process\n"
       "  portcullis check -c gateway.toml     validate everything; exit 0 ok, 1 errors\n"
       "  portcullis demo  [--dir DIR]         write a demo PKI + config, print curl commands, "
       "serve\n"
@@ -58,10 +59,10 @@ std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-int run_server(const std::string& path) {
+int run_server(const std::string& path, bool takeover) {
   // Writes to a closed client must be errors, not a process kill.
   std::signal(SIGPIPE, SIG_IGN);
-  portcullis::gateway::runtime::Server server(path);
+  portcullis::gateway::runtime::Server server(path, takeover);
   return server.run();
 }
 
@@ -92,7 +93,7 @@ int demo(int argc, char** argv) {
     return 1;
   }
   std::cout << portcullis::gateway::runtime::demo_instructions(layout) << std::flush;
-  return run_server(layout.config_path);
+  return run_server(layout.config_path, false);
 }
 
 }  // namespace
@@ -116,7 +117,11 @@ int main(int argc, char** argv) {
     if (cmd == "check") {
       return portcullis::gateway::config::run_check(path, std::cout);
     }
-    return run_server(path);
+    bool takeover = false;
+    for (int i = 2; i < argc; ++i) {
+      takeover = takeover || std::strcmp(argv[i], "--takeover") == 0;
+    }
+    return run_server(path, takeover);
   }
   if (cmd == "demo") {
     return demo(argc, argv);

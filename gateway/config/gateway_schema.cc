@@ -102,7 +102,8 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
 
   cfg.gateway.tenants_dir = r.resolve("tenants.d");
   if (const auto* g = r.table(root, "gateway")) {
-    r.known_keys(*g, {"workers", "tenants_dir", "drain_timeout", "ticket_keys", "resolver"},
+    r.known_keys(*g, {"workers", "tenants_dir", "drain_timeout", "ticket_keys", "resolver",
+                      "drain_delay", "state_dir"},
                  "[gateway]");
     r.integer(*g, "workers", cfg.gateway.workers, 0, 1024);
     std::string dir;
@@ -116,6 +117,10 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
       }
     }
     r.duration(*g, "drain_timeout", cfg.gateway.drain_timeout, true);
+    r.duration(*g, "drain_delay", cfg.gateway.drain_delay, true);
+    if (r.str(*g, "state_dir", dir)) {
+      cfg.gateway.state_dir = dir.empty() ? dir : r.resolve(dir);  // "" turns hand-off off
+    }
     std::string s;
     if (r.str(*g, "ticket_keys", s)) {
       cfg.gateway.ticket_keys = r.resolve(s);

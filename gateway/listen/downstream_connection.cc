@@ -453,7 +453,7 @@ void DownstreamConnection::drain() noexcept {
     close(Reason::none);
     return;
   }
-  session_->start_drain();
+  session_->start_shutdown();
   flush();
 }
 
