@@ -1,6 +1,8 @@
 // portcullis: the command line. run | check | demo | certs | version; nothing else lives here.
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -27,7 +29,10 @@ constexpr const char* kVersion = "0.1.0";
 constexpr const char* kUsage =
       "usage:\n"
       "  portcullis run   -c gateway.toml     serve until SIGTERM/SIGINT\n"
+      "      [--takeover]                      take the sockets of the running process\n"
       "  portcullis check -c gateway.toml     validate everything; exit 0 ok, 1 errors\n"
+      "  portcullis reload -c gateway.toml --pid PID   check as the running gateway would, then "
+      "SIGHUP\n"
       "  portcullis check -c gateway.toml --profile hipaa|soc2   and refuse what the profile "
       "forbids\n"
       "  portcullis demo  [--dir DIR]         write a demo PKI + config, print curl commands, "
@@ -91,6 +96,29 @@ std::string flag_arg(int argc, char** argv, const char* name) {
   return {};
 }
 
+// `reload -c FILE --pid PID` (systemd's ExecReload): SIGHUP to PID only when the running gateway
+// would apply the configuration (errors confined to tenants quarantine them and do not stop it),
+// else exit 1 with check's report, so `systemctl reload` fails visibly and nothing is signalled.
+int reload(int argc, char** argv) {
+  const std::string path = config_arg(argc, argv);
+  const std::string pid_text = flag_arg(argc, argv, "--pid");
+  char* end = nullptr;
+  const long pid = std::strtol(pid_text.c_str(), &end, 10);
+  if (path.empty() || pid_text.empty() || *end != '\0' || pid <= 1) {
+    usage();
+    return 2;
+  }
+  if (portcullis::gateway::config::run_check(path, std::cout, {}, true) != 0) {
+    std::fprintf(stderr, "portcullis reload: refused; the running gateway keeps its configuration\n");
+    return 1;
+  }
+  if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    std::fprintf(stderr, "portcullis reload: cannot signal pid %ld: %s\n", pid, std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
 // A free loopback port: bind port 0, read it back, release it.
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -104,10 +132,10 @@ std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-int run_server(const std::string& path) {
+int run_server(const std::string& path, bool takeover) {
   // Writes to a closed client must be errors, not a process kill.
   std::signal(SIGPIPE, SIG_IGN);
-  portcullis::gateway::runtime::Server server(path);
+  portcullis::gateway::runtime::Server server(path, takeover);
   return server.run();
 }
 
@@ -138,7 +166,7 @@ int demo(int argc, char** argv) {
     return 1;
   }
   std::cout << portcullis::gateway::runtime::demo_instructions(layout) << std::flush;
-  return run_server(layout.config_path);
+  return run_server(layout.config_path, false);
 }
 
 }  // namespace
@@ -158,6 +186,9 @@ int main(int argc, char** argv) {
   if (cmd == "version" || cmd == "--version") {
     return version();
   }
+  if (cmd == "reload") {
+    return reload(argc, argv);
+  }
   if (cmd == "run" || cmd == "check") {
     const std::string path = config_arg(argc, argv);
     if (path.empty()) {
@@ -173,7 +204,11 @@ int main(int argc, char** argv) {
       }
       return portcullis::gateway::config::run_check(path, std::cout, profile);
     }
-    return run_server(path);
+    bool takeover = false;
+    for (int i = 2; i < argc; ++i) {
+      takeover = takeover || std::strcmp(argv[i], "--takeover") == 0;
+    }
+    return run_server(path, takeover);
   }
   if (cmd == "demo") {
     return demo(argc, argv);

@@ -9,7 +9,8 @@
 
 namespace portcullis::gateway::config {
 
-int run_check(const std::string& config_path, std::ostream& out, const std::string& profile) {
+int run_check(const std::string& config_path, std::ostream& out, const std::string& profile,
+              bool as_reload) {
   // load_isolating: when every error lies in tenant files, the other tenants are analyzed too,
   // and the summary says what `run` would do with them (serve, quarantining the broken ones).
   LoadResult result = load_isolating(config_path);
@@ -61,6 +62,10 @@ int run_check(const std::string& config_path, std::ostream& out, const std::stri
     out << "tenant errors only: run would quarantine " << broken
         << (broken == 1 ? " tenant" : " tenants") << " and serve the other "
         << result.config->tenants.size() + result.config->quarantined.size() - broken << '\n';
+    if (as_reload &&
+        result.config->gateway.tenant_errors == GatewaySection::TenantErrors::quarantine) {
+      return 0;
+    }
   }
   return 1;
 }

@@ -12,6 +12,10 @@
 namespace portcullis::gateway::config {
 
 // `profile` ("", "hipaa", "soc2"): adds that compliance profile's findings (profile.h) as errors.
-int run_check(const std::string& config_path, std::ostream& out, const std::string& profile = {});
+// `as_reload`: the question `portcullis reload` asks, "would the running gateway apply this?":
+// errors confined to tenants do not fail it under tenant_errors = "quarantine" (exit 0, the
+// report still printed), since the gateway applies every other change and quarantines them.
+int run_check(const std::string& config_path, std::ostream& out, const std::string& profile = {},
+              bool as_reload = false);
 
 }  // namespace portcullis::gateway::config

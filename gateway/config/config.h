@@ -81,9 +81,14 @@ struct Limits {
 };
 
 struct GatewaySection {
-  std::uint32_t workers = 0;  // 0 = one per CPU core
+  std::uint32_t workers = 0;  // 0 = one per usable CPU, capped by the cgroup quota
   std::string tenants_dir;    // absolute
+  // SIGTERM: /readyz 503 at once, new connections still served for drain_delay (so a load
+  // balancer's health checks take the instance out first), then drain_timeout for the rest.
+  Millis drain_delay{10'000};
   Millis drain_timeout{15'000};
+  // Where the hand-off socket lives (runtime/handoff.h); absolute. "" = no hand-off.
+  std::string state_dir = "/run/portcullis";
   std::string ticket_keys;    // optional absolute path
   std::string resolver;       // optional "ip:port", or several comma-separated
   // What an error confined to one tenant (its file, certificate or key) does at start and

@@ -105,7 +105,7 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
   if (const auto* g = r.table(root, "gateway")) {
     r.known_keys(*g,
                  {"workers", "tenants_dir", "drain_timeout", "ticket_keys", "resolver",
-                  "tenant_errors"},
+                  "tenant_errors", "drain_delay", "state_dir"},
                  "[gateway]");
     r.integer(*g, "workers", cfg.gateway.workers, 0, 1024);
     std::string dir;
@@ -119,6 +119,10 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
       }
     }
     r.duration(*g, "drain_timeout", cfg.gateway.drain_timeout, true);
+    r.duration(*g, "drain_delay", cfg.gateway.drain_delay, true);
+    if (r.str(*g, "state_dir", dir)) {
+      cfg.gateway.state_dir = dir.empty() ? dir : r.resolve(dir);  // "" turns hand-off off
+    }
     std::string s;
     if (r.choice(*g, "tenant_errors", {"quarantine", "refuse"}, s)) {
       cfg.gateway.tenant_errors = s == "refuse" ? GatewaySection::TenantErrors::refuse

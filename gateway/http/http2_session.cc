@@ -171,6 +171,21 @@ void Http2Session::start_drain() noexcept {
   owner_.output_ready();
 }
 
+void Http2Session::start_shutdown() noexcept {
+  if (draining_ || session_ == nullptr || fatal_ || aborted_) {
+    return;
+  }
+  draining_ = true;
+  shutdown_ping_ = true;
+  // RFC 9113 §6.8: a GOAWAY with stream id 2^31-1 first; the client stops opening streams, and
+  // the ones already on the wire are still accepted. Its answer to the PING that follows
+  // proves it saw that GOAWAY; then the final GOAWAY names the last stream processed
+  // (on_frame_recv). A client that never answers is bounded by [gateway].drain_timeout.
+  nghttp2_submit_shutdown_notice(session_.get());
+  nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
+  owner_.output_ready();
+}
+
 void Http2Session::abort() noexcept {
   if (aborted_) {
     return;
@@ -376,6 +391,14 @@ int Http2Session::on_frame_recv(const nghttp2_frame* frame) {
       }
       return 0;
     }
+    case NGHTTP2_PING:
+      if (shutdown_ping_ && (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) {
+        shutdown_ping_ = false;
+        nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(session_.get()),
+                              NGHTTP2_NO_ERROR, nullptr, 0);
+      }
+      return 0;
     default:
       return 0;
   }

@@ -116,6 +116,7 @@ class Http2Session final : public Session {
   bool should_close() const noexcept override;
   bool idle() const noexcept override { return streams_.empty(); }
   void start_drain() noexcept override;
+  void start_shutdown() noexcept override;
   void abort() noexcept override;
 
   // --- used by Stream ---
@@ -168,6 +169,7 @@ class Http2Session final : public Session {
   bool send_failed_ = false;
   bool aborted_ = false;
   bool draining_ = false;
+  bool shutdown_ping_ = false;  // the first GOAWAY and its PING are out; the final one waits
   std::uint64_t resets_sent_ = 0;
   std::uint64_t client_resets_ = 0;
   bool error_counted_ = false;           // the connection's failure was counted

@@ -79,6 +79,9 @@ class Session {
   virtual bool idle() const noexcept = 0;
   // Graceful shutdown: H2 GOAWAY; H1 "Connection: close" on the next response, or close if idle.
   virtual void start_drain() noexcept = 0;
+  // The process is shutting down: as start_drain, but HTTP/2 sends the two-step GOAWAY of
+  // RFC 9113 §6.8, so streams the client sent before it saw the first GOAWAY are served.
+  virtual void start_shutdown() noexcept { start_drain(); }
   // The connection is gone (peer closed, error): abort every exchange. No output expected.
   virtual void abort() noexcept = 0;
 };

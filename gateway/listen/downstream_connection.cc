@@ -15,6 +15,10 @@
 namespace portcullis::gateway::listen {
 namespace {
 
+// A connection drained before its first request waits this long for it (drain()): enough for
+// a request already sent, short enough not to hold the drain up.
+constexpr std::uint64_t kFirstRequestGraceMs = 1000;
+
 http::SessionLimits session_limits(const config::Limits& l) {
   http::SessionLimits s;
   s.max_request_headers = l.max_request_headers;
@@ -240,7 +244,8 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
     on_proxy_bytes(bytes);
     return;
   }
-  if (!session_ && state_ == DownstreamState::serving) {
+  const bool first_after_drain = !session_ && first_request_grace_;
+  if (!session_ && (state_ == DownstreamState::serving || first_after_drain)) {
     session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
   }
   if (!session_ || state_ == DownstreamState::closing) {
@@ -260,6 +265,10 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
   }
   busy_ = true;
   const bool ok = session_->feed(bytes);
+  if (first_after_drain) {
+    first_request_grace_ = false;
+    session_->start_drain();  // after its bytes: this request, with Connection: close, only
+  }
   busy_ = false;
   if (!ok) {
     close_reason_ = Reason::http_malformed;
@@ -403,6 +412,10 @@ void DownstreamConnection::on_timeout() noexcept {
     request_timed_out();
     return;
   }
+  if (first_request_grace_) {
+    close(Reason::none);  // drained, and no request came within the grace
+    return;
+  }
   if (!session_ || session_->idle() || (tunnel_ && tunnel_->active())) {
     worker_.events().connection_closed_on_limit(Reason::idle_timeout);
     close(Reason::idle_timeout);
@@ -450,11 +463,15 @@ void DownstreamConnection::drain() noexcept {
     return;
   }
   state_ = DownstreamState::draining;
-  if (!session_) {  // HTTP/1.1 that never sent a byte: nothing to finish
-    close(Reason::none);
+  if (!session_) {
+    // HTTP/1.1 without a request yet. Accepted (or its handshake done) just before the drain,
+    // its first request may be on the wire: closing now would fail it. A short grace for it
+    // (on_plaintext answers it with Connection: close), then close (on_timeout).
+    first_request_grace_ = true;
+    socket_.set_timer(kFirstRequestGraceMs);
     return;
   }
-  session_->start_drain();
+  session_->start_shutdown();
   flush();
 }
 

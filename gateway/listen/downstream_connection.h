@@ -108,6 +108,7 @@ class DownstreamConnection final : public io::SocketOwner,
   io::TlsSocket socket_;
   std::unique_ptr<http::Session> session_;
   bool busy_ = false;        // inside a session call: defer flushes
+  bool first_request_grace_ = false;  // drained before its first request (drain())
   bool flush_again_ = false;
 };
 

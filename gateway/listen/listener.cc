@@ -19,9 +19,9 @@ int bind_listen_socket(const sockaddr* addr) noexcept {
     return -errno;
   }
   const int one = 1;
+  // No SO_REUSEPORT: an address another process listens on is EADDRINUSE, never a silent
+  // split of the traffic. The workers share this one socket (runtime/listen_sockets.h).
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  // One socket per worker; the kernel spreads connections between them.
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (addr->sa_family == AF_INET6) {
     ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }

@@ -53,8 +53,8 @@ class Listener {
   bool closed_ = false;
 };
 
-// Creates a non-blocking SO_REUSEPORT socket bound to `addr` and listening. Returns the fd or
-// -errno. Used by the Server, once per worker, before the workers start.
+// Creates a non-blocking socket bound to `addr` and listening. Returns the fd or -errno. Used by
+// the Server, once per listener, before the workers start (each worker polls a dup).
 int bind_listen_socket(const sockaddr* addr) noexcept;
 
 }  // namespace portcullis::gateway::listen

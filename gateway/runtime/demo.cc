@@ -73,6 +73,8 @@ std::string gateway_toml(const DemoLayout& l) {
          "workers = 1\n"
          "tenants_dir = \"tenants.d\"\n"
          "drain_timeout = \"15s\"\n"
+         "drain_delay = \"0s\"      # no load balancer in front of a demo\n"
+         "state_dir = \"state\"     # handoff.sock for `run --takeover`\n"
          "\n"
          "[admin]\n"
          "listen = \"127.0.0.1:" + a + "\"\n"

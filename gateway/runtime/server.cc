@@ -1,6 +1,10 @@
 #include "gateway/runtime/server.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <exception>
 #include <string_view>
 #include <thread>
@@ -10,6 +14,9 @@
 #include "gateway/config/descriptor_limit.h"
 #include "gateway/io/uv.h"
 #include "gateway/listen/listener.h"
+#include "gateway/runtime/cpu_quota.h"
+#include "gateway/runtime/listen_sockets.h"
+#include "gateway/runtime/sd_notify.h"
 #include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
 
@@ -20,6 +27,28 @@ namespace {
 // enough to catch a surge long before the kernel OOM killer would act.
 constexpr std::uint64_t kMemorySampleMs = 250;
 
+// A successor's admin server binds the address its predecessor closes when it hands off its
+// sockets: wait (bounded) until the close has happened.
+void wait_for_admin_address(const std::string& listen) {
+  auto hp = io::split_host_port(listen);
+  sockaddr_storage addr{};
+  if (!hp || !io::parse_ip(hp->host, hp->port, addr)) {
+    return;
+  }
+  for (int i = 0; i < 200; ++i) {
+    const UniqueFd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const socklen_t len =
+        addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) == 0 &&
+        ::listen(fd.get(), 1) == 0) {
+      return;
+    }
+    ::usleep(10'000);
+  }
+}
+
 void print_errors(const std::vector<config::Diagnostic>& errors) {
   for (const auto& d : errors) {
     std::fprintf(stderr, "%s\n", d.format().c_str());
@@ -28,7 +57,8 @@ void print_errors(const std::vector<config::Diagnostic>& errors) {
 
 }  // namespace
 
-Server::Server(std::string config_path) : config_path_(std::move(config_path)) {
+Server::Server(std::string config_path, bool takeover)
+    : config_path_(std::move(config_path)), takeover_(takeover) {
   publish_metrics();
 }
 
@@ -39,29 +69,88 @@ SnapshotPtr Server::snapshot() const {
   return current_;
 }
 
-bool Server::bind_sockets(const Snapshot& snap, unsigned workers,
+bool Server::open_sockets(std::optional<Takeover>& takeover, unsigned workers,
                           std::vector<std::vector<int>>& fds) {
+  const config::Config& cfg = current_->config;
+  std::vector<PassedSocket> inherited = sd_listen_sockets();
+  if (!cfg.gateway.state_dir.empty()) {
+    std::string err;
+    handoff_path_ = handoff_socket_path(cfg.gateway.state_dir, err);
+    if (handoff_path_.empty()) {
+      std::fprintf(stderr, "portcullis: hand-off: %s\n", err.c_str());
+    }
+  }
+  if (takeover_) {
+    std::string err;
+    if (handoff_path_.empty()) {
+      std::fprintf(stderr, "portcullis: --takeover needs [gateway].state_dir\n");
+      return false;
+    }
+    takeover = Takeover::request(handoff_path_, err);
+    if (!takeover) {
+      // Nothing to take over (first start, or the old process is gone): start as usual.
+      std::fprintf(stderr, "portcullis: --takeover: no running process answered (%s)\n",
+                   err.c_str());
+    } else {
+      for (auto& p : takeover->sockets()) {
+        inherited.push_back(std::move(p));
+      }
+    }
+  }
+  if (!open_listen_sockets(*current_, inherited, listen_fds_)) {
+    return false;
+  }
   fds.assign(workers, {});
-  for (const auto& l : snap.listeners) {
-    sockaddr_storage addr = l.addr;
-    for (unsigned w = 0; w < workers; ++w) {
-      const int fd = listen::bind_listen_socket(reinterpret_cast<const sockaddr*>(&addr));
-      if (fd < 0) {
-        std::fprintf(stderr, "portcullis: listener %s: cannot listen on %s: %s\n",
-                     l.cfg->name.c_str(), l.cfg->address.c_str(), uv_strerror(fd));
+  for (unsigned w = 0; w < workers; ++w) {
+    for (const auto& fd : listen_fds_) {
+      const int d = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+      if (d < 0) {
+        std::fprintf(stderr, "portcullis: dup of a listening socket: %s\n", std::strerror(errno));
+        for (auto& v : fds) {
+          for (int x : v) {
+            ::close(x);
+          }
+        }
         return false;
       }
-      if (w == 0) {
-        // Port 0: every worker must share the port the kernel picked for the first socket.
-        socklen_t len = sizeof addr;
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-        std::fprintf(stderr, "portcullis: listening %s %s\n", l.cfg->name.c_str(),
-                     io::to_string(reinterpret_cast<const sockaddr*>(&addr)).c_str());
-      }
-      fds[w].push_back(fd);
+      fds[w].push_back(d);
     }
   }
   return true;
+}
+
+void Server::start_handoff_server() {
+  if (handoff_path_.empty()) {
+    return;
+  }
+  HandoffServer::Callbacks cb;
+  cb.sockets = [this] {
+    std::vector<std::pair<std::string, int>> out;
+    for (std::size_t i = 0; i < listen_fds_.size() && listen_fds_[i]; ++i) {
+      const auto& l = current_->listeners[i];
+      out.emplace_back(l.cfg->name + " " + l.cfg->address, listen_fds_[i].get());
+    }
+    return out;
+  };
+  // The successor binds the admin address next: it cannot share it.
+  cb.handed_off = [this] {
+    std::fprintf(stderr, "portcullis: hand-off: listening sockets passed to a new process\n");
+    if (admin_) {
+      admin_->close();
+    }
+  };
+  cb.drain = [this] {
+    std::fprintf(stderr, "portcullis: hand-off: the new process is ready\n");
+    // No load balancer needs to notice: the new process already accepts on the same sockets.
+    start_drain(std::chrono::milliseconds{0});
+  };
+  handoff_ = std::make_unique<HandoffServer>(&loop_, std::move(cb));
+  std::string err;
+  ::mkdir(current_->config.gateway.state_dir.c_str(), 0700);  // EEXIST is fine
+  if (!handoff_->start(handoff_path_, err)) {
+    std::fprintf(stderr, "portcullis: hand-off disabled: %s\n", err.c_str());
+    handoff_.reset();
+  }
 }
 
 bool Server::refresh_ticket_keys(const config::Config& cfg, bool rotate) {
@@ -137,10 +226,11 @@ int Server::run() {
 
   unsigned workers = cfg.gateway.workers;
   if (workers == 0) {
-    workers = std::max(1u, std::thread::hardware_concurrency());
+    workers = auto_workers();  // CPUs usable, capped by the cgroup quota
   }
+  std::optional<Takeover> takeover;
   std::vector<std::vector<int>> fds;
-  if (!bind_sockets(*current_, workers, fds)) {
+  if (!open_sockets(takeover, workers, fds)) {
     return 1;
   }
 
@@ -176,6 +266,9 @@ int Server::run() {
   workers_done_.data = this;
 
   if (!cfg.admin.listen.empty()) {
+    if (takeover) {
+      wait_for_admin_address(cfg.admin.listen);  // the old process is closing it
+    }
     admin_ = std::make_unique<admin::AdminServer>(*this, &loop_);
     if (!admin_->start(cfg.admin.listen)) {
       std::fprintf(stderr, "portcullis: admin: cannot listen on %s\n", cfg.admin.listen.c_str());
@@ -215,6 +308,15 @@ int Server::run() {
   ready_ = true;
   std::fprintf(stderr, "portcullis: serving with %u worker(s), generation %llu\n", workers,
                static_cast<unsigned long long>(current_->generation));
+  if (takeover) {
+    std::string err;
+    if (!takeover->finish(err)) {
+      std::fprintf(stderr, "portcullis: hand-off: %s\n", err.c_str());
+    }
+    takeover.reset();
+  }
+  start_handoff_server();
+  sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid()));
   uv_run(&loop_, UV_RUN_DEFAULT);
   for (auto& w : workers_) {
     w->join();
@@ -232,18 +334,36 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
     case SIGUSR1:
       self.events_.reopen_logs();
       break;
-    default: self.start_drain(); break;
+    case SIGTERM: self.start_drain(self.current_->config.gateway.drain_delay); break;
+    // SIGINT is a person at a terminal, not an orchestrator: no load balancer to wait for.
+    default: self.start_drain(std::chrono::milliseconds{0}); break;
   }
 }
 
-void Server::start_drain() {
+void Server::start_drain(std::chrono::milliseconds delay) {
   if (draining_.exchange(true)) {
     return;
   }
-  std::fprintf(stderr, "portcullis: draining\n");
+  sd_notify("STOPPING=1");
+  // /readyz answers 503 from now on (ready()); the listeners keep accepting until the delay
+  // is over, so connections a load balancer sends before its health checks notice are served.
+  std::fprintf(stderr, "portcullis: draining: not ready; accepting for %lld ms more\n",
+               static_cast<long long>(delay.count()));
   if (watcher_) {
     watcher_->close();
   }
+  uv_timer_start(&drain_timer_, &Server::on_drain_delay, static_cast<std::uint64_t>(delay.count()),
+                 0);
+}
+
+void Server::on_drain_delay(uv_timer_t* h) noexcept {
+  io::owner_of<Server>(h).stop_accepting();
+}
+
+void Server::stop_accepting() {
+  std::fprintf(stderr, "portcullis: draining: listeners closed\n");
+  // The workers close their dups; with these the socket closes (unless a successor has it).
+  listen_fds_.clear();
   for (auto& w : workers_) {
     w->drain();
   }
@@ -269,6 +389,9 @@ void Server::finish() {
   }
   if (admin_) {
     admin_->close();
+  }
+  if (handoff_) {
+    handoff_->close();
   }
   if (watcher_) {
     watcher_->close();

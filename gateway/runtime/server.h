@@ -9,9 +9,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@
 
 #include "gateway/admin/admin_server.h"
 #include "gateway/events/events.h"
+#include "gateway/runtime/handoff.h"
 #include "gateway/runtime/memory_budget.h"
 #include "gateway/runtime/reloader.h"
 #include "gateway/snapshot/connection_limits.h"
@@ -33,7 +36,9 @@ class Worker;
 
 class Server final : public admin::AdminViews {
  public:
-  explicit Server(std::string config_path);
+  // `takeover`: take the listening sockets of the process serving [gateway].state_dir, then
+  // tell it to drain (runtime/handoff.h).
+  explicit Server(std::string config_path, bool takeover = false);
   ~Server();
 
   // Serves until SIGTERM/SIGINT and the drain that follows. Returns the exit code.
@@ -49,6 +54,7 @@ class Server final : public admin::AdminViews {
 
  private:
   static void on_signal(uv_signal_t* h, int signum) noexcept;
+  static void on_drain_delay(uv_timer_t* h) noexcept;
   static void on_drain_timer(uv_timer_t* h) noexcept;
   static void on_ticket_timer(uv_timer_t* h) noexcept;
   static void on_memory_timer(uv_timer_t* h) noexcept;
@@ -59,17 +65,28 @@ class Server final : public admin::AdminViews {
   void apply_reload(BuildResult built, bool off_loop);
   void report_tenant_states(const Snapshot& before, const Snapshot& after);
   void log_tenant_state(const config::QuarantinedTenant& q, Reason why);
-  void start_drain();
+  // Phase 1: not ready, still serving, for `delay`; phase 2 (stop_accepting): listeners
+  // closed, connections drained, drain_timeout; then the exit.
+  void start_drain(std::chrono::milliseconds delay);
+  void stop_accepting();
   void finish();
-  bool bind_sockets(const Snapshot& snap, unsigned workers, std::vector<std::vector<int>>& fds);
+  // One socket per listener (listen_fds_): inherited or bound; each worker gets dups.
+  bool open_sockets(std::optional<Takeover>& takeover, unsigned workers,
+                    std::vector<std::vector<int>>& fds);
+  // After the first READY: answer successors on <state_dir>/handoff.sock.
+  void start_handoff_server();
   // Registers health, certificate, memory and log families on events_' registry
   // (admin_views.cc).
   void publish_metrics();
 
   std::string config_path_;
+  bool takeover_ = false;
+  std::string handoff_path_;         // "" when [gateway].state_dir is ""
+  std::vector<UniqueFd> listen_fds_;  // one per listener, until the drain stops accepting
+  std::unique_ptr<HandoffServer> handoff_;
   uv_loop_t loop_{};
   uv_signal_t sig_hup_{}, sig_term_{}, sig_int_{}, sig_usr1_{};
-  uv_timer_t drain_timer_{};
+  uv_timer_t drain_timer_{};  // drain_delay, then drain_timeout
   uv_async_t workers_done_{};
   mutable std::mutex snap_mu_;
   SnapshotPtr current_;

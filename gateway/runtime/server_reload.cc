@@ -5,6 +5,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "gateway/runtime/sd_notify.h"
 #include "gateway/runtime/server.h"
 #include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
@@ -104,6 +105,7 @@ void Server::reload(std::vector<std::string> changed) {
   if (draining_) {
     return;
   }
+  sd_notify(sd_reloading_message());
   // The running generation lends the contexts of unchanged tenants: pinned until the build ends.
   reloader_.request(current_->tenants.size(),
                     [path = config_path_, generation = generation_ + 1, health = &health_,
@@ -155,6 +157,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
       }
     }
     events_.reload_result(false, generation_);
+    sd_notify("READY=1\nSTATUS=reload refused, the previous configuration keeps serving");
     std::fprintf(stderr, "portcullis: reload refused, keeping generation %llu: %s\n",
                  static_cast<unsigned long long>(generation_), detail.c_str());
     return;
@@ -186,6 +189,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   events_.config_loaded(true, generation_, config_path_);
   watcher_->rebuild(config_path_, built.snapshot->config);
   events_.reload_result(true, generation_);
+  sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
                "tenant contexts built, %zu unchanged and reused); tenants: %zu quarantined, %zu "

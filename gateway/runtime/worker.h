@@ -1,5 +1,5 @@
-// Worker: one thread, one uv_loop_t, its own SO_REUSEPORT listening sockets, its own upstream
-// connection pools and the connections it accepted.
+// Worker: one thread, one uv_loop_t, a dup of each listening socket (shared by the workers of
+// the process), its own upstream connection pools and the connections it accepted.
 //
 // Thread:   everything here runs on the worker's thread, except publish()/drain()/stop(), which
 //           post a message through the Mailbox (the only cross-thread door besides atomics).

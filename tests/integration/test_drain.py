@@ -139,3 +139,58 @@ def test_drain_timeout_bounds_a_request_that_is_too_slow():
         h.check(code == 0, f"exit {code} after drain_timeout, want 0: " + t.gw.proc.describe())
         h.check(4.0 <= took <= 8.0, f"exit {took:.1f}s after SIGTERM, want about drain_timeout 5s")
         h.check(proc.returncode != 0, f"a 16 s download finished within a 5 s drain: {stdout}")
+
+
+MAX_STREAM_ID = 2**31 - 1
+
+
+def test_drain_delay_serves_new_connections_and_h2_two_step_goaway():
+    """drain_delay: /readyz 503 at once, new HTTP/1.1 and HTTP/2 connections still served; then
+    the two-step GOAWAY (RFC 9113 §6.8): a stream the client sent after the first GOAWAY, before
+    it answered the PING, is served, and the final GOAWAY names it."""
+    from hyperframe import frame as hf
+    from harness.h2 import H2Conn
+    with h.TestEnv("drain") as env:
+        t = h.build_topology(env, start=False)
+        # long enough for the checks below to run inside it on a loaded machine
+        t.gw.drain_delay = "4s"
+        t.gw.start()
+        conn = H2Conn(t.gw.port, sni=h.ACME_HOST)
+        try:
+            conn.send(conn.headers_frame(1, conn.block(conn.request_headers(
+                "/before", authority=h.ACME_HOST))))
+            conn.wait(lambda f: isinstance(f, hf.HeadersFrame) and f.stream_id == 1, 5,
+                      "response to stream 1")
+            t.gw.proc.expected_exit = True
+            t.gw.proc.send_signal(signal.SIGTERM)
+            h.wait_for(lambda: t.gw.admin_get("/readyz")[0] == 503, 2, "/readyz 503 at SIGTERM",
+                       interval=0.05)
+            # phase 1: not ready, but a load balancer that has not noticed yet is still served
+            for http2 in (False, True):
+                r = h.get(t, "acme", "/during-delay", http2=http2, timeout=5)
+                h.check(r.status == 200, f"new connection refused during drain_delay "
+                        f"(http2={http2}): {r!r}")
+            # phase 2: the first GOAWAY says 2^31-1 and comes with a PING
+            first = conn.wait(lambda f: isinstance(f, hf.GoAwayFrame), 10, "first GOAWAY")[0]
+            h.check(first.last_stream_id == MAX_STREAM_ID and first.error_code == 0,
+                    f"first GOAWAY is not the shutdown notice: {conn.summary()}")
+            ping = conn.wait(lambda f: isinstance(f, hf.PingFrame) and "ACK" not in f.flags, 5,
+                             "PING after the first GOAWAY")[0]
+            # a request already on its way when the first GOAWAY arrived, then the PING answer
+            conn.send(conn.headers_frame(3, conn.block(conn.request_headers(
+                "/in-flight", authority=h.ACME_HOST))))
+            conn.send(hf.PingFrame(0, opaque_data=ping.opaque_data, flags=["ACK"]))
+            conn.wait(lambda f: isinstance(f, hf.HeadersFrame) and f.stream_id == 3, 5,
+                      "response to stream 3, sent after the first GOAWAY")
+            h.check(conn.status(3) == b"200", f"stream 3 not served: {conn.summary()}")
+            final = conn.wait(lambda f: isinstance(f, hf.GoAwayFrame) and f is not first, 5,
+                              "final GOAWAY")[0]
+            h.check(final.last_stream_id == 3, f"final GOAWAY does not name stream 3: "
+                    f"{conn.summary()}")
+            conn.pump(2)
+        finally:
+            conn.close()
+        r = h.get(t, "acme", "/after-delay", timeout=5)
+        h.check(r.status == 0, f"a new connection was served after drain_delay: {r!r}")
+        code = t.gw.proc.wait(10)
+        h.check(code == 0, f"exit {code} after drain, want 0: " + t.gw.proc.describe())

@@ -50,6 +50,8 @@ class Gateway:
         self.listeners = listeners
         self.workers = workers
         self.extra_gateway_toml = extra_gateway_toml
+        self.drain_delay = "0s"  # the default (10s) is for load balancers; tests stop at once
+        self.state_dir = "state"  # handoff.sock, per gateway (the default /run/portcullis is shared)
         self.mesh = None  # (ca, cert, key)
         self.proc = None
 
@@ -73,6 +75,8 @@ class Gateway:
 workers = {self.workers}
 tenants_dir = "tenants.d"
 drain_timeout = "5s"
+drain_delay = "{self.drain_delay}"
+state_dir = "{self.state_dir}"
 
 [admin]
 listen = "127.0.0.1:{self.admin_port}"

@@ -76,7 +76,8 @@ TEST_CASE("/config keeps the fields of the hand-built page, in the same order", 
   CHECK(keys == "generation,gateway,mesh,limits,listeners,tenants,");
   CHECK(j["generation"] == 7);
   CHECK(j["gateway"].dump() ==
-        R"({"workers":2,"tenants_dir":"/etc/portcullis/tenants","drain_timeout_ms":15000})");
+        R"({"workers":2,"tenants_dir":"/etc/portcullis/tenants","drain_timeout_ms":15000,)"
+        R"("drain_delay_ms":10000})");
   CHECK(j["mesh"].dump() == R"({"trust_domain":"mesh.example","ca":"/pki/mesh-ca.pem",)"
                             R"("cert":"/pki/gateway.pem","identity":"spiffe://mesh.example/gateway"})");
   CHECK(j["listeners"].dump() ==
