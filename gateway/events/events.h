@@ -24,6 +24,7 @@
 #include "gateway/observe/audit_log.h"
 #include "gateway/observe/gateway_metrics.h"
 #include "gateway/observe/reason.h"
+#include "gateway/snapshot/snapshot.h"
 #include "gateway/snapshot/target.h"
 #include "tls/stream.h"
 
@@ -73,6 +74,22 @@ class Events {
   void plaintext_upstream(const std::string& tenant, const std::string& cluster);
   void ticket_keys_rejected(const std::string& file, const std::string& detail);
   void memory_budget(bool shedding, const std::string& detail);
+
+  // --- the running generation was published (start and every reload): the metrics drop the
+  // series of removed tenants and clusters and scale their caps; the reload-success gauges ---
+  void config_published(const runtime::Snapshot& snap);
+
+  // --- rate limits: audited and gauged when limiting starts and stops for a tenant or client,
+  // each refused request only counted (a flood must not flood the audit log) ---
+  struct RateLimitSubject {
+    std::string_view scope;  // "tenant" or "client"
+    std::string tenant;
+    std::string client;      // client address for scope "client"
+    unsigned worker = 0;
+    std::string detail;      // the configured rate, e.g. "10/s burst 20"
+  };
+  void rate_limit_changed(const RateLimitSubject& who, bool limiting);
+  void rate_limited_request(const RateLimitSubject& who);
 
   // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }

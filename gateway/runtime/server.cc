@@ -185,6 +185,7 @@ int Server::run() {
     }
   }
   events_.config_loaded(false, current_->generation, config_path_);
+  events_.config_published(*current_);
 
   watcher_ = std::make_unique<Watcher>(&loop_, [this] { reload(); });
   watcher_->rebuild(config_path_, cfg);
