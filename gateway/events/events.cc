@@ -228,11 +228,12 @@ void Events::rate_limit_changed(const RateLimitSubject& who, bool limiting) {
              "; scope " + std::string(who.scope) + ", worker " + std::to_string(who.worker) +
              ", " + who.detail;
   audit(AuditEvent::rate_limit, !limiting, limiting ? Reason::rate_limited : Reason::rate_limit_ended, s);
-  metrics_.rate_limited(who.scope, who.tenant, limiting);
+  // Client series carry tenant="": one series per client scope, whichever tenant it hit.
+  metrics_.rate_limited(who.scope, who.scope == "tenant" ? who.tenant : std::string(), limiting);
 }
 
 void Events::rate_limited_request(const RateLimitSubject& who) {
-  metrics_.rate_limited_request(who.scope, who.tenant);
+  metrics_.rate_limited_request(who.scope, who.scope == "tenant" ? who.tenant : std::string());
 }
 
 std::uint64_t Events::access_write_failures() const noexcept {

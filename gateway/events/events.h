@@ -83,7 +83,7 @@ class Events {
   // each refused request only counted (a flood must not flood the audit log) ---
   struct RateLimitSubject {
     std::string_view scope;  // "tenant" or "client"
-    std::string tenant;
+    std::string tenant;      // audited always; a metric label for scope "tenant" only
     std::string client;      // client address for scope "client"
     unsigned worker = 0;
     std::string detail;      // the configured rate, e.g. "10/s burst 20"

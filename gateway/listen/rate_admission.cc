@@ -20,10 +20,10 @@ std::string describe(const runtime::RateLimitChange& c) {
 events::Events::RateLimitSubject subject(const runtime::RateLimitChange& c, unsigned worker) {
   events::Events::RateLimitSubject s;
   s.scope = c.scope;
-  s.tenant = c.scope == "tenant" ? c.tenant : std::string();
+  s.tenant = c.tenant;
   s.client = c.client;
   s.worker = worker;
-  s.detail = describe(c) + (c.scope == "client" ? ", tenant " + c.tenant : std::string());
+  s.detail = describe(c);
   return s;
 }
 
@@ -49,7 +49,6 @@ bool refuse_if_rate_limited(upstream::WorkerContext& worker, const runtime::Snap
                      changes);
   events::Events& events = worker.events();
   for (const auto& c : changes) {
-    // Tokens in the gauge's tenant label: "" for a client (addresses are no label values).
     events.rate_limit_changed(subject(c, worker.worker_id()), c.limiting);
   }
   if (v.allowed) {
@@ -57,7 +56,7 @@ bool refuse_if_rate_limited(upstream::WorkerContext& worker, const runtime::Snap
   }
   events::Events::RateLimitSubject who;
   who.scope = v.scope;
-  who.tenant = v.scope == "tenant" ? cfg.name : std::string();
+  who.tenant = cfg.name;
   events.rate_limited_request(who);
   ex.info().tenant = cfg.name;
   http::send(ex, http::rate_limited_reply(v.retry_after));
