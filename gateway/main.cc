@@ -12,19 +12,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "build_version.h"
 #include "certs/cli.h"
 #include "gateway/config/check.h"
 #include "gateway/config/profile.h"
 #include "gateway/observe/audit_cli.h"
+#include "gateway/runtime/build_commit.h"
 #include "gateway/runtime/build_info.h"
 #include "gateway/runtime/demo.h"
 #include "gateway/runtime/explain.h"
 #include "gateway/runtime/server.h"
 
 namespace {
-
-constexpr const char* kVersion = "0.1.0";
 
 constexpr const char* kUsage =
       "usage:\n"
@@ -63,7 +61,7 @@ bool wants_help(int argc, char** argv) {
 }
 
 int version() {
-  std::printf("portcullis %s\ncommit %s\n%s", kVersion, PORTCULLIS_COMMIT,
+  std::printf("portcullis %s\ncommit %s\n%s", PORTCULLIS_VERSION, PORTCULLIS_BUILD_COMMIT,
               portcullis::gateway::runtime::library_versions().c_str());
   return 0;
 }

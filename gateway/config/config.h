@@ -76,6 +76,9 @@ struct Limits {
   // memory.max, or of MemTotal when there is no cgroup limit; "off" never sheds.
   static constexpr std::uint64_t kMemoryBudgetAuto = ~std::uint64_t{0};
   std::uint64_t memory_budget{};  // bytes; 0 = off
+  // Per client address and worker (token bucket, rate_limiter.h); 0 = off / burst = rate.
+  std::uint32_t client_requests_per_second{};
+  std::uint32_t client_request_burst{};
   Pos pos_memory_budget;          // for check's warning when off
   Pos pos_max_connections_per_listener;  // set when explicit: check's descriptor-limit warning
 };
@@ -185,6 +188,9 @@ struct TenantConfig {
   std::vector<ClusterConfig> clusters;
   Pos pos_cert, pos_key, pos_client_ca;
   std::vector<Pos> pos_hosts;  // parallel to hosts (added by config)
+  // [rate_limit], per worker; 0 = no limit / burst = the rate.
+  std::uint32_t requests_per_second = 0;
+  std::uint32_t request_burst = 0;
 };
 
 // A tenant left out of a generation for its own errors: its hosts are refused at the handshake

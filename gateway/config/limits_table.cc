@@ -85,6 +85,12 @@ constexpr std::array kRows{
            "memory in use past which new requests get 503 (`memory_budget`) until it is back "
            "under 90% of the budget; `\"auto\"` = 90% of the cgroup limit or of RAM, `\"off\"`, "
            "or a size (≥ 16 MiB)"},
+  LimitRow{"client_requests_per_second", K::count, 0, 0, kU32,
+           &Limits::client_requests_per_second,
+           "requests per second from one client address (the PROXY-protocol one), per worker: "
+           "429 with Retry-After past it (`rate_limited`); 0 = off"},
+  LimitRow{"client_request_burst", K::count, 0, 0, kU32, &Limits::client_request_burst,
+           "requests one client address may send at once above that rate; 0 = the rate"},
 };
 // clang-format on
 

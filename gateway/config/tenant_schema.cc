@@ -16,7 +16,7 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
   Reader r(file, out_);
   TenantConfig t;
   t.file = file;
-  r.known_keys(root, {"name", "hosts", "tls", "route", "cluster"}, "a tenant file");
+  r.known_keys(root, {"name", "hosts", "tls", "route", "cluster", "rate_limit"}, "a tenant file");
 
   if (const auto* n = r.str(root, "name", t.name)) {
     if (!valid_tenant_name(t.name)) {
@@ -87,6 +87,13 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
   } else if (r.get(root, "tls") == nullptr) {
     r.error(r.file_pos(), "tenant file needs a [tls] table with cert and key",
             "[tls] cert = \"certs/acme.pem\" key = \"certs/acme.key\"");
+  }
+
+  // [rate_limit]: the tenant's requests per second and burst, per worker (rate_limiter.h).
+  if (const auto* rl = r.table(root, "rate_limit")) {
+    r.known_keys(*rl, {"requests_per_second", "burst"}, "[rate_limit]");
+    r.integer(*rl, "requests_per_second", t.requests_per_second, 1, 10'000'000);
+    r.integer(*rl, "burst", t.request_burst, 1, 10'000'000);
   }
 
   // Clusters first, so routes can be checked against them.

@@ -1,5 +1,6 @@
 #include "gateway/events/events.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace portcullis::gateway::events {
@@ -145,15 +146,15 @@ void Events::upstream_tls_failed(const upstream::Target& target, const std::stri
   subject.detail = "address " + address + "; expected " + expected +
                    (detail.empty() ? "" : "; " + detail);
   audit(target.egress ? AuditEvent::egress_tls_fail : AuditEvent::mtls_fail, false, why, subject);
-  metrics_.upstream_failure(metrics_cluster(target), std::string(to_string(why)));
+  metrics_.upstream_failure(target.tenant, metrics_cluster(target), std::string(to_string(why)));
 }
 
 void Events::upstream_failed(const upstream::Target& target, Reason why) {
-  metrics_.upstream_failure(metrics_cluster(target), std::string(to_string(why)));
+  metrics_.upstream_failure(target.tenant, metrics_cluster(target), std::string(to_string(why)));
 }
 
 void Events::upstream_handshake(const upstream::Target& target, bool resumed) {
-  metrics_.upstream_handshake(metrics_cluster(target), resumed);
+  metrics_.upstream_handshake(target.tenant, metrics_cluster(target), resumed);
 }
 
 void Events::egress_decision(const std::string& source, const std::string& destination,
@@ -235,6 +236,40 @@ void Events::tenant_state(const std::string& tenant, const std::string& file, Re
     s.detail = error;
   }
   audit(AuditEvent::tenant_state, why == Reason::config_valid, why, s);
+}
+
+void Events::config_published(const runtime::Snapshot& snap) {
+  const config::Config& cfg = snap.config;
+  observe::GatewayMetrics::Shape shape;
+  shape.tenants.reserve(cfg.tenants.size());
+  for (const auto& t : cfg.tenants) {
+    shape.tenants.push_back(t.name);
+    shape.routes += t.routes.size();
+    for (const auto& c : t.clusters) {
+      shape.clusters.emplace_back(t.name, c.name);
+    }
+  }
+  std::sort(shape.tenants.begin(), shape.tenants.end());
+  std::sort(shape.clusters.begin(), shape.clusters.end());
+  metrics_.follow(shape);
+}
+
+void Events::rate_limit_changed(const RateLimitSubject& who, bool limiting) {
+  observe::AuditSubject s;
+  s.tenant = who.tenant;
+  if (!who.client.empty()) {
+    s.source = who.client;
+  }
+  s.detail = std::string(limiting ? "requests refused with 429 from now on" : "requests pass again") +
+             "; scope " + std::string(who.scope) + ", worker " + std::to_string(who.worker) +
+             ", " + who.detail;
+  audit(AuditEvent::rate_limit, !limiting, limiting ? Reason::rate_limited : Reason::rate_limit_ended, s);
+  // Client series carry tenant="": one series per client scope, whichever tenant it hit.
+  metrics_.rate_limited(who.scope, who.scope == "tenant" ? who.tenant : std::string(), limiting);
+}
+
+void Events::rate_limited_request(const RateLimitSubject& who) {
+  metrics_.rate_limited_request(who.scope, who.scope == "tenant" ? who.tenant : std::string());
 }
 
 std::uint64_t Events::access_write_failures() const noexcept {

@@ -24,6 +24,7 @@
 #include "gateway/observe/audit_log.h"
 #include "gateway/observe/gateway_metrics.h"
 #include "gateway/observe/reason.h"
+#include "gateway/snapshot/snapshot.h"
 #include "gateway/snapshot/target.h"
 #include "tls/stream.h"
 
@@ -82,6 +83,22 @@ class Events {
   // (allow) when it is back in service.
   void tenant_state(const std::string& tenant, const std::string& file, Reason why,
                     const std::string& error);
+
+  // --- the running generation was published (start and every reload): the metrics drop the
+  // series of removed tenants and clusters and scale their caps; the reload-success gauges ---
+  void config_published(const runtime::Snapshot& snap);
+
+  // --- rate limits: audited and gauged when limiting starts and stops for a tenant or client,
+  // each refused request only counted (a flood must not flood the audit log) ---
+  struct RateLimitSubject {
+    std::string_view scope;  // "tenant" or "client"
+    std::string tenant;      // audited always; a metric label for scope "tenant" only
+    std::string client;      // client address for scope "client"
+    unsigned worker = 0;
+    std::string detail;      // the configured rate, e.g. "10/s burst 20"
+  };
+  void rate_limit_changed(const RateLimitSubject& who, bool limiting);
+  void rate_limited_request(const RateLimitSubject& who);
 
   // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }

@@ -138,6 +138,11 @@ void Exchange::fail(int status, Reason why) noexcept {
 }
 
 void Exchange::local_reply(int status, Reason why, std::string_view body_line) noexcept {
+  local_reply(status, why, body_line, 0);
+}
+
+void Exchange::local_reply(int status, Reason why, std::string_view body_line,
+                           std::uint32_t retry_after_seconds) noexcept {
   try {
     response_ = ResponseHead{};
     if (is_grpc_request(request_)) {
@@ -158,6 +163,9 @@ void Exchange::local_reply(int status, Reason why, std::string_view body_line) n
     }
     response_.status = status;
     response_.headers.push_back(Header{"content-type", "text/plain"});
+    if (retry_after_seconds > 0) {
+      response_.headers.push_back(Header{"retry-after", std::to_string(retry_after_seconds)});
+    }
     std::string body(body_line);
     body.push_back('\n');
     response_.content_length = body.size();

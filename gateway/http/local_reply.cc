@@ -21,6 +21,7 @@ std::string_view status_text(int status) noexcept {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
@@ -39,6 +40,10 @@ LocalReply no_route_reply() { return {404, Reason::no_route, "no route for this 
 
 LocalReply overloaded_reply() {
   return {503, Reason::memory_budget, "overloaded: try again later", true};
+}
+
+LocalReply rate_limited_reply(std::uint32_t retry_after) {
+  return {429, Reason::rate_limited, "rate limited: retry later", true, retry_after};
 }
 
 LocalReply egress_denied_reply(int status, Reason why, Reason audit_reason) {
@@ -60,7 +65,11 @@ std::string egress_tls_failure_line(Reason why) {
 }
 
 void send(Exchange& ex, const LocalReply& r) noexcept {
-  ex.local_reply(r.status, r.why, r.body);
+  if (r.retry_after > 0) {
+    ex.local_reply(r.status, r.why, r.body, r.retry_after);
+  } else {
+    ex.local_reply(r.status, r.why, r.body);
+  }
   ex.info().local = r.local;
 }
 

@@ -6,6 +6,7 @@
 // Thread: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,11 +21,13 @@ struct LocalReply {
   Reason why = Reason::none;
   std::string body;    // one line, without the final newline
   bool local = true;   // false: a configured direct_response (logged like an upstream answer)
+  std::uint32_t retry_after = 0;  // > 0: a Retry-After header (seconds)
 };
 
 LocalReply misdirected_reply();   // 421: the host belongs to another tenant
 LocalReply no_route_reply();      // 404
 LocalReply overloaded_reply();    // 503: over [limits].memory_budget
+LocalReply rate_limited_reply(std::uint32_t retry_after);  // 429 + Retry-After
 LocalReply egress_denied_reply(int status, Reason why, Reason audit_reason);
 // A configured direct_response: {client_identity} and {tenant} substituted, one trailing
 // newline dropped (the reply adds its own).

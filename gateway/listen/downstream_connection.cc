@@ -7,6 +7,7 @@
 #include "gateway/events/events.h"
 #include "gateway/http/forwarded.h"
 #include "gateway/http/local_reply.h"
+#include "gateway/listen/rate_admission.h"
 #include "gateway/snapshot/router.h"
 #include "gateway/upstream/pool.h"
 #include "routing/spiffe_id.h"
@@ -510,6 +511,10 @@ void DownstreamConnection::start_exchange(http::Exchange& ex) noexcept {
     // Over [limits].memory_budget: refuse new work before the kernel OOM killer refuses all of it.
     ex.info().tenant = tenant_ != nullptr ? tenant_->cfg->name : std::string();
     http::send(ex, http::overloaded_reply());
+    return;
+  }
+  if (!egress_listener() && tenant_ != nullptr &&
+      refuse_if_rate_limited(worker_, *snapshot_, *tenant_, facts_, ex)) {
     return;
   }
   route(ex);

@@ -33,6 +33,7 @@ inline constexpr std::string_view kEventConfigReload = "config_reload";  // SIGH
 inline constexpr std::string_view kEventCertReload = "cert_reload";
 inline constexpr std::string_view kEventPlaintextUpstream = "plaintext_upstream";  // at start
 inline constexpr std::string_view kEventMemoryBudget = "memory_budget";  // shedding on / off
+inline constexpr std::string_view kEventRateLimit = "rate_limit";  // limiting starts / stops
 
 inline constexpr std::string_view kEventProxyReject = "proxy_reject";      // PROXY header
 inline constexpr std::string_view kEventEgressTlsFail = "egress_tls_fail";
@@ -56,6 +57,7 @@ enum class AuditEvent : std::uint8_t {
   ticket_keys,
   memory_budget,
   tenant_state,
+  rate_limit,
 };
 
 constexpr std::string_view to_string(AuditEvent e) noexcept {
@@ -73,6 +75,7 @@ constexpr std::string_view to_string(AuditEvent e) noexcept {
     case AuditEvent::ticket_keys: return kEventTicketKeys;
     case AuditEvent::memory_budget: return kEventMemoryBudget;
     case AuditEvent::tenant_state: return kEventTenantState;
+    case AuditEvent::rate_limit: return kEventRateLimit;
   }
   return "unknown";
 }

@@ -316,6 +316,63 @@ typename Family<Series>::Node& Family<Series>::insert_locked(
 }
 
 template <class Series>
+std::size_t Family<Series>::sweep(const std::function<bool(std::span<const std::string>)>& keep) {
+  std::lock_guard lock(mu_);
+  const Series* overflow = overflow_.load(std::memory_order_relaxed);
+  std::vector<std::unique_ptr<Node>> kept;
+  std::vector<std::unique_ptr<Node>> dropped;
+  kept.reserve(nodes_.size());
+  for (auto& n : nodes_) {
+    (&n->series == overflow || keep(n->values) ? kept : dropped).push_back(std::move(n));
+  }
+  // What the previous sweep unlinked has had a whole reload interval to be let go of.
+  retired_nodes_ = std::move(dropped);
+  const std::size_t count = retired_nodes_.size();
+  nodes_ = std::move(kept);
+  if (count > 0) {
+    std::size_t capacity = 8;
+    while (capacity < nodes_.size() * 2 + 2) {
+      capacity *= 2;
+    }
+    auto table = std::make_unique<Table>(capacity);
+    for (const auto& n : nodes_) {
+      table->place(n.get());
+    }
+    Table* published = table.get();
+    retired_tables_ = std::move(tables_);  // earlier retired tables go: see above
+    tables_.clear();
+    tables_.push_back(std::move(table));
+    table_.store(published, std::memory_order_release);
+  } else {
+    retired_tables_.clear();
+    // Superseded (grown) tables are retired too, so memory does not grow with reloads.
+    while (tables_.size() > 1) {
+      retired_tables_.push_back(std::move(tables_.front()));
+      tables_.erase(tables_.begin());
+    }
+  }
+  if (nodes_.size() < max_series_) {
+    overflow_.store(nullptr, std::memory_order_release);  // room again; overflow_locked finds it
+  }
+  return count;
+}
+
+template <class Series>
+void Family<Series>::set_max_series(std::size_t n) {
+  std::lock_guard lock(mu_);
+  max_series_ = std::max<std::size_t>(n, 1);
+  if (nodes_.size() < max_series_) {
+    overflow_.store(nullptr, std::memory_order_release);
+  }
+}
+
+template <class Series>
+std::size_t Family<Series>::size() const {
+  std::lock_guard lock(mu_);
+  return nodes_.size();
+}
+
+template <class Series>
 void Family<Series>::render(std::string& out) const {
   header(out, name_, help_, type_of<Series>());
   std::vector<const Node*> sorted;

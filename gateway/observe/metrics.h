@@ -4,7 +4,8 @@
 // set through with({...}). Finding an existing series is lock-free (an insert-only open-addressing
 // table read with acquire loads); only creating a series takes the family's mutex. Updating a
 // series is one relaxed atomic operation. References stay valid for the family's lifetime
-// (series are never removed), so a caller may also keep them.
+// unless the family is swept (sweep(): the series of removed tenants and clusters go at a
+// reload); callers of a swept family use the Series& from with() at once and never keep it.
 //
 // Cardinality: a family holds at most max_series label sets. Past that, new label sets share one
 // series whose every label value is kOverflowLabelValue, so totals stay exact and memory bounded.
@@ -105,6 +106,15 @@ class Family {
   const std::string& name() const noexcept { return name_; }
   void render(std::string& out) const;
 
+  // Drops every series whose label values `keep` refuses (but the overflow series, which keeps
+  // its totals), and lets new label sets in again when that leaves room. A dropped series is
+  // unlinked at once but freed only at the next sweep: a thread that found it an instant before
+  // may still bump it (sweeps come with reloads, far apart). Returns how many were dropped.
+  std::size_t sweep(const std::function<bool(std::span<const std::string>)>& keep);
+  // A new cap (a reload that adds tenants raises it); takes effect for label sets not yet seen.
+  void set_max_series(std::size_t n);
+  std::size_t size() const;
+
  private:
   struct Node;
   struct Table;
@@ -129,6 +139,9 @@ class Family {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<Table>> tables_;
+  // Unlinked by the last sweep, freed by the next one (see sweep()).
+  std::vector<std::unique_ptr<Node>> retired_nodes_;
+  std::vector<std::unique_ptr<Table>> retired_tables_;
 };
 
 // What a callback family's function writes its samples into, once per render.

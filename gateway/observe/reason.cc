@@ -73,6 +73,8 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::invalid_ticket_keys: return "invalid_ticket_keys";
     case Reason::memory_recovered: return "memory_recovered";
     case Reason::tenant_stale: return "tenant_stale";
+    case Reason::rate_limited: return "rate_limited";
+    case Reason::rate_limit_ended: return "rate_limit_ended";
   }
   return "unknown";
 }

@@ -90,6 +90,10 @@ enum class Reason : std::uint16_t {
   invalid_ticket_keys,
   memory_recovered,
   tenant_stale,  // a tenant's new files have errors: its previous version keeps serving
+  // Rate limits ([rate_limit] of a tenant, [limits] client_requests_per_second): 429 with
+  // Retry-After; audited when limiting starts (rate_limited) and stops (rate_limit_ended).
+  rate_limited,
+  rate_limit_ended,
 };
 
 // Reasons an upstream connection counts itself (portcullis_upstream_failures_total, once per

@@ -13,6 +13,7 @@
 
 #include "gateway/observe/metrics.h"
 #include "gateway/runtime/config_view.h"
+#include "gateway/runtime/process_metrics.h"
 #include "gateway/runtime/server.h"
 
 namespace portcullis::gateway::runtime {
@@ -20,6 +21,7 @@ namespace portcullis::gateway::runtime {
 void Server::publish_metrics() {
   observe::Registry& metrics = events_.metrics_registry();
   health_.publish(metrics);
+  publish_process_metrics(metrics, published_);
   published_.push_back(metrics.callback_gauge(
       "portcullis_certificate_expiry_seconds", "Seconds until the certificate expires.",
       {"certificate"}, [this](observe::SampleSink& out) {

@@ -287,6 +287,7 @@ int Server::run() {
   for (const auto& q : current_->config.quarantined) {
     log_tenant_state(q, Reason::tenant_quarantined);
   }
+  events_.config_published(*current_);
 
   watcher_ = std::make_unique<Watcher>(&loop_, [this](std::vector<std::string> changed) {
     reload(std::move(changed));

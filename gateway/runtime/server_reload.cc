@@ -189,6 +189,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   events_.config_loaded(true, generation_, config_path_);
   watcher_->rebuild(config_path_, built.snapshot->config);
   events_.reload_result(true, generation_);
+  events_.config_published(*built.snapshot);
   sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "

@@ -71,6 +71,9 @@ class Worker final : public upstream::WorkerContext {
   // Its entry in deferred_order_ stays and is skipped.
   void cancel_flush(upstream::Deferred* d) noexcept override { deferred_.erase(d); }
 
+  runtime::RateLimiter* rate_limiter() noexcept override { return &rate_limiter_; }
+  unsigned worker_id() const noexcept override { return id_; }
+
   unsigned id() const noexcept { return id_; }
   std::size_t connection_count() const noexcept { return connections_.size(); }
 
@@ -95,6 +98,7 @@ class Worker final : public upstream::WorkerContext {
   std::unique_ptr<upstream::HealthChecker> health_;  // worker 0 only
   std::vector<std::unique_ptr<listen::Listener>> listeners_;
   std::unordered_set<upstream::Tracked*> connections_;
+  RateLimiter rate_limiter_;
   // Connections whose output waits for the next loop turn. Flushed first come, first served:
   // the vector keeps the order (an unordered_set's hash order gave some connections a
   // consistently late turn, widening the latency tail); the set says who is still due, so a

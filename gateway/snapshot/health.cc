@@ -52,14 +52,39 @@ std::shared_ptr<EndpointHealth> HealthRegistry::get(const std::string& key) {
   return slot;
 }
 
+namespace {
+
+// "tenant/cluster/host:port" -> its three parts (tenant and cluster names hold no '/').
+struct KeyParts {
+  std::string_view tenant, cluster, endpoint;
+};
+
+KeyParts split_key(std::string_view key) {
+  const std::size_t a = key.find('/');
+  const std::size_t b = a == std::string_view::npos ? a : key.find('/', a + 1);
+  if (b == std::string_view::npos) {
+    return {"", "", key};
+  }
+  return {key.substr(0, a), key.substr(a + 1, b - a - 1), key.substr(b + 1)};
+}
+
+}  // namespace
+
+void HealthRegistry::prune_locked() {
+  // Only this registry holds it: no generation names the endpoint any more.
+  std::erase_if(entries_, [](const auto& kv) { return kv.second.use_count() == 1; });
+}
+
 void HealthRegistry::publish(observe::Registry& metrics) {
   published_healthy_ = metrics.callback_gauge(
       "portcullis_upstream_healthy",
-      "1 when the endpoint takes traffic (active checks passing, not ejected).", {"endpoint"},
-      [this](observe::SampleSink& out) {
+      "1 when the endpoint takes traffic (active checks passing, not ejected).",
+      {"tenant", "cluster", "endpoint"}, [this](observe::SampleSink& out) {
         std::lock_guard lock{mu_};
+        prune_locked();
         for (const auto& [key, h] : entries_) {
-          out.add({key}, h->usable() ? 1 : 0);
+          const KeyParts k = split_key(key);
+          out.add({k.tenant, k.cluster, k.endpoint}, h->usable() ? 1 : 0);
         }
       });
   published_panics_ = metrics.callback_counter(
@@ -67,18 +92,17 @@ void HealthRegistry::publish(observe::Registry& metrics) {
       "Requests routed to an ejected or unhealthy endpoint because no endpoint of the cluster "
       "was usable.",
       {"tenant", "cluster"}, [this](observe::SampleSink& out) {
-        std::map<std::string, std::uint64_t> panics;  // "tenant/cluster"
+        std::map<std::pair<std::string, std::string>, std::uint64_t> panics;
         {
           std::lock_guard lock{mu_};
+          prune_locked();
           for (const auto& [key, h] : entries_) {
-            panics[key.substr(0, key.rfind('/'))] += h->panics();
+            const KeyParts k = split_key(key);
+            panics[{std::string(k.tenant), std::string(k.cluster)}] += h->panics();
           }
         }
         for (const auto& [tc, n] : panics) {
-          const std::size_t slash = tc.find('/');
-          out.add({slash == std::string::npos ? tc : tc.substr(0, slash),
-                   slash == std::string::npos ? "" : tc.substr(slash + 1)},
-                  static_cast<double>(n));
+          out.add({tc.first, tc.second}, static_cast<double>(n));
         }
       });
 }

@@ -49,11 +49,15 @@ class HealthRegistry {
   // Stable for the registry's life. key: "tenant/cluster/host:port".
   std::shared_ptr<EndpointHealth> get(const std::string& key);
   // Registers on `metrics`, read at every scrape and unregistered when this registry goes:
-  // portcullis_upstream_healthy{endpoint} (1 usable, 0 not), one sample per endpoint, and
-  // portcullis_upstream_panic_total{tenant,cluster}, one per cluster.
+  // portcullis_upstream_healthy{tenant,cluster,endpoint} (1 usable, 0 not), one sample per
+  // endpoint, and portcullis_upstream_panic_total{tenant,cluster}, one per cluster. A scrape
+  // first forgets the endpoints no live generation holds any more (removed by a reload, once
+  // the last connection pinning the old generation is gone), so their series disappear.
   void publish(observe::Registry& metrics);
 
  private:
+  void prune_locked();
+
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<EndpointHealth>> entries_;
   // Last: unregistered before entries_ go.

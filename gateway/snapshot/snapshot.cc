@@ -161,6 +161,7 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
       const bool h2 = cl.protocol == config::ClusterConfig::Protocol::h2;
       upstream::Target& tg = crt.target;
       tg.name = cl.name;
+      tg.tenant = t.name;
       tg.ctx = cl.plaintext ? nullptr : (h2 ? snap->mesh_h2.get() : snap->mesh_h1.get());
       tg.sni = cl.server_name;
       tg.expect_uri = cl.identity;

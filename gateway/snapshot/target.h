@@ -26,6 +26,7 @@ struct Target {
   // The metrics label when it differs from name: "egress:<entry host>" for egress, so that the
   // host:port a workload asks for (any name under a wildcard entry) never becomes a label.
   std::string metrics_cluster;
+  std::string tenant;       // the owning tenant, for metrics labels; empty for egress
   SSL_CTX* ctx = nullptr;   // null: plaintext (only with an explicit plaintext = true)
   std::string sni;          // empty: none
   std::string expect_uri;   // the peer must carry this URI SAN (mesh SPIFFE ID)

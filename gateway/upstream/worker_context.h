@@ -13,6 +13,7 @@
 
 #include "gateway/io/uv.h"
 #include "gateway/snapshot/connection_limits.h"
+#include "gateway/snapshot/rate_limiter.h"
 #include "gateway/snapshot/snapshot.h"
 
 namespace portcullis::gateway::events {
@@ -63,6 +64,9 @@ class WorkerContext {
   // is still on the caller's stack.
   virtual void defer_flush(Deferred* d) = 0;
   virtual void cancel_flush(Deferred* d) noexcept = 0;
+  // This worker's request rate limits (rate_limiter.h); null: none (unit-test fakes).
+  virtual runtime::RateLimiter* rate_limiter() noexcept { return nullptr; }
+  virtual unsigned worker_id() const noexcept { return 0; }
 
  protected:
   ~WorkerContext() = default;

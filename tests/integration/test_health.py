@@ -1,7 +1,7 @@
 """Operations: upstream health (active checks + passive ejection) and request timeouts.
 
 Two nginx upstreams behind one cluster; one is killed (by pid): traffic goes only to the other and
-portcullis_upstream_healthy{endpoint="acme/web/host:port"} drops to 0; restarted, it comes back.
+portcullis_upstream_healthy{tenant="acme",cluster="web",endpoint="host:port"} drops to 0; restarted, it comes back.
 All endpoints down -> panic routing tries them anyway -> 502 (connect failed). request_timeout against an upstream that never answers -> 504.
 """
 
@@ -45,9 +45,9 @@ def set_web_cluster(t, endpoints, extra=""):
 
 def healthy(gw, endpoint):
     """The gauge for acme/web/endpoint, or None if absent."""
-    want = f"acme/web/{endpoint}"
     vals = [v for n, l, v in metrics(gw) if n == "portcullis_upstream_healthy"
-            and l.get("endpoint") == want]
+            and l.get("tenant") == "acme" and l.get("cluster") == "web"
+            and l.get("endpoint") == endpoint]
     return vals[0] if vals else None
 
 

@@ -169,7 +169,7 @@ TEST_CASE("an upstream connect failure is one upstream failure, not also a rejec
   facts.listener = "in";
   ctx.events().exchange_done(facts, c.ex);  // what the downstream connection does next
   const std::string m = ctx.events().render_metrics();
-  CHECK(m.find("portcullis_upstream_failures_total{cluster=\"backend\",reason=\"upstream_connect_failed\"} 1\n") !=
+  CHECK(m.find("portcullis_upstream_failures_total{tenant=\"\",cluster=\"backend\",reason=\"upstream_connect_failed\"} 1\n") !=
         std::string::npos);
   CHECK(m.find("portcullis_rejections_total{") == std::string::npos);
 }

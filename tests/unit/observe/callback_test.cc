@@ -170,14 +170,19 @@ TEST_CASE("HealthRegistry publishes portcullis_upstream_healthy on the gateway r
   CHECK(page.find("# HELP portcullis_upstream_healthy 1 when the endpoint takes traffic (active "
                   "checks passing, not ejected).\n# TYPE portcullis_upstream_healthy gauge\n") !=
         std::string::npos);
-  CHECK(sample(page, "portcullis_upstream_healthy{endpoint=\"acme/web/10.0.0.1:443\"}") == "1");
-  CHECK(sample(page, "portcullis_upstream_healthy{endpoint=\"acme/web/we\\\"ird:1\"}") == "1");
+  CHECK(sample(page, "portcullis_upstream_healthy{tenant=\"acme\",cluster=\"web\",endpoint=\"10.0.0.1:443\"}") == "1");
+  CHECK(sample(page, "portcullis_upstream_healthy{tenant=\"acme\",cluster=\"web\",endpoint=\"we\\\"ird:1\"}") == "1");
 
   down->probe_result(false, 1, 1);  // read at scrape time, not copied at publish()
   page = metrics.render();
-  CHECK(sample(page, "portcullis_upstream_healthy{endpoint=\"acme/web/we\\\"ird:1\"}") == "0");
-  health->get("globex/api/10.0.0.2:443");
+  CHECK(sample(page, "portcullis_upstream_healthy{tenant=\"acme\",cluster=\"web\",endpoint=\"we\\\"ird:1\"}") == "0");
+  auto globex = health->get("globex/api/10.0.0.2:443");
   CHECK(count_samples(metrics.render(), "portcullis_upstream_healthy") == 3);
+  // A reload dropped globex: once no generation holds the endpoint, its series goes.
+  globex.reset();
+  page = metrics.render();
+  CHECK(count_samples(page, "portcullis_upstream_healthy") == 2);
+  CHECK(page.find("globex") == std::string::npos);
 
   health.reset();  // unregisters: the page stays valid, without the samples
   page = metrics.render();

@@ -64,13 +64,14 @@ portcullis_tls_handshakes_total{tenant="acme",version="TLSv1.3",resumed="true"} 
 # HELP portcullis_tls_handshake_failures_total Failed downstream handshakes by reason.
 # TYPE portcullis_tls_handshake_failures_total counter
 portcullis_tls_handshake_failures_total{reason="unknown_sni"} 1
-# HELP portcullis_upstream_failures_total Upstream connect, TLS and identity failures by cluster and reason.
+# HELP portcullis_upstream_failures_total Upstream connect, TLS and identity failures by tenant, cluster and reason.
 # TYPE portcullis_upstream_failures_total counter
-portcullis_upstream_failures_total{cluster="web",reason="connect_failed"} 1
-# HELP portcullis_upstream_tls_handshakes_total Completed and verified upstream handshakes by cluster, and whether they resumed a session.
+portcullis_upstream_failures_total{tenant="acme",cluster="web",reason="connect_failed"} 1
+# HELP portcullis_upstream_tls_handshakes_total Completed and verified upstream handshakes by tenant and cluster, and whether they resumed a session.
 # TYPE portcullis_upstream_tls_handshakes_total counter
-portcullis_upstream_tls_handshakes_total{cluster="web",resumed="false"} 1
-portcullis_upstream_tls_handshakes_total{cluster="web",resumed="true"} 2
+portcullis_upstream_tls_handshakes_total{tenant="acme",cluster="web",resumed="false"} 1
+portcullis_upstream_tls_handshakes_total{tenant="acme",cluster="web",resumed="true"} 2
+portcullis_upstream_tls_handshakes_total{tenant="globex",cluster="web",resumed="false"} 1
 # HELP portcullis_downstream_connections Open client connections.
 # TYPE portcullis_downstream_connections gauge
 portcullis_downstream_connections{listener="public"} 1
@@ -87,6 +88,20 @@ portcullis_egress_decisions_total{decision="deny",reason="not_listed"} 1
 # HELP portcullis_config_generation The running config generation.
 # TYPE portcullis_config_generation gauge
 portcullis_config_generation 2
+# HELP portcullis_config_last_reload_success 1 when the last load or reload of the configuration succeeded.
+# TYPE portcullis_config_last_reload_success gauge
+portcullis_config_last_reload_success 0
+# HELP portcullis_config_last_reload_success_timestamp_seconds Unix time of the last successful load or reload of the configuration.
+# TYPE portcullis_config_last_reload_success_timestamp_seconds gauge
+portcullis_config_last_reload_success_timestamp_seconds 0
+# HELP portcullis_rate_limiting Buckets (one per worker) now refusing requests with 429, by scope (tenant or client) and tenant ("" for client).
+# TYPE portcullis_rate_limiting gauge
+portcullis_rate_limiting{scope="client",tenant=""} 0
+portcullis_rate_limiting{scope="tenant",tenant="acme"} 1
+# HELP portcullis_rate_limited_total Requests refused with 429 by a rate limit, by scope and tenant ("" for client).
+# TYPE portcullis_rate_limited_total counter
+portcullis_rate_limited_total{scope="client",tenant=""} 1
+portcullis_rate_limited_total{scope="tenant",tenant="acme"} 2
 )";
 
 }  // namespace
@@ -99,10 +114,17 @@ TEST_CASE("GatewayMetrics renders the golden exposition", "[gateway_metrics]") {
   m.handshake("acme", "TLSv1.3", true);
   m.handshake_failed("unknown_sni");
   m.rejection("ip_connection_limit");
-  m.upstream_failure("web", "connect_failed");
-  m.upstream_handshake("web", false);
-  m.upstream_handshake("web", true);
-  m.upstream_handshake("web", true);
+  m.upstream_failure("acme", "web", "connect_failed");
+  m.upstream_handshake("acme", "web", false);
+  m.upstream_handshake("acme", "web", true);
+  m.upstream_handshake("acme", "web", true);
+  m.upstream_handshake("globex", "web", false);  // same-named clusters of two tenants stay apart
+  m.rate_limited("tenant", "acme", true);
+  m.rate_limited("client", "", true);
+  m.rate_limited("client", "", false);
+  m.rate_limited_request("tenant", "acme");
+  m.rate_limited_request("tenant", "acme");
+  m.rate_limited_request("client", "");
   m.connection("public", 1);
   m.connection("public", 1);
   m.connection("public", -1);
@@ -184,15 +206,63 @@ TEST_CASE("GatewayMetrics: egress destinations cannot grow upstream failures wit
   obs::GatewayMetrics m;
   constexpr std::size_t kCap = obs::GatewayMetrics::kMaxUpstreamFailureSeries;
   for (std::size_t i = 0; i < kCap + 500; ++i) {
-    m.upstream_failure("host" + std::to_string(i) + ".partner.example:443", "untrusted_ca");
+    m.upstream_failure("", "host" + std::to_string(i) + ".partner.example:443", "untrusted_ca");
   }
-  m.upstream_failure("host0.partner.example:443", "untrusted_ca");  // kept: still its own series
+  m.upstream_failure("", "host0.partner.example:443", "untrusted_ca");  // kept: still its own series
   const std::string page = m.render();
   CHECK(count_samples(page, "portcullis_upstream_failures_total") == kCap + 1);
   const std::string failures = "portcullis_upstream_failures_total";
-  CHECK(sample(page, failures + R"({cluster="host0.partner.example:443",reason="untrusted_ca"})") ==
+  CHECK(sample(page, failures + R"({tenant="",cluster="host0.partner.example:443",reason="untrusted_ca"})") ==
         "2");
-  CHECK(sample(page, failures + R"({cluster="__overflow__",reason="__overflow__"})") == "500");
-  CHECK(sample(page, failures + R"({cluster="host1499.partner.example:443",reason="untrusted_ca"})")
+  CHECK(sample(page, failures + R"({tenant="__overflow__",cluster="__overflow__",reason="__overflow__"})") == "500");
+  CHECK(sample(page, failures + R"({tenant="",cluster="host1499.partner.example:443",reason="untrusted_ca"})")
             .empty());
+}
+
+TEST_CASE("GatewayMetrics::follow drops removed tenants' and clusters' series", "[gateway_metrics]") {
+  obs::GatewayMetrics m;
+  m.request("acme", "/", "web", 200, "", 0.01);
+  m.request("globex", "/", "api", 200, "", 0.01);
+  m.request("", "", "", 400, "http_malformed", 0);  // before a tenant was known: kept
+  m.handshake("globex", "TLSv1.3", false);
+  m.upstream_failure("acme", "old", "connect_failed");
+  m.upstream_failure("acme", "web", "connect_failed");
+  m.upstream_handshake("globex", "api", false);
+  m.upstream_failure("", "egress:api.example", "connect_failed");  // egress: no tenant
+  m.rate_limited_request("tenant", "globex");
+  obs::GatewayMetrics::Shape shape;
+  shape.tenants = {"acme"};
+  shape.clusters = {{"acme", "web"}};
+  shape.routes = 1;
+  m.follow(shape);
+  const std::string page = m.render();
+  CHECK(page.find("globex") == std::string::npos);
+  CHECK(page.find("cluster=\"old\"") == std::string::npos);
+  CHECK(count_samples(page, "portcullis_requests_total") == 2);
+  CHECK(sample(page, "portcullis_upstream_failures_total{tenant=\"acme\",cluster=\"web\",reason=\"connect_failed\"}") == "1");
+  CHECK(sample(page, "portcullis_upstream_failures_total{tenant=\"\",cluster=\"egress:api.example\",reason=\"connect_failed\"}") == "1");
+  CHECK(sample(page, "portcullis_config_last_reload_success") == "1");
+  CHECK(sample(page, "portcullis_config_last_reload_success_timestamp_seconds") != "0");
+  // A tenant that comes back starts from zero.
+  m.request("globex", "/", "api", 200, "", 0.01);
+  CHECK(sample(m.render(), "portcullis_requests_total{tenant=\"globex\",route=\"/\",cluster=\"api\",code=\"200\"}") == "1");
+  m.reload_result(false);
+  CHECK(sample(m.render(), "portcullis_config_last_reload_success") == "0");
+}
+
+TEST_CASE("GatewayMetrics::follow scales the caps with the tenants", "[gateway_metrics]") {
+  obs::GatewayMetrics m;
+  obs::GatewayMetrics::Shape shape;
+  constexpr int kTenants = 12000;  // past the default cap of 10,000 label sets
+  for (int i = 0; i < kTenants; ++i) {
+    shape.tenants.push_back("t" + std::to_string(100000 + i));
+  }
+  shape.routes = kTenants;
+  m.follow(shape);
+  for (const auto& t : shape.tenants) {
+    m.request(t, "/", "", 200, "", 0.01);
+  }
+  const std::string page = m.render();
+  CHECK(page.find("__overflow__") == std::string::npos);
+  CHECK(count_samples(page, "portcullis_requests_total") == kTenants);
 }
