@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "certs/cli.h"
+#include "gateway/acme/status_cli.h"
 #include "gateway/config/check.h"
 #include "gateway/runtime/demo.h"
 #include "gateway/runtime/server.h"
@@ -27,6 +28,7 @@ void usage() {
       "  portcullis demo  [--dir DIR]         write a demo PKI + config, print curl commands, "
       "serve\n"
       "  portcullis certs init-ca|issue|inspect ...   the internal CA\n"
+      "  portcullis certs acme status -c gateway.toml [--json]   ACME certificates and renewals\n"
       "  portcullis version\n",
       stderr);
 }
@@ -120,6 +122,19 @@ int main(int argc, char** argv) {
   }
   if (cmd == "demo") {
     return demo(argc, argv);
+  }
+  if (cmd == "certs" && argc >= 4 && std::strcmp(argv[2], "acme") == 0 &&
+      std::strcmp(argv[3], "status") == 0) {
+    const std::string path = config_arg(argc, argv);
+    if (path.empty()) {
+      usage();
+      return 2;
+    }
+    bool json = false;
+    for (int i = 4; i < argc; ++i) {
+      json = json || std::strcmp(argv[i], "--json") == 0;
+    }
+    return portcullis::gateway::acme::status_main(path, json, std::cout);
   }
   if (cmd == "certs") {
     return portcullis::certs::certs_main(argc - 1, argv + 1);

@@ -201,6 +201,16 @@ void Events::memory_budget(bool shedding, const std::string& detail) {
         shedding ? Reason::memory_budget : Reason::memory_recovered, s);
 }
 
+void Events::acme(AuditEvent e, bool ok, Reason why, const std::string& tenant,
+                  const std::string& detail) {
+  observe::AuditSubject s;
+  if (!tenant.empty()) {
+    s.tenant = tenant;
+  }
+  s.detail = detail;
+  audit(e, ok, why, s);
+}
+
 std::uint64_t Events::access_write_failures() const noexcept {
   return access_.file().write_failures();
 }

@@ -73,6 +73,9 @@ class Events {
   void plaintext_upstream(const std::string& tenant, const std::string& cluster);
   void ticket_keys_rejected(const std::string& file, const std::string& detail);
   void memory_budget(bool shedding, const std::string& detail);
+  // ACME (any thread): issuance, renewal, failure and challenge answers, per tenant.
+  void acme(observe::AuditEvent e, bool ok, Reason why, const std::string& tenant,
+            const std::string& detail);
 
   // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }

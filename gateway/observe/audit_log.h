@@ -30,6 +30,9 @@ inline constexpr std::string_view kEventMemoryBudget = "memory_budget";  // shed
 inline constexpr std::string_view kEventProxyReject = "proxy_reject";      // PROXY header
 inline constexpr std::string_view kEventEgressTlsFail = "egress_tls_fail";
 inline constexpr std::string_view kEventTicketKeys = "ticket_keys";
+inline constexpr std::string_view kEventAcmeIssue = "acme_issue";          // issued or renewed
+inline constexpr std::string_view kEventAcmeFail = "acme_fail";            // an order failed
+inline constexpr std::string_view kEventAcmeChallenge = "acme_challenge";  // a challenge answered
 
 // Every audit event; to_string gives the kEvent* word above. events::Events takes only these.
 enum class AuditEvent : std::uint8_t {
@@ -45,6 +48,9 @@ enum class AuditEvent : std::uint8_t {
   plaintext_upstream,
   ticket_keys,
   memory_budget,
+  acme_issue,
+  acme_fail,
+  acme_challenge,
 };
 
 constexpr std::string_view to_string(AuditEvent e) noexcept {
@@ -61,6 +67,9 @@ constexpr std::string_view to_string(AuditEvent e) noexcept {
     case AuditEvent::plaintext_upstream: return kEventPlaintextUpstream;
     case AuditEvent::ticket_keys: return kEventTicketKeys;
     case AuditEvent::memory_budget: return kEventMemoryBudget;
+    case AuditEvent::acme_issue: return kEventAcmeIssue;
+    case AuditEvent::acme_fail: return kEventAcmeFail;
+    case AuditEvent::acme_challenge: return kEventAcmeChallenge;
   }
   return "unknown";
 }

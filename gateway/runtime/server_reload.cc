@@ -125,6 +125,9 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   memory_.configure(built.snapshot->config.limits.memory_budget);
   events_.config_loaded(true, generation_, config_path_);
   watcher_->rebuild(config_path_, built.snapshot->config);
+  if (acme_) {
+    acme_->update(built.snapshot->config);
+  }
   events_.reload_result(true, generation_);
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "

@@ -332,6 +332,10 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
         l.proxy_protocol == PP::v1   ? listen::ProxyVersions::v1
         : l.proxy_protocol == PP::v2 ? listen::ProxyVersions::v2
                                      : listen::ProxyVersions::any);
+    if (l.kind == config::ListenerConfig::Kind::http) {
+      lr.selector.table = &snap->sni;  // plain HTTP: no TLS context; the hosts for the redirect
+      continue;
+    }
     if (l.kind == config::ListenerConfig::Kind::egress) {
       if (l.client_auth == config::ListenerConfig::ClientAuth::none) {
         continue;  // plain HTTP from loopback clients only; no TLS context
@@ -402,6 +406,7 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
   // for them: at 100k tenants, analyzing all of them parsed every certificate and key twice
   // (analyzers, then the build), the bulk of start-up. Reused tenants were judged when built.
   config::Config& cfg = *loaded.config;
+  config::ensure_acme_placeholders(cfg);  // [tls] acme = true before the first issuance
   const std::int64_t now = unix_now();
   TenantTlsBuilds tenant_tls = build_tenant_tls(cfg, plan_reuse(cfg, previous, now), now);
   std::vector<config::TenantConfig> all = std::move(cfg.tenants);
