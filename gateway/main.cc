@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "certs/cli.h"
+#include "gateway/acme/status_cli.h"
 #include "gateway/config/check.h"
 #include "gateway/config/profile.h"
 #include "gateway/observe/audit_cli.h"
@@ -39,6 +40,7 @@ constexpr const char* kUsage =
       "  portcullis explain -c gateway.toml --sni NAME --host NAME --path PATH   (ingress)\n"
       "  portcullis explain -c gateway.toml --identity ID --destination HOST[:PORT]  (egress)\n"
       "  portcullis audit verify [--key FILE] FILE...  check the audit log's hash chain\n"
+      "  portcullis certs acme status -c gateway.toml [--json]   ACME certificates and renewals\n"
       "  portcullis version                   version, commit and library versions\n"
       "  portcullis COMMAND --help            this text (certs: the certs commands)\n";
 
@@ -210,6 +212,19 @@ int main(int argc, char** argv) {
   }
   if (cmd == "demo") {
     return demo(argc, argv);
+  }
+  if (cmd == "certs" && argc >= 4 && std::strcmp(argv[2], "acme") == 0 &&
+      std::strcmp(argv[3], "status") == 0) {
+    const std::string path = config_arg(argc, argv);
+    if (path.empty()) {
+      usage();
+      return 2;
+    }
+    bool json = false;
+    for (int i = 4; i < argc; ++i) {
+      json = json || std::strcmp(argv[i], "--json") == 0;
+    }
+    return portcullis::gateway::acme::status_main(path, json, std::cout);
   }
   if (cmd == "explain") {
     return portcullis::gateway::runtime::explain_main(argc - 1, argv + 1, std::cout, std::cerr);

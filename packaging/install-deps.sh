@@ -10,6 +10,10 @@ packages=(
   build-essential g++ meson ninja-build pkg-config
   libuv1-dev libssl-dev libnghttp2-dev libc-ares-dev libtomlplusplus-dev catch2 node-llhttp
   nlohmann-json3-dev
+  # the ACME client's HTTPS (issue #16)
+  libcurl4-openssl-dev
+  # the ACME integration tests: Let's Encrypt's test CA
+  pebble
   curl nghttp2-client nghttp2-server openssl haproxy
   python3 python3-h2 ca-certificates iproute2 procps
   # packaging/monitoring: `promtool check rules` (meson test monitoring-rules)

@@ -40,13 +40,14 @@ check tls 'gateway'
 
 # gateway/ folders, bottom to top, and the gateway folders each may include (besides itself).
 # routing/, certs/ and tls/ sit below every gateway folder.
-all='observe io dns config http snapshot events upstream egress listen admin runtime'
+all='observe io dns config acme http snapshot events upstream egress listen admin runtime'
 allowed() {
   case $1 in
     observe)  echo '' ;;
     io)       echo 'observe' ;;
     dns)      echo 'observe io' ;;
     config)   echo 'observe' ;;
+    acme)     echo 'observe config' ;;
     http)     echo 'observe io config' ;;
     snapshot) echo 'observe io config http' ;;
     events)   echo 'observe http snapshot' ;;

@@ -1,5 +1,6 @@
 #include "tls/sni.h"
 
+#include "tls/acme_challenges.h"
 #include "tls/stream.h"
 
 namespace portcullis::tls {
@@ -14,6 +15,37 @@ int selector_index() noexcept {
 int selected_index() noexcept {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
+}
+
+// RFC 8737: a ClientHello that offers ALPN "acme-tls/1" for a host with a pending TLS-ALPN-01
+// challenge gets the challenge certificate's context (which accepts only that protocol), and
+// no tenant: the connection ends after the handshake.
+bool answer_acme_tls(SSL* ssl, const std::string& name) noexcept {
+  const unsigned char* ext = nullptr;
+  std::size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                &len) != 1 || len < 2) {
+    return false;
+  }
+  static constexpr std::string_view kAcmeTls = "acme-tls/1";
+  bool offered = false;
+  for (std::size_t at = 2; at < len;) {
+    const std::size_t n = ext[at];
+    if (at + 1 + n > len) {
+      return false;
+    }
+    offered = offered || std::string_view(reinterpret_cast<const char*>(ext + at + 1), n) == kAcmeTls;
+    at += 1 + n;
+  }
+  if (!offered) {
+    return false;
+  }
+  SslCtxPtr ctx = AcmeChallenges::instance().alpn(name);
+  if (!ctx) {
+    return false;
+  }
+  SSL_set_SSL_CTX(ssl, ctx.get());  // takes its own reference
+  return true;
 }
 
 int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
@@ -40,6 +72,10 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
   }
   if (TlsStream* s = stream_of(ssl); s != nullptr && parsed == SniParse::ok) {
     s->set_requested_sni(name);
+  }
+  if (parsed == SniParse::ok && AcmeChallenges::instance().any_alpn() &&
+      answer_acme_tls(ssl, name)) {
+    return SSL_CLIENT_HELLO_SUCCESS;
   }
   const TenantTls* t = parsed == SniParse::ok ? sel->table->find(name) : nullptr;
   if (t == nullptr && sel->fallback) {

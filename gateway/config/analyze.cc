@@ -1,6 +1,7 @@
 #include "gateway/config/analyze.h"
 
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -146,7 +147,10 @@ class Analyzer {
 
   void tenant(const TenantConfig& t) {
     const std::string what = "tenant \"" + t.name + "\"";
-    if (!t.cert.empty() && !t.key.empty()) {
+    // acme = true before the first start: the gateway writes a placeholder, then the issued pair.
+    std::error_code ec;
+    const bool acme_pending = t.acme && !std::filesystem::exists(t.cert, ec);
+    if (!t.cert.empty() && !t.key.empty() && !acme_pending) {
       certs::Chain chain = pair(t.cert, t.pos_cert, t.key, t.pos_key, what);
       if (!chain.certs.empty()) {
         const auto sans = certs::dns_sans(chain.certs.front().get());

@@ -118,8 +118,32 @@ struct MeshSection {
   Pos pos_ca, pos_cert, pos_key;
 };
 
+// [acme]: the ACME (RFC 8555) client that issues certificates for tenants with [tls] acme = true.
+struct AcmeSection {
+  bool enabled = false;         // the section is present
+  std::string directory;        // the directory URL (https)
+  std::vector<std::string> contact;  // "mailto:..." URLs
+  std::string state_dir;        // absolute: account key, issued keys and chains (mode 0600)
+  std::string ca;               // absolute PEM bundle trusted for the directory; "" = system
+  std::string eab_kid;          // external account binding (both or neither)
+  std::string eab_hmac_key;     // base64url
+  std::string challenge = "http-01";  // "http-01" | "tls-alpn-01"
+  std::uint32_t max_orders = 4;       // orders in flight at once
+  Millis retry_base{30'000};          // first backoff after a failure; doubles each time
+  Millis retry_cap{3'600'000};        // cap of the exponential backoff after a failure
+  Pos pos;
+};
+
+// The subject O of the self-signed certificate an ACME tenant serves before its first issuance.
+inline constexpr const char* kAcmePlaceholderOrg = "Portcullis ACME placeholder";
+
+// Where [acme] keeps a tenant's issued key and chain.
+std::string acme_cert_path(const AcmeSection& a, const std::string& tenant);
+std::string acme_key_path(const AcmeSection& a, const std::string& tenant);
+
 struct ListenerConfig {
-  enum class Kind : std::uint8_t { ingress, egress };
+  // http: plain HTTP that answers ACME HTTP-01 challenges and redirects the rest to https (308).
+  enum class Kind : std::uint8_t { ingress, egress, http };
   enum class ProxyProtocol : std::uint8_t { off, v1, v2, any };
   enum class ClientAuth : std::uint8_t { mesh, none };
   std::string name;
@@ -191,6 +215,10 @@ struct TenantConfig {
   // [rate_limit], per worker; 0 = no limit / burst = the rate.
   std::uint32_t requests_per_second = 0;
   std::uint32_t request_burst = 0;
+  // [tls] acme = true: cert and key are issued by [acme] into its state directory (cert and key
+  // above then point there).
+  bool acme = false;
+  Pos pos_acme;
 };
 
 // A tenant left out of a generation for its own errors: its hosts are refused at the handshake
@@ -210,6 +238,7 @@ struct Config {
   AdminSection admin;
   LogSection log;
   MeshSection mesh;
+  AcmeSection acme;
   std::vector<ListenerConfig> listeners;
   std::vector<EgressConfig> egress;
   std::vector<TenantConfig> tenants;  // sorted by name
@@ -239,5 +268,10 @@ std::vector<std::size_t> quarantine_tenants(Config& cfg, const std::vector<Diagn
 
 // True when `d` is positioned in a file of tenants_dir: an error confined to that tenant.
 bool is_tenant_error(const Config& cfg, const Diagnostic& d);
+
+// For every [tls] acme = true tenant whose key or certificate file is missing: writes a
+// self-signed placeholder for its hosts (key mode 0600), so the tenant can be built and served
+// until the first issuance replaces it. Errors go to stderr; the build then reports the file.
+void ensure_acme_placeholders(const Config& cfg);
 
 }  // namespace portcullis::gateway::config

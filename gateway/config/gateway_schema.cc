@@ -98,7 +98,7 @@ void read_limits(Reader& r, const toml::table& t, Limits& l) {
 void Validator::read_gateway(const toml::table& root, const std::string& file, Config& cfg) {
   Reader r(file, out_);
   cfg.file = file;
-  r.known_keys(root, {"gateway", "limits", "admin", "log", "mesh", "listener", "egress"},
+  r.known_keys(root, {"gateway", "limits", "admin", "log", "mesh", "listener", "egress", "acme"},
                "gateway.toml");
 
   cfg.gateway.tenants_dir = r.resolve("tenants.d");
@@ -233,6 +233,10 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
     }
   }
 
+  if (const auto* a = r.table(root, "acme")) {
+    read_acme_section(r, *a, cfg.acme);
+  }
+
   std::map<std::string, Pos> names;
   std::map<std::string, Pos> addresses;
   for (const toml::table* lt : r.table_array(root, "listener")) {
@@ -255,9 +259,11 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
     }
     std::string kind = "ingress";
     if (r.get(*lt, "kind") == nullptr) {
-      r.error(l.pos, "[[listener]] needs a kind", R"("ingress", "egress")");
-    } else if (r.choice(*lt, "kind", {"ingress", "egress"}, kind)) {
-      l.kind = kind == "egress" ? ListenerConfig::Kind::egress : ListenerConfig::Kind::ingress;
+      r.error(l.pos, "[[listener]] needs a kind", R"("ingress", "egress", "http")");
+    } else if (r.choice(*lt, "kind", {"ingress", "egress", "http"}, kind)) {
+      l.kind = kind == "egress" ? ListenerConfig::Kind::egress
+               : kind == "http" ? ListenerConfig::Kind::http
+                                : ListenerConfig::Kind::ingress;
     }
     if (const auto* n = r.str(*lt, "address", l.address)) {
       if (!parse_socket_address(l.address)) {

@@ -60,7 +60,9 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
   }
 
   if (const auto* tls = r.table(root, "tls")) {
-    r.known_keys(*tls, {"cert", "key", "client_ca", "min_tls"}, "[tls]");
+    r.known_keys(*tls, {"cert", "key", "client_ca", "min_tls", "acme"}, "[tls]");
+    const auto* acme_node = tls->get("acme");
+    const bool by_acme = acme_node != nullptr && acme_node->value_or(false);
     struct {
       const char* key;
       std::string* out;
@@ -79,11 +81,12 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
         } else {
           *p.out = r.resolve(s);
         }
-      } else if (p.required && r.get(*tls, p.key) == nullptr) {
+      } else if (p.required && !by_acme && r.get(*tls, p.key) == nullptr) {
         r.error(r.pos(*tls), std::string("[tls] needs ") + p.key, "a PEM file path");
       }
     }
     read_min_tls(r, *tls, t.min_tls);
+    read_tenant_acme(r, *tls, cfg.acme, t);
   } else if (r.get(root, "tls") == nullptr) {
     r.error(r.file_pos(), "tenant file needs a [tls] table with cert and key",
             "[tls] cert = \"certs/acme.pem\" key = \"certs/acme.key\"");

@@ -28,6 +28,14 @@
 
 namespace portcullis::gateway::config {
 
+namespace detail {
+class Reader;
+}
+// acme_schema.cc: [acme] in gateway.toml, and [tls] acme = true in a tenant file.
+void read_acme_section(detail::Reader& r, const toml::table& a, AcmeSection& out);
+void read_tenant_acme(detail::Reader& r, const toml::table& tls, const AcmeSection& acme,
+                      TenantConfig& t);
+
 class Validator {
  public:
   explicit Validator(std::vector<Diagnostic>& out) : out_(out) {}

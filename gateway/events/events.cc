@@ -272,6 +272,16 @@ void Events::rate_limited_request(const RateLimitSubject& who) {
   metrics_.rate_limited_request(who.scope, who.scope == "tenant" ? who.tenant : std::string());
 }
 
+void Events::acme(AuditEvent e, bool ok, Reason why, const std::string& tenant,
+                  const std::string& detail) {
+  observe::AuditSubject s;
+  if (!tenant.empty()) {
+    s.tenant = tenant;
+  }
+  s.detail = detail;
+  audit(e, ok, why, s);
+}
+
 std::uint64_t Events::access_write_failures() const noexcept {
   return access_.file().write_failures();
 }

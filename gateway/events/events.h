@@ -99,6 +99,9 @@ class Events {
   };
   void rate_limit_changed(const RateLimitSubject& who, bool limiting);
   void rate_limited_request(const RateLimitSubject& who);
+  // ACME (any thread): issuance, renewal, failure and challenge answers, per tenant.
+  void acme(observe::AuditEvent e, bool ok, Reason why, const std::string& tenant,
+            const std::string& detail);
 
   // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }

@@ -7,6 +7,7 @@
 #include "gateway/events/events.h"
 #include "gateway/http/forwarded.h"
 #include "gateway/http/local_reply.h"
+#include "gateway/listen/plain_http.h"
 #include "gateway/listen/rate_admission.h"
 #include "gateway/snapshot/router.h"
 #include "gateway/upstream/pool.h"
@@ -149,6 +150,10 @@ void DownstreamConnection::begin_transport() noexcept {
     start_plain_egress();
     return;
   }
+  if (listener_.cfg->kind == config::ListenerConfig::Kind::http) {
+    start_plain_http();
+    return;
+  }
   tls::SslPtr ssl{SSL_new(listener_.front_ctx.get())};
   if (!ssl) {
     close(Reason::internal_error);
@@ -174,6 +179,16 @@ void DownstreamConnection::start_plain_egress() noexcept {
   source_identity_ = "unauthenticated";
   facts_.source_identity = source_identity_;
   tunnel_ = std::make_unique<egress::TunnelSession>(worker_, *snapshot_, source_identity_, *this);
+  facts_.scheme = "http";
+  facts_.alpn = "http/1.1";
+  session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
+  state_ = DownstreamState::serving;
+  socket_.set_timer(static_cast<std::uint64_t>(snapshot_->config.limits.idle_timeout.count()));
+  socket_.read(true);
+}
+
+// kind = "http": plain HTTP/1.1 answered by plain_http.cc (ACME challenges, 308 to https).
+void DownstreamConnection::start_plain_http() noexcept {
   facts_.scheme = "http";
   facts_.alpn = "http/1.1";
   session_ = http::make_http1_session(*this, facts_, session_limits(snapshot_->config.limits));
@@ -524,6 +539,10 @@ void DownstreamConnection::route(http::Exchange& ex) {
   if (egress_listener()) {
     ex.info().authority = ex.request().authority;
     egress::handle_egress(worker_, snapshot_, source_identity_, ex);
+    return;
+  }
+  if (listener_.cfg->kind == config::ListenerConfig::Kind::http) {
+    answer_plain_http(ex, *snapshot_);
     return;
   }
   auto& info = ex.info();

@@ -89,6 +89,7 @@ class DownstreamConnection final : public io::SocketOwner,
   void arm_timer() noexcept;
   void request_timed_out() noexcept;
   void start_plain_egress() noexcept;
+  void start_plain_http() noexcept;
 
   upstream::WorkerContext& worker_;
   runtime::SnapshotPtr snapshot_;

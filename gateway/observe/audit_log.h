@@ -41,6 +41,9 @@ inline constexpr std::string_view kEventTicketKeys = "ticket_keys";
 // A tenant whose files have errors: quarantined or kept at its previous version (deny), or
 // back in service (allow).
 inline constexpr std::string_view kEventTenantState = "tenant_state";
+inline constexpr std::string_view kEventAcmeIssue = "acme_issue";          // issued or renewed
+inline constexpr std::string_view kEventAcmeFail = "acme_fail";            // an order failed
+inline constexpr std::string_view kEventAcmeChallenge = "acme_challenge";  // a challenge answered
 
 // Every audit event; to_string gives the kEvent* word above. events::Events takes only these.
 enum class AuditEvent : std::uint8_t {
@@ -58,6 +61,9 @@ enum class AuditEvent : std::uint8_t {
   memory_budget,
   tenant_state,
   rate_limit,
+  acme_issue,
+  acme_fail,
+  acme_challenge,
 };
 
 constexpr std::string_view to_string(AuditEvent e) noexcept {
@@ -76,6 +82,9 @@ constexpr std::string_view to_string(AuditEvent e) noexcept {
     case AuditEvent::memory_budget: return kEventMemoryBudget;
     case AuditEvent::tenant_state: return kEventTenantState;
     case AuditEvent::rate_limit: return kEventRateLimit;
+    case AuditEvent::acme_issue: return kEventAcmeIssue;
+    case AuditEvent::acme_fail: return kEventAcmeFail;
+    case AuditEvent::acme_challenge: return kEventAcmeChallenge;
   }
   return "unknown";
 }

@@ -28,6 +28,8 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::no_healthy_endpoint: return "no_healthy_endpoint";
     case Reason::upstream_overflow: return "upstream_overflow";
     case Reason::request_body_timeout: return "request_body_timeout";
+    case Reason::acme_challenge: return "acme_challenge";
+    case Reason::https_redirect: return "https_redirect";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";
@@ -75,6 +77,9 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::tenant_stale: return "tenant_stale";
     case Reason::rate_limited: return "rate_limited";
     case Reason::rate_limit_ended: return "rate_limit_ended";
+    case Reason::acme_issued: return "acme_issued";
+    case Reason::acme_renewed: return "acme_renewed";
+    case Reason::acme_failed: return "acme_failed";
   }
   return "unknown";
 }

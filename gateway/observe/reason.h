@@ -29,6 +29,8 @@ enum class Reason : std::uint16_t {
   misdirected_host,  // 421
   no_route,          // 404
   request_body_timeout,  // 408: the body did not complete within request_body_timeout
+  acme_challenge,        // 200: an ACME HTTP-01 key authorization (kind = "http" listener)
+  https_redirect,        // 308: a plain-HTTP request sent to https
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502
@@ -94,6 +96,10 @@ enum class Reason : std::uint16_t {
   // Retry-After; audited when limiting starts (rate_limited) and stops (rate_limit_ended).
   rate_limited,
   rate_limit_ended,
+  // ACME (audit, portcullis_acme_orders_total{result}).
+  acme_issued,     // a certificate issued for a tenant that had none from ACME yet
+  acme_renewed,    // a certificate replaced before it expired
+  acme_failed,     // an order failed: the old certificate keeps serving; retried with backoff
 };
 
 // Reasons an upstream connection counts itself (portcullis_upstream_failures_total, once per

@@ -79,7 +79,9 @@ std::string config_json(const config::Config& c, std::uint64_t generation,
   for (const auto& l : c.listeners) {
     listeners.push_back(
         Json{{"name", l.name},
-             {"kind", l.kind == config::ListenerConfig::Kind::ingress ? "ingress" : "egress"},
+             {"kind", l.kind == config::ListenerConfig::Kind::ingress  ? "ingress"
+                      : l.kind == config::ListenerConfig::Kind::http ? "http"
+                                                                     : "egress"},
              {"address", l.address},
              {"unknown_sni", l.unknown_sni}});
   }

@@ -293,6 +293,14 @@ int Server::run() {
     reload(std::move(changed));
   });
   watcher_->rebuild(config_path_, cfg);
+  if (cfg.acme.enabled) {
+    // Its threads order certificates; the files it writes come back through the Watcher.
+    acme_ = std::make_unique<acme::Manager>(
+        [this](observe::AuditEvent e, bool ok, Reason why, const std::string& tenant,
+               const std::string& detail) { events_.acme(e, ok, why, tenant, detail); },
+        &events_.metrics_registry());
+    acme_->update(cfg);
+  }
 
   workers_running_ = workers;
   for (unsigned i = 0; i < workers; ++i) {
@@ -393,6 +401,9 @@ void Server::finish() {
   }
   if (handoff_) {
     handoff_->close();
+  }
+  if (acme_) {
+    acme_->stop();
   }
   if (watcher_) {
     watcher_->close();

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "gateway/acme/manager.h"
 #include "gateway/admin/admin_server.h"
 #include "gateway/events/events.h"
 #include "gateway/runtime/handoff.h"
@@ -104,6 +105,7 @@ class Server final : public admin::AdminViews {
   uv_timer_t ticket_timer_{};
   MemoryBudget memory_;
   uv_timer_t memory_timer_{};
+  std::unique_ptr<acme::Manager> acme_;  // [acme]: before events_ goes, its threads are joined
   // Destroyed first, so its thread is joined and the retired generations are gone before what
   // they use (tickets_, health_) is.
   Reloader reloader_;

@@ -188,6 +188,9 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   memory_.configure(built.snapshot->config.limits.memory_budget);
   events_.config_loaded(true, generation_, config_path_);
   watcher_->rebuild(config_path_, built.snapshot->config);
+  if (acme_) {
+    acme_->update(built.snapshot->config);
+  }
   events_.reload_result(true, generation_);
   events_.config_published(*built.snapshot);
   sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));

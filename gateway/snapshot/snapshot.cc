@@ -242,6 +242,10 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
         l.proxy_protocol == PP::v1   ? listen::ProxyVersions::v1
         : l.proxy_protocol == PP::v2 ? listen::ProxyVersions::v2
                                      : listen::ProxyVersions::any);
+    if (l.kind == config::ListenerConfig::Kind::http) {
+      lr.selector.table = &snap->sni;  // plain HTTP: no TLS context; the hosts for the redirect
+      continue;
+    }
     if (l.kind == config::ListenerConfig::Kind::egress) {
       if (l.client_auth == config::ListenerConfig::ClientAuth::none) {
         continue;  // plain HTTP from loopback clients only; no TLS context
@@ -350,6 +354,7 @@ BuildResult load_snapshot(const std::string& config_path, std::uint64_t generati
     return r;
   }
   config::Config& cfg = *loaded.config;
+  config::ensure_acme_placeholders(cfg);  // [tls] acme = true before the first issuance
   const std::int64_t now = unix_now();
   TenantTlsBuilds tenant_tls =
       detail::build_tenant_tls(cfg, detail::plan_reuse(cfg, previous, now), now);
@@ -411,6 +416,7 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
     return std::nullopt;
   }
   config::Config& cfg = *loaded.config;
+  config::ensure_acme_placeholders(cfg);  // a tenant added with [tls] acme = true
   const std::int64_t now = unix_now();
   TenantTlsBuilds tenant_tls =
       detail::build_tenant_tls(cfg, detail::plan_reuse(cfg, &previous, now, &files), now);
