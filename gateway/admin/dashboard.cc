@@ -90,7 +90,7 @@ async function refresh() {
       for (const r of t.routes || []) {
         const c = (t.clusters || []).find(c => c.name === r.cluster);
         const eps = c ? c.endpoints.map(e => {
-          const h = ms.find(s => s.name === "portcullis_upstream_healthy" && s.labels.endpoint === `${t.name}/${c.name}/${e}`);
+          const h = ms.find(s => s.name === "portcullis_upstream_healthy" && s.labels.tenant === t.name && s.labels.cluster === c.name && s.labels.endpoint === e);
           const st = h === undefined ? "unknown" : h.value > 0 ? "ok" : "bad";
           return `<span class="endpoint" data-endpoint="${esc(e)}" data-health="${st}"><span class="dot ${st}"></span>${esc(e)}</span>`;
         }).join("<br>") : "";

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -84,10 +85,35 @@ int try_bind(const std::string& address) {
   return 0;
 }
 
+// A gateway running with this state_dir answers on its handoff.sock (runtime/handoff.h; a
+// connection that sends nothing asks for nothing). Its listening sockets are the ones in use,
+// and a reload or `run --takeover` keeps them: they are not "another program".
+bool own_gateway_running(const Config& cfg) {
+  if (cfg.gateway.state_dir.empty()) {
+    return false;
+  }
+  const std::string path = cfg.gateway.state_dir + "/handoff.sock";
+  sockaddr_un a{};
+  if (path.size() >= sizeof a.sun_path) {
+    return false;
+  }
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  Fd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  return s.fd >= 0 && ::connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
 void check_listeners(const Config& cfg, std::vector<Diagnostic>& out) {
+  int own = -1;  // own_gateway_running(), asked at the first address in use
   for (const auto& l : cfg.listeners) {
     const int err = try_bind(l.address);
     if (err == 0 || err == -1) {
+      continue;
+    }
+    if (err == EADDRINUSE && own < 0) {
+      own = own_gateway_running(cfg) ? 1 : 0;
+    }
+    if (err == EADDRINUSE && own == 1) {
       continue;
     }
     if (err == EADDRINUSE) {

@@ -14,8 +14,11 @@ LoadResult reload_tenant_files(const Config& previous,
                                const std::vector<std::string>& tenant_files) {
   LoadResult result;
   const std::unordered_set<std::string_view> files(tenant_files.begin(), tenant_files.end());
+  // Every section gateway.toml owns, as it was (a new section of Config belongs here too: a
+  // tenant schema may read it, as [tls] acme = true reads [acme]); then the tenants.
   Config cfg;
   cfg.file = previous.file;
+  cfg.acme = previous.acme;
   cfg.gateway = previous.gateway;
   cfg.limits = previous.limits;
   cfg.admin = previous.admin;

@@ -16,6 +16,8 @@ namespace portcullis::gateway::runtime {
 struct Watcher::Dir {
   Watcher* owner = nullptr;
   uv_fs_event_t* handle = nullptr;
+  std::set<std::string> names;  // the files the config names in this directory
+  bool any_toml = false;        // tenants_dir: every *.toml
 };
 
 namespace {
@@ -104,6 +106,8 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
         continue;
       }
     }
+    slot->names = entry.second;
+    slot->any_toml = dir == tdir;
   }
   // Events pending (files changed while this reload was built): keep the old fingerprint, so
   // the timer still sees a difference and reloads once more rather than miss the change.
@@ -170,18 +174,29 @@ std::map<std::string, std::size_t> Watcher::fingerprint() {
   return out;
 }
 
-void Watcher::on_event(uv_fs_event_t* h, const char*, int, int status) noexcept {
+void Watcher::on_event(uv_fs_event_t* h, const char* filename, int, int status) noexcept {
   auto* dir = static_cast<Dir*>(h->data);
   if (status != 0 || dir->owner->closed_) {
     return;
   }
-  // Whatever the name (tls.crt, ..data, ..data_tmp or none): the timer re-checks contents.
-  dir->owner->changed();
+  // A named file, a tenant file, or the kubelet's `..data` / `..data_tmp` / `..<timestamp>`
+  // entries (the named files are symlinks through `..data`, which never get an event
+  // themselves): the timer re-checks contents. Anything else in the directory, such as a log
+  // file written next to gateway.toml, is ignored: it would keep the debounce busy.
+  const std::string name = filename != nullptr ? filename : "";
+  if (name.empty() || dir->names.count(name) != 0 || name.rfind("..", 0) == 0 ||
+      (dir->any_toml && ends_with(name, ".toml"))) {
+    dir->owner->changed();
+  }
 }
 
 void Watcher::changed() {
-  // Debounce: a cert-manager writing cert, key and chain triggers one reload.
-  uv_timer_start(&timer_, &Watcher::on_timer, kDebounceMs, 0);
+  // Debounce: a cert-manager writing cert, key and chain within kDebounceMs triggers one
+  // reload. Counted from the first event, not restarted by later ones, so a steady stream of
+  // events cannot put the reload off forever; what comes after the check reloads again.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_))) {
+    uv_timer_start(&timer_, &Watcher::on_timer, kDebounceMs, 0);
+  }
 }
 
 void Watcher::on_timer(uv_timer_t* h) noexcept {

@@ -2,9 +2,11 @@
 // *.toml in tenants_dir, and every certificate, key and CA file named by the config.
 //
 // Directories are watched, not files, so that editors' and cert-managers' atomic renames are
-// seen. Any event under a watched directory is debounced (kDebounceMs), then the named files are
-// re-checked by content: the event's file name is not trusted, because the kubelet rotates a
-// mounted Secret by swapping the `..data` symlink, and tls.crt itself never gets an event.
+// seen. An event on a named file, a tenant file or a kubelet `..` entry (a mounted Secret is
+// rotated by swapping the `..data` symlink: tls.crt itself never gets an event) starts the
+// debounce (kDebounceMs, from the first event); then every named file is re-checked by
+// content, whichever name the event carried. Other names (a log file beside gateway.toml)
+// are ignored.
 // A reload fires only when some file's content (or presence) differs from the last check, and
 // is told which of the named files differ (as the config spells them), so that a change confined
 // to tenants rebuilds only those tenants.

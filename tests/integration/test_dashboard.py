@@ -72,12 +72,12 @@ def test_dashboard():
             h.check(reqs and int(reqs.group(1)) == int(want),
                     f"{tenant} requests: dashboard {reqs and reqs.group(1)}, metrics {want}")
 
-        healthy = {s[1]["endpoint"]: s[2] for s in samples
+        healthy = {(s[1]["tenant"], s[1]["cluster"], s[1]["endpoint"]): s[2] for s in samples
                    if s[0] == "portcullis_upstream_healthy"}
         shown = re.findall(r'<tr data-tenant="acme" data-cluster="web">.*?</tr>', dom, re.S)
         h.check(shown, "acme's web cluster not rendered")
         for ep, health in re.findall(r'data-endpoint="([^"]+)" data-health="(\w+)"', shown[0]):
-            want = healthy.get(f"acme/web/{ep}")
+            want = healthy.get(("acme", "web", ep))
             h.check(want is not None and health == ("ok" if want > 0 else "bad"),
                     f"endpoint {ep}: dashboard {health}, metrics {want}")
         h.check(html.escape(h.workload_id("acme")) in shown[0], "upstream identity not shown")

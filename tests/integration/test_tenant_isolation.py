@@ -210,8 +210,10 @@ def test_a_changed_tenant_file_rebuilds_that_tenant_alone():
         h.check(_state(gw, "alpha") == {}, f"alpha: {_state(gw, 'alpha')}")
         gen = metric_sum(metrics(gw), "portcullis_config_generation")
 
-        # gateway.toml changed: everything is loaded (no per-tenant marker)
-        os.utime(gw.config_path)
+        # gateway.toml changed: everything is loaded (no per-tenant marker). Its content must
+        # change: the watcher compares contents, so a touch alone reloads nothing.
+        with open(gw.config_path, "a", encoding="utf-8") as f:
+            f.write("\n# changed\n")
         line = _wait_reload(gw, gen, ["(0 tenant contexts built, 2 unchanged"], "gateway.toml")
         h.check("per-tenant reload" not in line, f"gateway.toml change: {line}")
         for n in ("bravo", "charlie"):
