@@ -266,6 +266,11 @@ LoadResult load_isolating(const std::string& gateway_toml_path);
 // stayed, in order. Errors in no tenant's file are left to the caller.
 std::vector<std::size_t> quarantine_tenants(Config& cfg, const std::vector<Diagnostic>& errors);
 
+// A tenant file of `files` that gave no tenant (it did not parse) but has an error in `errors`
+// goes to cfg.quarantined under its file's stem, hosts unknown.
+void quarantine_unparsed(Config& cfg, const std::vector<std::string>& files,
+                         const std::vector<Diagnostic>& errors);
+
 // True when `d` is positioned in a file of tenants_dir: an error confined to that tenant.
 bool is_tenant_error(const Config& cfg, const Diagnostic& d);
 

@@ -65,21 +65,7 @@ LoadResult reload_tenant_files(const Config& previous,
       errors.push_back(d);
     }
   }
-  for (const auto& f : read) {
-    const bool parsed = std::any_of(cfg.tenants.begin(), cfg.tenants.end(),
-                                    [&](const TenantConfig& t) { return t.file == f; });
-    const auto first = std::find_if(errors.begin(), errors.end(),
-                                    [&](const Diagnostic& d) { return d.pos.file == f; });
-    if (!parsed && first != errors.end()) {
-      QuarantinedTenant q;
-      q.name = std::filesystem::path(f).stem().string();
-      q.file = f;
-      q.error = first->format();
-      q.errors = static_cast<std::size_t>(std::count_if(
-          errors.begin(), errors.end(), [&](const Diagnostic& d) { return d.pos.file == f; }));
-      cfg.quarantined.push_back(std::move(q));
-    }
-  }
+  quarantine_unparsed(cfg, read, errors);
   quarantine_tenants(cfg, errors);
   // unknown_sni must still name a serving tenant (load() checks it against every file).
   for (const auto& l : cfg.listeners) {

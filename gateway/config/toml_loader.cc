@@ -132,7 +132,20 @@ LoadResult load_files(const std::string& gateway_toml_path, bool isolate) {
     }
     errors.push_back(d);
   }
-  // A file that did not parse gave no tenant: quarantined under its stem, hosts unknown.
+  quarantine_unparsed(cfg, files, errors);
+  quarantine_tenants(cfg, errors);
+  result.config = std::move(cfg);
+  return result;
+}
+
+}  // namespace
+
+LoadResult load(const std::string& gateway_toml_path) {
+  return load_files(gateway_toml_path, false);
+}
+
+void quarantine_unparsed(Config& cfg, const std::vector<std::string>& files,
+                         const std::vector<Diagnostic>& errors) {
   for (const auto& f : files) {
     const bool parsed = std::any_of(cfg.tenants.begin(), cfg.tenants.end(),
                                     [&](const TenantConfig& t) { return t.file == f; });
@@ -148,15 +161,6 @@ LoadResult load_files(const std::string& gateway_toml_path, bool isolate) {
       cfg.quarantined.push_back(std::move(q));
     }
   }
-  quarantine_tenants(cfg, errors);
-  result.config = std::move(cfg);
-  return result;
-}
-
-}  // namespace
-
-LoadResult load(const std::string& gateway_toml_path) {
-  return load_files(gateway_toml_path, false);
 }
 
 LoadResult load_isolating(const std::string& gateway_toml_path) {
