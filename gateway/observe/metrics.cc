@@ -1,6 +1,7 @@
 #include "gateway/observe/metrics.h"
 
 #include <algorithm>
+#include <chrono>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -9,6 +10,9 @@
 namespace portcullis::gateway::observe {
 
 namespace {
+
+// How long a series unlinked by sweep() stays allocated (see Family::sweep).
+constexpr std::chrono::seconds kRetireGrace{10};
 
 std::string escape_help(std::string_view v) {
   std::string s;
@@ -325,10 +329,9 @@ std::size_t Family<Series>::sweep(const std::function<bool(std::span<const std::
   for (auto& n : nodes_) {
     (&n->series == overflow || keep(n->values) ? kept : dropped).push_back(std::move(n));
   }
-  // What the previous sweep unlinked has had a whole reload interval to be let go of.
-  retired_nodes_ = std::move(dropped);
-  const std::size_t count = retired_nodes_.size();
+  const std::size_t count = dropped.size();
   nodes_ = std::move(kept);
+  std::vector<std::unique_ptr<Table>> old_tables;
   if (count > 0) {
     std::size_t capacity = 8;
     while (capacity < nodes_.size() * 2 + 2) {
@@ -339,17 +342,23 @@ std::size_t Family<Series>::sweep(const std::function<bool(std::span<const std::
       table->place(n.get());
     }
     Table* published = table.get();
-    retired_tables_ = std::move(tables_);  // earlier retired tables go: see above
+    old_tables = std::move(tables_);
     tables_.clear();
     tables_.push_back(std::move(table));
     table_.store(published, std::memory_order_release);
   } else {
-    retired_tables_.clear();
     // Superseded (grown) tables are retired too, so memory does not grow with reloads.
     while (tables_.size() > 1) {
-      retired_tables_.push_back(std::move(tables_.front()));
+      old_tables.push_back(std::move(tables_.front()));
       tables_.erase(tables_.begin());
     }
+  }
+  // Sweeps come with reloads. A with().inc() in flight holds a node for microseconds, so what
+  // was unlinked kRetireGrace ago is let go of now, and the rest waits for a later sweep.
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(retired_, [&](const Retired& r) { return now - r.at > kRetireGrace; });
+  if (!dropped.empty() || !old_tables.empty()) {
+    retired_.push_back(Retired{now, std::move(dropped), std::move(old_tables)});
   }
   if (nodes_.size() < max_series_) {
     overflow_.store(nullptr, std::memory_order_release);  // room again; overflow_locked finds it

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -139,9 +140,14 @@ class Family {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<Table>> tables_;
-  // Unlinked by the last sweep, freed by the next one (see sweep()).
-  std::vector<std::unique_ptr<Node>> retired_nodes_;
-  std::vector<std::unique_ptr<Table>> retired_tables_;
+  // Unlinked by a sweep; freed by a later sweep once kRetireGrace has passed, since a thread
+  // may still hold a Series& from with() or be probing an old table (see sweep()).
+  struct Retired {
+    std::chrono::steady_clock::time_point at;
+    std::vector<std::unique_ptr<Node>> nodes;
+    std::vector<std::unique_ptr<Table>> tables;
+  };
+  std::vector<Retired> retired_;
 };
 
 // What a callback family's function writes its samples into, once per render.
