@@ -7,13 +7,20 @@
 
 namespace portcullis::gateway::runtime {
 
+LibraryVersions linked_library_versions() {
+  LibraryVersions v;
+  v.openssl_text = OpenSSL_version(OPENSSL_VERSION);
+  v.openssl = OpenSSL_version(OPENSSL_VERSION_STRING);
+  v.nghttp2 = nghttp2_version(0)->version_str;
+  v.libuv = uv_version_string();
+  v.cares = ares_version(nullptr);
+  return v;
+}
+
 std::string library_versions() {
-  std::string out;
-  out += std::string(OpenSSL_version(OPENSSL_VERSION)) + "\n";
-  out += std::string("nghttp2 ") + nghttp2_version(0)->version_str + "\n";
-  out += std::string("libuv ") + uv_version_string() + "\n";
-  out += std::string("c-ares ") + ares_version(nullptr) + "\n";
-  return out;
+  const LibraryVersions v = linked_library_versions();
+  return v.openssl_text + "\n" + "nghttp2 " + v.nghttp2 + "\n" + "libuv " + v.libuv + "\n" +
+         "c-ares " + v.cares + "\n";
 }
 
 }  // namespace portcullis::gateway::runtime

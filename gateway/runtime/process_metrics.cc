@@ -9,11 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include <nghttp2/nghttp2.h>
-#include <openssl/crypto.h>
-#include <uv.h>
-
 #include "gateway/runtime/build_commit.h"
+#include "gateway/runtime/build_info.h"
 
 namespace portcullis::gateway::runtime {
 
@@ -123,15 +120,15 @@ void publish_process_metrics(observe::Registry& metrics,
   out.push_back(metrics.callback_gauge(
       "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", {},
       [start_time](observe::SampleSink& s) { s.add(start_time); }));
-  const std::string openssl = OpenSSL_version(OPENSSL_VERSION_STRING);
-  const std::string nghttp2 = nghttp2_version(0)->version_str;
-  const std::string libuv = uv_version_string();
+  const LibraryVersions libs = linked_library_versions();
   out.push_back(metrics.callback_gauge(
       "portcullis_build_info",
       "Always 1; the labels say which build runs: version, commit and the library versions.",
       {"version", "commit", "openssl", "nghttp2", "libuv"},
-      [openssl, nghttp2, libuv](observe::SampleSink& s) {
-        s.add({PORTCULLIS_VERSION, PORTCULLIS_BUILD_COMMIT, openssl, nghttp2, libuv}, 1);
+      [libs](observe::SampleSink& s) {
+        s.add({PORTCULLIS_VERSION, PORTCULLIS_BUILD_COMMIT, libs.openssl, libs.nghttp2,
+               libs.libuv},
+              1);
       }));
 }
 

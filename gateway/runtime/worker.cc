@@ -102,14 +102,7 @@ void Worker::drain() {
       return;
     }
     w.draining_ = true;
-    for (auto& l : w.listeners_) {
-      l->close();
-    }
-    std::vector<upstream::Tracked*> all(w.connections_.begin(), w.connections_.end());
-    for (auto* c : all) {
-      c->drain();
-    }
-    w.maybe_finish();
+    w.wind_down(false);
   });
 }
 
@@ -117,15 +110,24 @@ void Worker::stop() {
   post([](Worker& w) {
     w.draining_ = true;
     w.stopping_ = true;
-    for (auto& l : w.listeners_) {
-      l->close();
-    }
-    std::vector<upstream::Tracked*> all(w.connections_.begin(), w.connections_.end());
-    for (auto* c : all) {
-      c->abort();
-    }
-    w.maybe_finish();
+    w.wind_down(true);
   });
+}
+
+void Worker::wind_down(bool abort) {
+  for (auto& l : listeners_) {
+    l->close();
+  }
+  // a copy: a connection that ends leaves connections_ while we walk
+  std::vector<upstream::Tracked*> all(connections_.begin(), connections_.end());
+  for (auto* c : all) {
+    if (abort) {
+      c->abort();
+    } else {
+      c->drain();
+    }
+  }
+  maybe_finish();
 }
 
 void Worker::defer_flush(upstream::Deferred* d) {

@@ -83,6 +83,8 @@ class Worker final : public upstream::WorkerContext {
   static void on_async(uv_async_t* h) noexcept;
   void run();
   void maybe_finish();
+  // Closes the listeners, then drains (lets finish) or aborts every connection.
+  void wind_down(bool abort);
 
   Shared shared_;
   unsigned id_;

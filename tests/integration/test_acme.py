@@ -7,6 +7,7 @@ gateway's http listener (HTTP-01) or its TLS listener (TLS-ALPN-01). Tests that 
 when it is absent.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -16,25 +17,13 @@ import threading
 
 import harness as h
 from harness.pebble import Pebble, require_pebble
+from harness.wire import http_exchange
 
 HOST = "shop.tenant-a.test"
 
 
 def raw_http(port, request, prelude=b""):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(prelude + request)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-            if b"\r\n\r\n" in data:
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = [ln for ln in head.split(b"\r\n")
-                          if ln.lower().startswith(b"content-length:")]
-                if length and len(body) >= int(length[0].split(b":")[1]):
-                    break
+    data = http_exchange(port, request, prelude)
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -213,6 +202,17 @@ class Load(threading.Thread):
             self.failed += 1
 
 
+@contextlib.contextmanager
+def running(load):
+    """Starts a Load; stops and joins it (bounded) when the block ends, even on failure."""
+    load.start()
+    try:
+        yield load
+    finally:
+        load.stop.set()
+        load.join(15)
+
+
 def test_acme_tls_alpn01_issues_and_renews_under_load():
     require_pebble()
     with h.TestEnv("acme-alpn") as env:
@@ -230,9 +230,7 @@ def test_acme_tls_alpn01_issues_and_renews_under_load():
         challenge = gw.wait_audit(lambda e: e.get("event") == "acme_challenge", "challenge")
         h.check("tls-alpn-01" in challenge[0].get("detail", ""), f"{challenge[0]}")
         _, first = served_cert(https_port, HOST, roots)
-        load = Load(https_port, HOST, roots)
-        load.start()
-        try:
+        with running(Load(https_port, HOST, roots)) as load:
             gw.wait_audit(lambda e: e.get("event") == "acme_issue" and
                           e.get("reason") == "acme_renewed", "a renewal", timeout=30)
             h.wait_for(lambda: served_cert(https_port, HOST, roots)[1] != first, 10,
@@ -240,9 +238,6 @@ def test_acme_tls_alpn01_issues_and_renews_under_load():
             # a few more requests over the new certificate
             seen = load.ok
             h.wait_for(lambda: load.ok >= seen + 5 or load.failed, 10, "requests after renewal")
-        finally:
-            load.stop.set()
-            load.join(15)
         h.check(load.failed == 0 and load.ok > 10,
                 f"{load.failed} failed of {load.ok + load.failed}: {load.errors[:3]}")
 
@@ -257,9 +252,8 @@ def test_acme_failure_keeps_old_cert_audits_and_backs_off():
         p = Pebble(env, http_port=h.free_port(), tls_port=https_port).start()
         gw.extra_gateway_toml = acme_toml(p, state, extra='retry_base = "1s"\nretry_cap = "4s"')
         gw.start()
-        load = Load(https_port, HOST, None)  # the placeholder: not verifiable, still served
-        load.start()
-        try:
+        # the placeholder: not verifiable, still served
+        with running(Load(https_port, HOST, None)) as load:
             fails = gw.wait_audit(lambda e: e.get("event") == "acme_fail" and
                                   "attempt 3" in e.get("detail", ""), "three failed orders",
                                   timeout=30)
@@ -278,9 +272,6 @@ def test_acme_failure_keeps_old_cert_audits_and_backs_off():
                           timeout=30)
             seen = load.ok
             h.wait_for(lambda: load.ok >= seen + 5 or load.failed, 10, "requests, CA down")
-        finally:
-            load.stop.set()
-            load.join(15)
         h.check(load.failed == 0 and load.ok > 5,
                 f"{load.failed} failed of {load.ok + load.failed}: {load.errors[:3]}")
         st = status_json(state).get("a", {})

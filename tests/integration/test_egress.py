@@ -16,11 +16,11 @@ Run standalone: /usr/bin/python3 tests/integration/run.py --portcullis PATH -k t
 
 import os
 import shutil
-import socket
 import ssl
 import time
 
 import harness as h
+from harness.wire import http_exchange
 from harness.egress import (BILLING_ID, EGRESS_SNI, PARTNER_HOST, WEB_ID, EgressGateway,
                             FakeTlsServer, Scenario, audit_for, default_entries, egress_entry,
                             expired_leaf, good_server, make_pki, mesh_request, plain_request,
@@ -403,24 +403,7 @@ def test_egress_unresolvable_listed_name():
 
 
 def _raw_http(port, request, timeout=10):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(request)
-        data = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                if b"\r\n\r\n" in data:
-                    head, _, rest = data.partition(b"\r\n\r\n")
-                    for line in head.split(b"\r\n"):
-                        if line.lower().startswith(b"content-length:"):
-                            if len(rest) >= int(line.split(b":", 1)[1]):
-                                return data.decode("latin-1")
-        except socket.timeout:
-            pass
-    return data.decode("latin-1")
+    return http_exchange(port, request, timeout=timeout).decode("latin-1")
 
 
 def test_egress_absolute_form_uri_decides_over_host_header():

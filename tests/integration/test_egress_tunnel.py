@@ -6,6 +6,7 @@ import ssl
 
 import harness as h
 from harness.egress import PARTNER_HOST, Scenario, egress_entry, good_server
+from harness.wire import recv_until_close
 
 
 def tunnel_entry(f, port, mode="tunnel"):
@@ -34,12 +35,7 @@ def test_tunnel_passes_tls_of_the_client_to_the_listed_host():
         with ctx.wrap_socket(s, server_hostname=PARTNER_HOST) as tls:
             tls.sendall(f"GET /t HTTP/1.1\r\nHost: {PARTNER_HOST}\r\nConnection: close\r\n\r\n"
                         .encode())
-            body = b""
-            while True:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    break
-                body += chunk
+            body = recv_until_close(tls, bufsize=4096)
         h.check(b"200" in body.split(b"\r\n", 1)[0], f"no response through the tunnel: {body!r}")
         h.check(sc.server.snapshot()["requests"], "the server saw no request")
         lines = f.gw.wait_audit(lambda e: e.get("event") == "egress_allow"

@@ -13,6 +13,7 @@ import subprocess
 import threading
 
 import harness as h
+from harness.wire import recv_until_close
 
 URLS_PER_CURL = 5
 # HAProxy checks every 100 ms and needs 2 failures: well inside drain_delay.
@@ -107,12 +108,7 @@ def haproxy_status(sock_path):
     try:
         s.connect(sock_path)
         s.sendall(b"show stat\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_until_close(s)
     except OSError:
         return {}
     finally:

@@ -11,74 +11,42 @@
 """
 
 import os
-import socket
-import ssl
 import subprocess
-import threading
 
 from hyperframe import frame as hf
 
 import harness as h
 from harness import upstream as ru
 from harness.h2 import H2Conn
+from harness.servers import Listener, read_head
 from harness.proto import PROTO_HOST, proto_topology, server_ctx
 
 EARLY_BODY = b"early answer\n"
 
 
-class EarlyAnswerUpstream:
+class EarlyAnswerUpstream(Listener):
     """TLS upstream (mesh client cert required) that answers 413 as soon as a request head has
     arrived, without reading the body, then closes."""
 
     def __init__(self, ctx):
+        super().__init__(backlog=8)
         self.ctx = ctx
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop_ev = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        self.start()
 
-    def _loop(self):
-        while not self.stop_ev.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            conn.settimeout(5)
-            tls = self.ctx.wrap_socket(conn, server_side=True)
-            buf = b""
-            for _ in range(1000):
-                if b"\r\n\r\n" in buf:
-                    break
-                data = tls.recv(65536)
-                if not data:
-                    return
-                buf += data
-            tls.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: %d\r\n"
-                        b"Connection: close\r\n\r\n" % len(EARLY_BODY) + EARLY_BODY)
-            # a lingering close, as nginx does: read and drop what is still coming for a
-            # while, so the kernel does not answer it with a TCP reset
-            tls.settimeout(0.5)
-            for _ in range(2000):
-                if not tls.recv(65536):
-                    break
-            tls.close()
-        except (OSError, ssl.SSLError):
-            conn.close()
-
-    def stop(self):
-        self.stop_ev.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
+    def serve(self, conn):
+        conn.settimeout(5)
+        tls = self.ctx.wrap_socket(conn, server_side=True)
+        if b"\r\n\r\n" not in read_head(tls):
+            return
+        tls.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: %d\r\n"
+                    b"Connection: close\r\n\r\n" % len(EARLY_BODY) + EARLY_BODY)
+        # a lingering close, as nginx does: read and drop what is still coming for a
+        # while, so the kernel does not answer it with a TCP reset
+        tls.settimeout(0.5)
+        for _ in range(2000):
+            if not tls.recv(65536):
+                break
+        tls.close()
 
 
 LIMIT_32K = '\n[limits]\nmax_request_headers = "32KiB"\n'

@@ -6,13 +6,11 @@ All endpoints down -> panic routing tries them anyway -> 502 (connect failed). r
 """
 
 import os
-import socket
-import ssl
-import threading
 import time
 
 import harness as h
 from harness import metrics
+from harness.servers import Listener, server_context
 
 HEALTH = """health_path = "/healthz"
 health_interval = "1s"
@@ -43,6 +41,17 @@ def set_web_cluster(t, endpoints, extra=""):
         f.write(text)
 
 
+def two_endpoints(env, cluster_extra):
+    """The topology, acme's web cluster on two nginx upstreams a and b (cluster_extra added),
+    gateway started: (t, a, b, endpoint of a, endpoint of b)."""
+    t = h.build_topology(env, start=False)
+    a, b = upstream(env, t, "a"), upstream(env, t, "b")
+    ea, eb = a.server("a").endpoint, b.server("b").endpoint
+    set_web_cluster(t, [ea, eb], cluster_extra)
+    t.gw.start()
+    return t, a, b, ea, eb
+
+
 def healthy(gw, endpoint):
     """The gauge for acme/web/endpoint, or None if absent."""
     vals = [v for n, l, v in metrics(gw) if n == "portcullis_upstream_healthy"
@@ -62,11 +71,7 @@ def who(t, n=1):
 
 def test_unhealthy_endpoint_is_ejected_and_recovers():
     with h.TestEnv("health") as env:
-        t = h.build_topology(env, start=False)
-        a, b = upstream(env, t, "a"), upstream(env, t, "b")
-        ea, eb = a.server("a").endpoint, b.server("b").endpoint
-        set_web_cluster(t, [ea, eb], HEALTH)
-        t.gw.start()
+        t, a, b, ea, eb = two_endpoints(env, HEALTH)
         h.wait_for(lambda: healthy(t.gw, ea) == 1 and healthy(t.gw, eb) == 1, 5,
                    "both endpoints healthy in /metrics")
         seen = set(who(t, 8))
@@ -89,11 +94,7 @@ def test_unhealthy_endpoint_is_ejected_and_recovers():
 
 def test_passive_ejection_without_active_checks():
     with h.TestEnv("health") as env:
-        t = h.build_topology(env, start=False)
-        a, b = upstream(env, t, "a"), upstream(env, t, "b")
-        ea, eb = a.server("a").endpoint, b.server("b").endpoint
-        set_web_cluster(t, [ea, eb], 'max_failures = 1\neject_time = "10s"\n')
-        t.gw.start()
+        t, a, b, ea, eb = two_endpoints(env, 'max_failures = 1\neject_time = "10s"\n')
         h.check(set(who(t, 6)) == {"a", "b"}, "traffic not spread over both endpoints")
         b.proc.stop()
         # connect failures eject b; answers during ejection all come from a (at most the
@@ -108,11 +109,7 @@ def test_passive_ejection_without_active_checks():
 
 def test_all_endpoints_down_is_502_after_panic_routing():
     with h.TestEnv("health") as env:
-        t = h.build_topology(env, start=False)
-        a, b = upstream(env, t, "a"), upstream(env, t, "b")
-        ea, eb = a.server("a").endpoint, b.server("b").endpoint
-        set_web_cluster(t, [ea, eb], HEALTH)
-        t.gw.start()
+        t, a, b, ea, eb = two_endpoints(env, HEALTH)
         h.check(h.get(t, "acme", "/up").status == 200, "cluster not serving")
         a.proc.stop()
         b.proc.stop()
@@ -128,45 +125,23 @@ def test_all_endpoints_down_is_502_after_panic_routing():
         h.check(r.status == 200, f"another cluster broken: {r!r}")
 
 
-class StallingUpstream:
+class StallingUpstream(Listener):
     """A TLS server (mesh cert with acme's identity) that reads the request and never answers."""
 
     def __init__(self, cert, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-        self.ctx.set_alpn_protocols(["http/1.1"])
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
+        super().__init__(backlog=16)
+        self.ctx = server_context(cert, key)
         self.conns = []
         self.requests = 0
-        self._stop = False
-        threading.Thread(target=self._loop, daemon=True).start()
+        self.start()
 
-    def _loop(self):
-        self.sock.settimeout(0.2)
-        while not self._stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        try:
-            c.settimeout(10)
-            tls = self.ctx.wrap_socket(c, server_side=True)
-            self.conns.append(tls)
-            if tls.recv(65536):
-                self.requests += 1
-            time.sleep(10)
-        except OSError:
-            pass
-
-    def close(self):
-        self._stop = True
-        self.sock.close()
+    def serve(self, conn):
+        conn.settimeout(10)
+        tls = self.ctx.wrap_socket(conn, server_side=True)
+        self.conns.append(tls)
+        if tls.recv(65536):
+            self.requests += 1
+        time.sleep(10)
 
 
 def test_request_timeout_is_504():

@@ -15,6 +15,7 @@ import time
 
 import harness as h
 from harness import http_get_on, https_conn
+from harness.wire import recv_until_close
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -195,11 +196,6 @@ def test_proxy_missing_or_malformed_header_is_refused():
             with ctx.wrap_socket(s, server_hostname=h.ACME_HOST) as tls:
                 tls.sendall(f"GET /split HTTP/1.1\r\nHost: {h.ACME_HOST}\r\n"
                             "Connection: close\r\n\r\n".encode())
-                resp = b""
-                while True:
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        break
-                    resp += chunk
+                resp = recv_until_close(tls)
         h.check(resp.startswith(b"HTTP/1.1 200"), f"split header: {resp[:200]!r}")
         h.check(os.path.exists(t.gw.audit_path), "no audit log")

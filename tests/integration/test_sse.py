@@ -4,69 +4,38 @@ event, then holds the rest of its (chunked) response until the client has seen t
 HTTP/1.1 and HTTP/2.
 """
 
-import socket
-import ssl
 import subprocess
 import threading
 
 import harness as h
+from harness.servers import Listener, read_head
 from harness.proto import PROTO_HOST, proto_topology, server_ctx
 
 HOLD_S = 10  # bound on the upstream's wait; reaching it means the first event was held back
 
 
-class SseUpstream:
+class SseUpstream(Listener):
     def __init__(self, ctx):
+        super().__init__(backlog=8)
         self.ctx = ctx
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.seen = threading.Event()   # set by the test when the client got event 1
         self.held_out = []              # True when the upstream stopped waiting at HOLD_S
-        self.stop_ev = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self):
-        while not self.stop_ev.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        self.start()
 
     @staticmethod
     def _chunk(data):
         return b"%x\r\n%s\r\n" % (len(data), data)
 
-    def _serve(self, conn):
-        try:
-            conn.settimeout(HOLD_S + 5)
-            tls = self.ctx.wrap_socket(conn, server_side=True)
-            buf = b""
-            for _ in range(1000):
-                if b"\r\n\r\n" in buf:
-                    break
-                data = tls.recv(65536)
-                if not data:
-                    return
-                buf += data
-            tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                        b"transfer-encoding: chunked\r\n\r\n" + self._chunk(b"data: one\n\n"))
-            self.held_out.append(not self.seen.wait(HOLD_S))
-            tls.sendall(self._chunk(b"data: two\n\n") + b"0\r\n\r\n")
-            tls.close()
-        except (OSError, ssl.SSLError):
-            conn.close()
-
-    def stop(self):
-        self.stop_ev.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
+    def serve(self, conn):
+        conn.settimeout(HOLD_S + 5)
+        tls = self.ctx.wrap_socket(conn, server_side=True)
+        if b"\r\n\r\n" not in read_head(tls):
+            return
+        tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n" + self._chunk(b"data: one\n\n"))
+        self.held_out.append(not self.seen.wait(HOLD_S))
+        tls.sendall(self._chunk(b"data: two\n\n") + b"0\r\n\r\n")
+        tls.close()
 
 
 def _stream(t, up, http2):

@@ -40,6 +40,17 @@ direct_response = "{name}"
 """
 
 
+def _gateway(env, names):
+    """(gateway with its mesh identity, not started; the tenants' CA dir; {name: (cert, key)}
+    for each of names, issued by that CA for host(name))."""
+    gw = h.Gateway(env)
+    mesh = h.init_ca(env.path("pki", "mesh"), "Mesh CA", h.TRUST_DOMAIN)
+    cert, key = h.issue(mesh, env.path("pki", "gateway"), spiffe=h.GATEWAY_ID)
+    gw.set_mesh(os.path.join(mesh, "ca.pem"), cert, key)
+    ca = h.init_ca(env.path("pki", "tenants"), "Tenants CA")
+    return gw, ca, {n: h.issue(ca, env.path("pki", n), dns=[host(n)]) for n in names}
+
+
 def _state(gw, tenant):
     """{state: value} of portcullis_tenant_state for `tenant`."""
     return {labels["state"]: v for n, labels, v in metrics(gw)
@@ -76,13 +87,7 @@ def _audit_state(gw, tenant, reason, decision):
 
 def test_a_broken_or_expired_tenant_is_quarantined_and_the_others_serve_and_reload():
     with h.TestEnv("isolation") as env:
-        gw = h.Gateway(env)
-        mesh = h.init_ca(env.path("pki", "mesh"), "Mesh CA", h.TRUST_DOMAIN)
-        cert, key = h.issue(mesh, env.path("pki", "gateway"), spiffe=h.GATEWAY_ID)
-        gw.set_mesh(os.path.join(mesh, "ca.pem"), cert, key)
-        ca = h.init_ca(env.path("pki", "tenants"), "Tenants CA")
-        files = {n: h.issue(ca, env.path("pki", n), dns=[host(n)])
-                 for n in ("alpha", "bravo", "charlie", "delta")}
+        gw, ca, files = _gateway(env, ("alpha", "bravo", "charlie", "delta"))
         # charlie: a chain that ends CHARLIE_LIFETIME seconds from now, for charlie's key
         charlie_until = int(time.time()) + CHARLIE_LIFETIME
         leaf = h.issue_until(ca, env.path("short"), files["charlie"][1], [host("charlie")],
@@ -174,13 +179,7 @@ def test_a_changed_tenant_file_rebuilds_that_tenant_alone():
     # The watcher names the files that changed: a tenant's certificate, a new tenant file, a
     # removed one are read alone ("per-tenant reload"); a change to gateway.toml loads everything.
     with h.TestEnv("isolation") as env:
-        gw = h.Gateway(env)
-        mesh = h.init_ca(env.path("pki", "mesh"), "Mesh CA", h.TRUST_DOMAIN)
-        cert, key = h.issue(mesh, env.path("pki", "gateway"), spiffe=h.GATEWAY_ID)
-        gw.set_mesh(os.path.join(mesh, "ca.pem"), cert, key)
-        ca = h.init_ca(env.path("pki", "tenants"), "Tenants CA")
-        files = {n: h.issue(ca, env.path("pki", n), dns=[host(n)])
-                 for n in ("alpha", "bravo", "charlie")}
+        gw, ca, files = _gateway(env, ("alpha", "bravo", "charlie"))
         for n in ("alpha", "bravo"):
             gw.add_tenant_file(n, tenant_toml(n, *files[n]))
         gw.start()

@@ -13,9 +13,7 @@ Run standalone: /usr/bin/python3 tests/integration/run.py --portcullis PATH -k t
 
 import os
 import socket
-import ssl
 import struct
-import threading
 
 import harness as h
 from harness import upstream as ru
@@ -26,25 +24,6 @@ ALERT_UNRECOGNIZED_NAME = 112
 
 # ---------------------------------------------------------------------------------------------
 # egress: a leaf that is a CA
-
-class OpenUpstream(ru.RawUpstream):
-    """RawUpstream without the client-certificate requirement (an external server)."""
-
-    def start(self):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        ctx.set_alpn_protocols(["http/1.1"])
-        self._ctx = ctx
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
-        return self
-
 
 def ip_leaf(ca_dir, prefix, extensions):
     """An EC leaf for IP 127.0.0.1 signed by ca_dir with the given extension lines; returns
@@ -93,9 +72,9 @@ def test_egress_refuses_ca_leaf_and_eku_without_server_auth():
                            ["basicConstraints=critical,CA:FALSE",
                             "keyUsage=critical,digitalSignature",
                             "extendedKeyUsage=nsSGC,msSGC"])
-        bad = OpenUpstream(*ca_leaf, None).start()
-        good = OpenUpstream(*good_leaf, None).start()
-        sgc = OpenUpstream(*sgc_leaf, None).start()
+        bad = ru.RawUpstream(*ca_leaf, None).start()
+        good = ru.RawUpstream(*good_leaf, None).start()
+        sgc = ru.RawUpstream(*sgc_leaf, None).start()
         try:
             entries = ""
             for up in (bad, good, sgc):

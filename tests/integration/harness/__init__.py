@@ -4,10 +4,13 @@
     from harness import upstream as ru       # the raw recording upstream (hardening tests)
     from harness.egress import Scenario      # the egress fixture
     from harness.h2 import H2Conn            # the raw HTTP/2 client
+    from harness.servers import Listener     # base of every threaded test server
+    from harness.wire import http_exchange   # raw HTTP/1.1 bytes on a socket
 
 Modules: procs (processes, ports, waiting, TestEnv), pki, nginx, gateway, clients, topology (the
 standard three-tenant setup), metrics (the one /metrics parser), upstream (raw upstream), dns
-(DNS stub), egress, h2. Test files import from here, never from one another.
+(DNS stub), egress, h2, servers (the threaded listener test servers derive from), wire (raw
+HTTP/1.1 client reads). Test files import from here, never from one another.
 """
 
 from .procs import *  # noqa: F401,F403

@@ -4,7 +4,6 @@ listeners (mesh and plain), and the PKI around them. See test_egress.py for the 
 import base64
 import hashlib
 import os
-import socket
 import ssl
 import subprocess
 import threading
@@ -14,6 +13,7 @@ from .dns import DnsStub
 from .gateway import Gateway, toml_list, toml_str
 from .pki import GATEWAY_ID, TRUST_DOMAIN, cert_text, init_ca, issue, workload_id
 from .procs import TestEnv, check, free_port, portcullis_bin, run
+from .servers import Listener
 
 __all__ = [
     'PARTNER_HOST', 'EGRESS_SNI', 'BILLING_ID', 'WEB_ID', 'FakeTlsServer', 'rsa1024_leaf',
@@ -32,15 +32,16 @@ WEB_ID = workload_id("acme", "web")
 # ---------------------------------------------------------------------------------------------
 # the fake external server
 
-class FakeTlsServer:
+class FakeTlsServer(Listener):
     """TLS server on 127.0.0.1:<free port>; answers any request with 200 and a fixed body.
 
     Records: connections (TCP accepts), handshakes (completed), handshake_errors, requests (raw
     application bytes received after the handshake), sni (names seen in ClientHello)."""
 
     def __init__(self, cert, key, *, max_tls=None, seclevel0=False, body=None):
+        super().__init__()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        if seclevel0:
+        if seclevel0:  # before the certificate: at the default level an RSA-1024 key is refused
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         if max_tls is not None:
             ctx.maximum_version = max_tls
@@ -54,41 +55,14 @@ class FakeTlsServer:
         self.handshake_errors = []
         self.requests = []
         self._lock = threading.Lock()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _on_sni(self, _sslsock, name, _ctx):
         with self._lock:
             self.sni.append(name)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=3)
-        self._sock.close()
-
-    def _loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
+        with self._lock:
+            self.connections += 1
         conn.settimeout(5)
         try:
             tls = self.ctx.wrap_socket(conn, server_side=True)
@@ -100,7 +74,7 @@ class FakeTlsServer:
         with self._lock:
             self.handshakes += 1
         data = b""
-        try:
+        try:  # what came before an error is recorded too
             while b"\r\n\r\n" not in data and len(data) < 65536:
                 chunk = tls.recv(65536)
                 if not chunk:

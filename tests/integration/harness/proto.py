@@ -7,10 +7,10 @@ mesh CA (the gateway's mesh client certificate is required).
 """
 
 import os
-import ssl
 
 from .gateway import toml_str
 from .pki import init_ca, issue, workload_id
+from .servers import server_context
 from .topology import build_topology
 
 __all__ = ['PROTO_HOST', 'proto_topology', 'upstream_tls_files', 'server_ctx']
@@ -25,12 +25,7 @@ def upstream_tls_files(t):
 
 
 def server_ctx(t, alpn=("http/1.1",)):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(t.proto_upstream_cert, t.proto_upstream_key)
-    ctx.load_verify_locations(t.mesh_ca_pem)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.set_alpn_protocols(list(alpn))
-    return ctx
+    return server_context(t.proto_upstream_cert, t.proto_upstream_key, t.mesh_ca_pem, alpn)
 
 
 def proto_topology(env, clusters, routes, route_extra=None, extra_gateway_toml="",

@@ -23,6 +23,7 @@ import time
 from .gateway import toml_str
 from .pki import init_ca, issue, workload_id
 from .procs import MIB, check
+from .servers import Listener, server_context
 from .topology import build_topology
 
 __all__ = [
@@ -133,51 +134,28 @@ def parse_one(buf):
     return Request(buf[:pos], request_line, headers, b"", "none"), pos
 
 
-class RawUpstream:
-    """TLS server on 127.0.0.1 that records requests. Use start()/stop()."""
+class RawUpstream(Listener):
+    """TLS server on 127.0.0.1 that records requests. Use start()/stop(). client_ca None: no
+    client certificate is asked for (an external server)."""
 
     def __init__(self, cert, key, client_ca, response=FIXED_RESPONSE):
+        super().__init__()
         self.cert, self.key, self.client_ca = cert, key, client_ca
         self.response = response
-        self.port = None
         self.lock = threading.Lock()
         self.requests = []      # every Request parsed, in arrival order
         self.connections = []   # raw bytes per connection (bytearray), in accept order
         self.errors = []        # (connection index, ParseError text, raw bytes)
-        self._stop = threading.Event()
-        self._sock = None
-        self._thread = None
         self.extra_sockets = []  # closed by stop()
         self.closed = []        # indices of connections that ended (EOF, error or stop)
         self.peak = 0           # most connections open at once
 
     def start(self):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        ctx.load_verify_locations(self.client_ca)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.set_alpn_protocols(["http/1.1"])
-        self._ctx = ctx
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
-        return self
+        self._ctx = server_context(self.cert, self.key, self.client_ca)
+        return super().start()
 
-    @property
-    def endpoint(self):
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=2)
-        if self._sock:
-            self._sock.close()
+    def close(self):
+        super().close()
         for extra in self.extra_sockets:
             extra.close()
 
@@ -199,17 +177,7 @@ class RawUpstream:
             return b"".join(bytes(raw[old[i] if i < len(old) else 0:])
                             for i, raw in enumerate(self.connections))
 
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
         with self.lock:
             idx = len(self.connections)
             raw = bytearray()
@@ -226,7 +194,7 @@ class RawUpstream:
         buf = b""
         try:
             tls.settimeout(0.5)
-            while not self._stop.is_set() and len(raw) < MAX_RECORD:
+            while not self.stopping and len(raw) < MAX_RECORD:
                 try:
                     data = tls.recv(65536)
                 except socket.timeout:
