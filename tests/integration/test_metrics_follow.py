@@ -62,6 +62,15 @@ def test_series_follow_tenants_across_a_reload():
         h.check(len(info) == 1 and all(info[0].get(k) for k in
                                        ("version", "commit", "openssl", "nghttp2", "libuv")),
                 f"build_info: {info}")
+        # the labels are the versions `portcullis version` prints (one query serves both)
+        printed = h.run([h.portcullis_bin(), "version"], timeout=30).stdout.splitlines()
+        want = {"openssl": next((ln.split()[1] for ln in printed if ln.startswith("OpenSSL ")),
+                                None),
+                "nghttp2": next((ln.split()[1] for ln in printed if ln.startswith("nghttp2 ")),
+                                None),
+                "libuv": next((ln.split()[1] for ln in printed if ln.startswith("libuv ")), None)}
+        h.check(all(info[0].get(k) == v for k, v in want.items()),
+                f"build_info labels {info[0]} differ from `portcullis version`: {want}")
         h.check(metric_sum(samples, "portcullis_config_last_reload_success") == 1,
                 "last_reload_success not 1 after start")
         started = metric_sum(samples, "portcullis_config_last_reload_success_timestamp_seconds")
