@@ -58,14 +58,7 @@ def _raw_70k(t):
     c.pump(0.3)
     big = [(f"x-big-{i}", "a" * 7000) for i in range(10)]
     block = c.block(c.request_headers("/big", extra=big), huffman=False)
-    chunks = [block[i:i + 16000] for i in range(0, len(block), 16000)]
-    frames = [c.headers_frame(1, chunks[0], end_headers=False)]
-    for i, chunk in enumerate(chunks[1:]):
-        cf = hf.ContinuationFrame(1)
-        cf.data = chunk
-        cf.flags = {"END_HEADERS"} if i == len(chunks) - 2 else set()
-        frames.append(cf)
-    c.send(*frames)
+    c.send(*c.split_headers_frames(1, block))
     c.wait(lambda f: isinstance(f, hf.DataFrame) and f.stream_id == 1
            and "END_STREAM" in f.flags, 5, "the 431 response on stream 1")
     h.check(c.status(1) == b"431", f"70 KB raw: status {c.status(1)}; {c.summary(3)}")

@@ -152,14 +152,7 @@ def test_h2_header_list_over_64k_refused():
             c.pump(0.3)
             big = [(f"x-big-{i}", "a" * 7000) for i in range(10)]  # ~70 KiB decoded
             block = c.block(c.request_headers("/big", extra=big), huffman=False)
-            chunks = [block[i:i + 16000] for i in range(0, len(block), 16000)]
-            frames = [c.headers_frame(1, chunks[0], end_headers=False)]
-            for i, chunk in enumerate(chunks[1:]):
-                cf = hf.ContinuationFrame(1)
-                cf.data = chunk
-                cf.flags = {"END_HEADERS"} if i == len(chunks) - 2 else set()
-                frames.append(cf)
-            c.send(*frames)
+            c.send(*c.split_headers_frames(1, block))
             rst, status = _stream_refused(c, 1, "70 KiB header list")
             print(f"  70 KiB header list: status {status}; {c.summary(3)}")
             if status is not None:
@@ -186,23 +179,17 @@ def test_h2_more_than_8_continuations_refused():
                                                                for i in range(20)]))
             n = 12
             size = len(block) // (n + 1) + 1
-            chunks = [block[i:i + size] for i in range(0, len(block), size)]
-            h.check(len(chunks) >= 10, f"only {len(chunks)} pieces")
-            frames = [c.headers_frame(1, chunks[0], end_headers=False)]
-            for i, chunk in enumerate(chunks[1:]):
-                cf = hf.ContinuationFrame(1)
-                cf.data = chunk
-                cf.flags = {"END_HEADERS"} if i == len(chunks) - 2 else set()
-                frames.append(cf)
+            frames = c.split_headers_frames(1, block, size)
+            h.check(len(frames) >= 10, f"only {len(frames)} pieces")
             try:
                 c.send(*frames)
             except OSError:
                 pass
             c.pump(3)
             g = c.goaway()
-            print(f"  {len(chunks) - 1} CONTINUATION frames: {c.summary(3)}")
+            print(f"  {len(frames) - 1} CONTINUATION frames: {c.summary(3)}")
             h.check(g is not None or c.closed,
-                    f"{len(chunks) - 1} CONTINUATION frames accepted; {c.summary()}")
+                    f"{len(frames) - 1} CONTINUATION frames accepted; {c.summary()}")
             if g is not None:
                 h.check(g.error_code in (ENHANCE_YOUR_CALM, PROTOCOL_ERROR),
                         f"GOAWAY code {g.error_code}")

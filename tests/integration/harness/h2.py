@@ -56,6 +56,18 @@ class H2Conn:
             f.flags.add("END_HEADERS")
         return f
 
+    def split_headers_frames(self, stream_id, block, size=16000):
+        """A header block over several frames: HEADERS (END_STREAM), then CONTINUATION frames of
+        at most `size` bytes, the last with END_HEADERS."""
+        chunks = [block[i:i + size] for i in range(0, len(block), size)]
+        frames = [self.headers_frame(stream_id, chunks[0], end_headers=len(chunks) == 1)]
+        for i, chunk in enumerate(chunks[1:]):
+            cf = hf.ContinuationFrame(stream_id)
+            cf.data = chunk
+            cf.flags = {"END_HEADERS"} if i == len(chunks) - 2 else set()
+            frames.append(cf)
+        return frames
+
     def rapid_reset(self, path, count):
         """Sends `count` HEADERS + RST_STREAM(CANCEL) pairs for `path` in one write (Rapid Reset)."""
         block = self.block(self.request_headers(path))
