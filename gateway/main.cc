@@ -22,6 +22,7 @@
 #include "gateway/runtime/demo.h"
 #include "gateway/runtime/explain.h"
 #include "gateway/runtime/server.h"
+#include "gateway/runtime/upgrade.h"
 
 namespace {
 
@@ -32,6 +33,8 @@ constexpr const char* kUsage =
       "  portcullis check -c gateway.toml     validate everything; exit 0 ok, 1 errors\n"
       "  portcullis reload -c gateway.toml --pid PID   check as the running gateway would, then "
       "SIGHUP\n"
+      "  portcullis upgrade --pid PID         SIGUSR2: PID restarts from the binary now on disk "
+      "(hand-off)\n"
       "  portcullis check -c gateway.toml --profile hipaa|soc2   and refuse what the profile "
       "forbids\n"
       "  portcullis demo  [--dir DIR]         write a demo PKI + config, print curl commands, "
@@ -119,6 +122,48 @@ int reload(int argc, char** argv) {
   return 0;
 }
 
+// `upgrade --pid PID`: SIGUSR2, once PID is known to handle it (a gateway older than the
+// upgrade hand-off would die of it: exit 1 then, and the caller restarts instead).
+bool catches_sigusr2(long pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    return false;
+  }
+  char line[256];
+  unsigned long long mask = 0;
+  bool found = false;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "SigCgt:", 7) == 0) {
+      mask = std::strtoull(line + 7, nullptr, 16);
+      found = true;
+    }
+  }
+  std::fclose(f);
+  return found && (mask & (1ULL << (SIGUSR2 - 1))) != 0;
+}
+
+int upgrade(int argc, char** argv) {
+  const std::string pid_text = flag_arg(argc, argv, "--pid");
+  char* end = nullptr;
+  const long pid = std::strtol(pid_text.c_str(), &end, 10);
+  if (pid_text.empty() || *end != '\0' || pid <= 1) {
+    usage();
+    return 2;
+  }
+  if (!catches_sigusr2(pid)) {
+    std::fprintf(stderr, "portcullis upgrade: pid %ld does not handle SIGUSR2 (not running, or "
+                 "older than the hand-off upgrade): restart it instead\n", pid);
+    return 1;
+  }
+  if (::kill(static_cast<pid_t>(pid), SIGUSR2) != 0) {
+    std::fprintf(stderr, "portcullis upgrade: cannot signal pid %ld: %s\n", pid,
+                 std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
 // A free loopback port: bind port 0, read it back, release it.
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -132,10 +177,11 @@ std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-int run_server(const std::string& path, bool takeover) {
+int run_server(const std::string& path, bool takeover, std::vector<std::string> self = {}) {
   // Writes to a closed client must be errors, not a process kill.
   std::signal(SIGPIPE, SIG_IGN);
   portcullis::gateway::runtime::Server server(path, takeover);
+  server.set_upgrade_command(std::move(self));
   return server.run();
 }
 
@@ -189,6 +235,9 @@ int main(int argc, char** argv) {
   if (cmd == "reload") {
     return reload(argc, argv);
   }
+  if (cmd == "upgrade") {
+    return upgrade(argc, argv);
+  }
   if (cmd == "run" || cmd == "check") {
     const std::string path = config_arg(argc, argv);
     if (path.empty()) {
@@ -208,7 +257,15 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
       takeover = takeover || std::strcmp(argv[i], "--takeover") == 0;
     }
-    return run_server(path, takeover);
+    // The path as started, resolved now: after a package upgrade it names the new binary.
+    std::vector<std::string> self{portcullis::gateway::runtime::resolve_self(argv[0])};
+    for (int i = 1; i < argc; ++i) {
+      self.emplace_back(argv[i]);
+    }
+    if (self[0].empty()) {
+      self.clear();
+    }
+    return run_server(path, takeover, std::move(self));
   }
   if (cmd == "demo") {
     return demo(argc, argv);

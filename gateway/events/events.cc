@@ -227,6 +227,12 @@ void Events::memory_budget(bool shedding, const std::string& detail) {
         shedding ? Reason::memory_budget : Reason::memory_recovered, s);
 }
 
+void Events::upgrade(bool taken_over, const std::string& detail) {
+  observe::AuditSubject s;
+  s.detail = detail;
+  audit(AuditEvent::upgrade, taken_over, Reason::none, s);
+}
+
 void Events::tenant_state(const std::string& tenant, const std::string& file, Reason why,
                           const std::string& error) {
   observe::AuditSubject s;

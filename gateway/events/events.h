@@ -78,6 +78,8 @@ class Events {
   void plaintext_upstream(const std::string& tenant, const std::string& cluster);
   void ticket_keys_rejected(const std::string& file, const std::string& detail);
   void memory_budget(bool shedding, const std::string& detail);
+  // SIGUSR2 upgrade: a new process took over (allow) or it was refused (deny).
+  void upgrade(bool taken_over, const std::string& detail);
   // A tenant whose files have errors (audit tenant_state, deny): `why` tenant_quarantined (left
   // out, its hosts refused) or tenant_stale (its previous version keeps serving); config_valid
   // (allow) when it is back in service.

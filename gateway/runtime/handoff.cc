@@ -301,6 +301,13 @@ void HandoffServer::on_message(Peer& p) noexcept {
     return;
   }
   if (text == "drain") {
+    if (cb_.successor_ready) {
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      const bool known =
+          ::getsockopt(p.fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+      cb_.successor_ready(known ? static_cast<int>(cred.pid) : 0);
+    }
     send_with_fds(p.fd.get(), "ok", {});
     drop(&p);
     cb_.drain();  // last: it may close this server

@@ -84,6 +84,9 @@ class HandoffServer {
     std::function<std::vector<std::pair<std::string, int>>()> sockets;  // "name address", fd
     std::function<void()> handed_off;  // a successor holds the sockets (e.g. free the admin port)
     std::function<void()> drain;       // the successor is ready
+    // Before the drain is acknowledged, with the successor's pid (SO_PEERCRED; 0 if unknown):
+    // a SIGUSR2 upgrade hands systemd the new MAINPID here, before the successor's READY=1.
+    std::function<void(int pid)> successor_ready;
   };
   HandoffServer(uv_loop_t* loop, Callbacks cb);
   ~HandoffServer();

@@ -139,6 +139,19 @@ void Server::start_handoff_server() {
       admin_->close();
     }
   };
+  // A SIGUSR2 child: systemd's main process becomes the child before it sends READY=1
+  // (NotifyAccess=main accepts MAINPID from the main process only, and then only the child's).
+  cb.successor_ready = [this](int pid) {
+    if (!successor_ || pid == 0 || pid != successor_->pid()) {
+      return;  // a `run --takeover` started by hand: not ours to name
+    }
+    sd_notify("MAINPID=" + std::to_string(pid));
+    main_pid_moved_ = true;
+    successor_->close();  // it serves now; its exit is no longer ours to report
+    successor_.reset();
+    std::fprintf(stderr, "portcullis: upgrade: pid %d holds the listening sockets\n", pid);
+    events_.upgrade(true, "new pid " + std::to_string(pid));
+  };
   cb.drain = [this] {
     std::fprintf(stderr, "portcullis: hand-off: the new process is ready\n");
     // No load balancer needs to notice: the new process already accepts on the same sockets.
@@ -236,7 +249,8 @@ int Server::run() {
 
   uv_loop_init(&loop_);
   for (auto [h, sig] : {std::pair{&sig_hup_, SIGHUP}, std::pair{&sig_term_, SIGTERM},
-                        std::pair{&sig_int_, SIGINT}, std::pair{&sig_usr1_, SIGUSR1}}) {
+                        std::pair{&sig_int_, SIGINT}, std::pair{&sig_usr1_, SIGUSR1},
+                        std::pair{&sig_usr2_, SIGUSR2}}) {
     uv_signal_init(&loop_, h);
     h->data = this;
     uv_signal_start(h, &Server::on_signal, sig);
@@ -343,17 +357,60 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
     case SIGUSR1:
       self.events_.reopen_logs();
       break;
+    case SIGUSR2: self.start_upgrade(); break;
     case SIGTERM: self.start_drain(self.current_->config.gateway.drain_delay); break;
     // SIGINT is a person at a terminal, not an orchestrator: no load balancer to wait for.
     default: self.start_drain(std::chrono::milliseconds{0}); break;
   }
 }
 
+void Server::start_upgrade() {
+  if (draining_.load()) {
+    std::fprintf(stderr, "portcullis: upgrade: ignored, this process is draining\n");
+    return;
+  }
+  if (successor_) {
+    std::fprintf(stderr, "portcullis: upgrade: ignored, pid %d is already starting\n",
+                 successor_->pid());
+    return;
+  }
+  if (!handoff_) {
+    upgrade_refused("no hand-off socket ([gateway].state_dir)");
+    return;
+  }
+  const std::vector<std::string> argv = upgrade_command(self_argv_);
+  successor_ = std::make_unique<Successor>(&loop_, [this](int pid, std::int64_t status, int sig) {
+    successor_.reset();
+    upgrade_refused("new process " + std::to_string(pid) +
+                    (sig != 0 ? " killed by signal " + std::to_string(sig)
+                              : " exited with status " + std::to_string(status)) +
+                    " before taking over");
+  });
+  std::string err;
+  if (!successor_->start(argv, err)) {
+    successor_.reset();
+    upgrade_refused(err);
+    return;
+  }
+  std::fprintf(stderr, "portcullis: upgrade: started %s --takeover as pid %d\n", argv[0].c_str(),
+               successor_->pid());
+}
+
+void Server::upgrade_refused(const std::string& why) {
+  // The sockets never left this process (or came back when the child closed its copies).
+  std::fprintf(stderr, "portcullis: upgrade refused: %s; this process keeps serving\n",
+               why.c_str());
+  sd_notify("STATUS=upgrade refused (" + why + "), the running process keeps serving");
+  events_.upgrade(false, why);
+}
+
 void Server::start_drain(std::chrono::milliseconds delay) {
   if (draining_.exchange(true)) {
     return;
   }
-  sd_notify("STOPPING=1");
+  if (!main_pid_moved_) {
+    sd_notify("STOPPING=1");  // after an upgrade the successor is the service: it is not stopping
+  }
   // /readyz answers 503 from now on (ready()); the listeners keep accepting until the delay
   // is over, so connections a load balancer sends before its health checks notice are served.
   std::fprintf(stderr, "portcullis: draining: not ready; accepting for %lld ms more\n",
@@ -393,7 +450,8 @@ void Server::finish() {
   uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&memory_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&workers_done_), nullptr);
-  for (auto* h : {&sig_hup_, &sig_term_, &sig_int_, &sig_usr1_}) {
+  successor_.reset();  // stops watching; a child that took over keeps serving
+  for (auto* h : {&sig_hup_, &sig_term_, &sig_int_, &sig_usr1_, &sig_usr2_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
   }
   if (admin_) {

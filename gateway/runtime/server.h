@@ -25,6 +25,7 @@
 #include "gateway/runtime/handoff.h"
 #include "gateway/runtime/memory_budget.h"
 #include "gateway/runtime/reloader.h"
+#include "gateway/runtime/upgrade.h"
 #include "gateway/snapshot/connection_limits.h"
 #include "gateway/snapshot/health.h"
 #include "gateway/snapshot/snapshot.h"
@@ -44,6 +45,9 @@ class Server final : public admin::AdminViews {
 
   // Serves until SIGTERM/SIGINT and the drain that follows. Returns the exit code.
   int run();
+  // SIGUSR2 starts `self` (argv[0] resolved at start, and the same arguments) with --takeover
+  // and drains once it holds the sockets (runtime/upgrade.h). Empty: SIGUSR2 is refused.
+  void set_upgrade_command(std::vector<std::string> self) { self_argv_ = std::move(self); }
 
   // admin::AdminViews (main thread)
   bool ready() const noexcept override { return ready_.load() && !draining_.load(); }
@@ -69,6 +73,9 @@ class Server final : public admin::AdminViews {
   // Phase 1: not ready, still serving, for `delay`; phase 2 (stop_accepting): listeners
   // closed, connections drained, drain_timeout; then the exit.
   void start_drain(std::chrono::milliseconds delay);
+  // SIGUSR2: the binary upgrade; the refusal (and its audit line) when it cannot start.
+  void start_upgrade();
+  void upgrade_refused(const std::string& why);
   void stop_accepting();
   void finish();
   // One socket per listener (listen_fds_): inherited or bound; each worker gets dups.
@@ -86,7 +93,10 @@ class Server final : public admin::AdminViews {
   std::vector<UniqueFd> listen_fds_;  // one per listener, until the drain stops accepting
   std::unique_ptr<HandoffServer> handoff_;
   uv_loop_t loop_{};
-  uv_signal_t sig_hup_{}, sig_term_{}, sig_int_{}, sig_usr1_{};
+  uv_signal_t sig_hup_{}, sig_term_{}, sig_int_{}, sig_usr1_{}, sig_usr2_{};
+  std::vector<std::string> self_argv_;
+  std::unique_ptr<Successor> successor_;  // the SIGUSR2 child, until it exits or takes over
+  bool main_pid_moved_ = false;           // systemd's MAINPID is the successor's now
   uv_timer_t drain_timer_{};  // drain_delay, then drain_timeout
   uv_async_t workers_done_{};
   mutable std::mutex snap_mu_;
