@@ -19,7 +19,7 @@ Measured with h2load (medians of --runs runs):
   handshakes/s --h1 -c 50 -n 5000 with "Connection: close": a new TLS connection per request
   resumed      200 sequential TLS 1.3 connections, each offering the previous one's ticket: % resumed
   idle RSS     VmRSS of the proxy (all its processes) holding 4,000 idle HTTP/1.1 TLS connections,
-               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged)
+               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged); first run only
   ceiling      `openssl speed ecdsap256 ecdhx25519` on the proxy's core: the handshakes/s that the
                server's crypto alone allows (one signature, one X25519 keygen + derive)
 Printed as a markdown table with ratios against portcullis (higher is better, except p99 and RSS).
@@ -574,18 +574,21 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
         m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake), "-H",
                                      "Connection: close"], other))
     m["resumed"].append(resumed_share(port))
-    rss, kib_h1, kib_h2 = idle_rss(proc, port, idle)
+    # Only the first run's growth is per-connection memory (later runs reuse what the
+    # allocator kept from the first run's connections), so only the first run opens them:
+    # the idle sets are most of a run's wall time.
+    rss = kib_h1 = kib_h2 = None
+    if run == 0:
+        rss, kib_h1, kib_h2 = idle_rss(proc, port, idle)
     m["rss"].append(rss)
-    # Only the first run's growth is per-connection memory: later runs reuse what the
-    # allocator kept from the first run's connections.
-    m["kib_conn"].append(kib_h1 if run == 0 else None)
-    m["kib_conn_h2"].append(kib_h2 if run == 0 else None)
+    m["kib_conn"].append(kib_h1)
+    m["kib_conn_h2"].append(kib_h2)
     log(f"  {name} run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
         f"h1 8k {m['h1big'][-1]:.0f} req/s, "
         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-        f"RSS {rss:.1f} MiB with {idle} idle h1 + {idle} idle h2 ({kib_h1:.1f} / {kib_h2:.1f} "
-        f"KiB each), "
-        f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h1big'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per "
+        + (f"RSS {rss:.1f} MiB with {idle} idle h1 + {idle} idle h2 ({kib_h1:.1f} / "
+           f"{kib_h2:.1f} KiB each), " if rss is not None else "")
+        + f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h1big'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per "
         f"h1 / h1 8k / h2 request, "
         f"{m['cpu_hs'][-1]:.0f} us per handshake, {m['resumed'][-1]:.0f}% resumed")
 
