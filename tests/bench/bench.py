@@ -19,7 +19,8 @@ Measured with h2load (medians of --runs runs):
   handshakes/s --h1 -c 50 -n 5000 with "Connection: close": a new TLS connection per request
   resumed      200 sequential TLS 1.3 connections, each offering the previous one's ticket: % resumed
   idle RSS     VmRSS of the proxy (all its processes) holding 4,000 idle HTTP/1.1 TLS connections,
-               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged); first run only
+               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged);
+               first run only
   ceiling      `openssl speed ecdsap256 ecdhx25519` on the proxy's core: the handshakes/s that the
                server's crypto alone allows (one signature, one X25519 keygen + derive)
 Printed as a markdown table with ratios against portcullis (higher is better, except p99 and RSS).
