@@ -122,23 +122,38 @@ Progress TlsStream::start() {
   return Progress::want_input;
 }
 
+void TlsStream::borrow(std::string_view ciphertext) {
+  if (ciphertext.empty()) {
+    return;
+  }
+  if (unread_.empty()) {
+    unread_ = ciphertext;  // borrowed until the end of the public call
+  } else {
+    // A partial record from an earlier call (held in owned_): join them.
+    std::string joined;
+    joined.reserve(unread_.size() + ciphertext.size());
+    joined.append(unread_).append(ciphertext);
+    owned_.swap(joined);
+    unread_ = owned_;
+  }
+}
+
 Progress TlsStream::feed(std::string_view ciphertext) {
   if (failure_ != Failure::none) {
     return Progress::failed;
   }
-  if (!ciphertext.empty()) {
-    if (unread_.empty()) {
-      unread_ = ciphertext;  // borrowed until the end of this call
-    } else {
-      // A partial record from an earlier feed (held in owned_): join them.
-      std::string joined;
-      joined.reserve(unread_.size() + ciphertext.size());
-      joined.append(unread_).append(ciphertext);
-      owned_.swap(joined);
-      unread_ = owned_;
-    }
-  }
+  borrow(ciphertext);
   const Progress p = established_ ? Progress::ok : do_handshake();
+  keep_unread();
+  return p;
+}
+
+Progress TlsStream::read(std::string_view ciphertext, std::string& out) {
+  if (failure_ != Failure::none) {
+    return Progress::failed;
+  }
+  borrow(ciphertext);
+  const Progress p = read_all(out);
   keep_unread();
   return p;
 }

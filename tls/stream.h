@@ -54,6 +54,11 @@ class TlsStream {
   Progress start();
   // Appends all decrypted plaintext to `out`; returns peer_closed/failed/ok.
   Progress read(std::string& out);
+  // Once established: feed(ciphertext) then read(out) in one call. feed() alone has to copy
+  // every byte it borrowed before returning (nothing reads them during the call), which was
+  // one copy of all received ciphertext; this decrypts straight from the borrowed bytes and
+  // copies only a partial record.
+  Progress read(std::string_view ciphertext, std::string& out);
   // Encrypts `plaintext` (memory BIOs never block: all of it is taken). False after failure.
   bool write(std::string_view plaintext);
   // Moves pending ciphertext to `out`.
@@ -94,6 +99,7 @@ class TlsStream {
   static BIO_METHOD* bio_method() noexcept;
   // Called before feed()/read() return: nothing borrowed may outlive the call.
   void keep_unread();
+  void borrow(std::string_view ciphertext);
 
   std::string owned_;            // unread ciphertext that outlived a feed() (partial records)
   std::string_view unread_;      // ciphertext OpenSSL has not taken: borrowed, or in owned_

@@ -93,24 +93,26 @@ void TlsSocket::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noex
 
 void TlsSocket::handle_ciphertext(std::string_view bytes) noexcept {
   tls::TlsStream& t = *tls_;
-  const bool was_established = t.established();
-  tls::Progress p = t.feed(bytes);
-  flush_tls();  // handshake records, alerts
-  if (p == tls::Progress::failed) {
-    owner_.on_transport_error(UV_EPROTO);
-    return;
-  }
-  if (!t.established()) {
-    return;
-  }
-  if (!was_established) {
+  tls::Progress p;
+  plain_.clear();
+  if (t.established()) {
+    p = t.read(bytes, plain_);  // no copy of the ciphertext (feed() would keep one)
+  } else {
+    p = t.feed(bytes);
+    flush_tls();  // handshake records, alerts
+    if (p == tls::Progress::failed) {
+      owner_.on_transport_error(UV_EPROTO);
+      return;
+    }
+    if (!t.established()) {
+      return;
+    }
     owner_.on_handshake_done();
     if (closing_) {
       return;
     }
+    p = t.read(plain_);
   }
-  plain_.clear();
-  p = t.read(plain_);
   flush_tls();  // TLS 1.3 key updates, tickets
   if (!plain_.empty()) {
     std::string chunk;

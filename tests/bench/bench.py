@@ -12,11 +12,15 @@ upstream's). The upstream and h2load run on --other-cpus. Everything is loopback
 
 Measured with h2load (medians of --runs runs):
   h1 req/s     --h1 -c 50 -n 50000 -t 1 (keep-alive); p99 latency from h2load's --log-file
+  h1 8k        --h1 -c 10 -n 50000 -t 1 for an 8 KiB file (BODY_PATH): the second HTTP/1.1
+               shape, fewer connections and a body that fills TLS records, where per-byte
+               costs (records, writes, copies) count and a loop turn carries fewer requests
   h2 req/s     -c 10 -m 10 -n 50000 -t 1
   handshakes/s --h1 -c 50 -n 5000 with "Connection: close": a new TLS connection per request
   resumed      200 sequential TLS 1.3 connections, each offering the previous one's ticket: % resumed
   idle RSS     VmRSS of the proxy (all its processes) holding 4,000 idle HTTP/1.1 TLS connections,
-               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged)
+               then with those still open 4,000 idle HTTP/2 ones (preface and SETTINGS exchanged);
+               first run only
   ceiling      `openssl speed ecdsap256 ecdhx25519` on the proxy's core: the handshakes/s that the
                server's crypto alone allows (one signature, one X25519 keygen + derive)
 Printed as a markdown table with ratios against portcullis (higher is better, except p99 and RSS).
@@ -46,6 +50,8 @@ import harness as h  # noqa: E402  pylint: disable=wrong-import-position
 HOST = "bench.example"
 UPSTREAM_NAME = "web.bench.svc"
 IDLE_CONNECTIONS = 4000
+BODY_PATH = "/files/body8k.bin"
+BODY_BYTES = 8192
 
 
 def log(msg):
@@ -137,6 +143,10 @@ def start_upstream(env, setup, cpus):
                         "worker_rlimit_nofile 30000;\nevents { worker_connections 8192; }")
     with open(conf_path, "w", encoding="utf-8") as f:
         f.write(conf)
+    body = env.path("body8k.bin")
+    with open(body, "wb") as f:
+        f.write(bytes(i % 251 for i in range(BODY_BYTES)))
+    ng.add_file(os.path.basename(BODY_PATH), body)
     d = ng.dir
     ng.proc = env.start("upstream", taskset(cpus, [
         "nginx", "-p", d + "/", "-c", conf_path,
@@ -152,7 +162,7 @@ class Unavailable(Exception):
     pass
 
 
-def start_portcullis(env, setup, upstream, cpus, binary):
+def start_portcullis(env, setup, upstream, cpus, binary, wrapper=(), ready_timeout=15):
     if not binary or not os.path.exists(binary):
         raise Unavailable("no portcullis binary")
     gw = h.Gateway(env, name="portcullis", workers=1, listeners=[
@@ -183,10 +193,11 @@ protocol = "http/1.1"
         text = f.read().replace('access = "-"', 'access = ""')
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    proc = env.start("portcullis", taskset(cpus, [binary, "run", "-c", path]), cwd=gw.dir)
+    proc = env.start("portcullis", taskset(cpus, [*wrapper, binary, "run", "-c", path]),
+                     cwd=gw.dir)
     gw.proc = proc
     try:
-        gw.wait_ready(15)
+        gw.wait_ready(ready_timeout)
     except AssertionError as e:
         raise Unavailable(f"portcullis did not start: {str(e)[:300]}") from e
     return proc, gw.port
@@ -310,11 +321,11 @@ def start_nghttpx(env, setup, upstream, cpus):
 # ---------------------------------------------------------------------------------------------
 # measurements
 
-def h2load(port, args, cpus, logfile=None, timeout=300):
+def h2load(port, args, cpus, logfile=None, timeout=300, path="/"):
     argv = ["h2load", "-t", "1", f"--connect-to=127.0.0.1:{port}", *args]
     if logfile:
         argv.append(f"--log-file={logfile}")
-    argv.append(f"https://{HOST}:{port}/")
+    argv.append(f"https://{HOST}:{port}{path}")
     r = subprocess.run(taskset(cpus, argv), capture_output=True, text=True, timeout=timeout,
                        check=False)
     out = r.stdout
@@ -460,7 +471,7 @@ def main():
     ap.add_argument("--proxy-cpu", default="0")
     ap.add_argument("--other-cpus", default=None, help="cpus for upstream and h2load")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--perf", metavar="PHASE", choices=["h1", "h2", "hs"],
+    ap.add_argument("--perf", metavar="PHASE", choices=["h1", "h1big", "h2", "hs"],
                     help="record a perf profile (perf.<proxy>.<phase>.data) of one phase")
     args = ap.parse_args()
     raise_fd_limit()
@@ -513,7 +524,8 @@ def main():
                 proc.stop()
                 continue
             started.append((name, proc, port))
-        m = {name: {"h1": [], "p99": [], "h2": [], "hs": [], "rss": [],
+        m = {name: {"h1": [], "h1big": [], "cpu_h1big": [], "p99": [], "h2": [], "hs": [],
+                    "rss": [],
                     "cpu_h1": [], "cpu_h2": [], "cpu_hs": [], "kib_conn": [], "kib_conn_h2": [],
                     "resumed": []}
              for name, _, _ in started}
@@ -551,6 +563,10 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
         m["h1"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_keepalive)], other,
                               logfile=lf))
     m["p99"].append(p99_ms(lf))
+    with profiled(args.perf == "h1big", args.proxy_cpu, f"perf.{name}.h1big.data"), \
+            cpu_per_request(proc, m["cpu_h1big"], n_keepalive):
+        m["h1big"].append(h2load(port, ["--h1", "-c", "10", "-n", str(n_keepalive)], other,
+                                 path=BODY_PATH))
     with profiled(args.perf == "h2", args.proxy_cpu, f"perf.{name}.h2.data"), \
             cpu_per_request(proc, m["cpu_h2"], n_keepalive):
         m["h2"].append(h2load(port, ["-c", "10", "-m", "10", "-n", str(n_keepalive)], other))
@@ -559,17 +575,22 @@ def measure_run(args, env, name, proc, port, run, m, other, n_keepalive, n_hands
         m["hs"].append(h2load(port, ["--h1", "-c", "50", "-n", str(n_handshake), "-H",
                                      "Connection: close"], other))
     m["resumed"].append(resumed_share(port))
-    rss, kib_h1, kib_h2 = idle_rss(proc, port, idle)
+    # Only the first run's growth is per-connection memory (later runs reuse what the
+    # allocator kept from the first run's connections), so only the first run opens them:
+    # the idle sets are most of a run's wall time.
+    rss = kib_h1 = kib_h2 = None
+    if run == 0:
+        rss, kib_h1, kib_h2 = idle_rss(proc, port, idle)
     m["rss"].append(rss)
-    # Only the first run's growth is per-connection memory: later runs reuse what the
-    # allocator kept from the first run's connections.
-    m["kib_conn"].append(kib_h1 if run == 0 else None)
-    m["kib_conn_h2"].append(kib_h2 if run == 0 else None)
+    m["kib_conn"].append(kib_h1)
+    m["kib_conn_h2"].append(kib_h2)
     log(f"  {name} run {run + 1}: h1 {m['h1'][-1]:.0f} req/s, p99 {m['p99'][-1]} ms, "
+        f"h1 8k {m['h1big'][-1]:.0f} req/s, "
         f"h2 {m['h2'][-1]:.0f} req/s, {m['hs'][-1]:.0f} handshakes/s, "
-        f"RSS {rss:.1f} MiB with {idle} idle h1 + {idle} idle h2 ({kib_h1:.1f} / {kib_h2:.1f} "
-        f"KiB each), "
-        f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per h1 / h2 request, "
+        + (f"RSS {rss:.1f} MiB with {idle} idle h1 + {idle} idle h2 ({kib_h1:.1f} / "
+           f"{kib_h2:.1f} KiB each), " if rss is not None else "")
+        + f"CPU {m['cpu_h1'][-1]:.1f} / {m['cpu_h1big'][-1]:.1f} / {m['cpu_h2'][-1]:.1f} us per "
+        f"h1 / h1 8k / h2 request, "
         f"{m['cpu_hs'][-1]:.0f} us per handshake, {m['resumed'][-1]:.0f}% resumed")
 
 
@@ -630,14 +651,16 @@ def print_table(results, idle, runs, notes, ceiling=None):
     print(f"| proxy | HTTP/1.1 req/s | HTTP/1.1 p99 ms | HTTP/2 req/s | new TLS conn/s | "
           f"RSS MiB, {idle} + {idle} idle TLS | KiB per idle HTTP/1.1 conn | "
           f"KiB per idle HTTP/2 conn | CPU us per HTTP/1.1 req | "
+          f"CPU us per HTTP/1.1 8 KiB req | "
           f"CPU us per HTTP/2 req | CPU us per handshake | TLS 1.3 resumed % |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in results:
         print(f"| {name} | {cell(name, 'h1', '{:.0f}')} | {cell(name, 'p99', '{:.2f}', True)} | "
               f"{cell(name, 'h2', '{:.0f}')} | {cell(name, 'hs', '{:.0f}')} | "
               f"{cell(name, 'rss', '{:.1f}', True)} | {cell(name, 'kib_conn', '{:.1f}')} | "
               f"{cell(name, 'kib_conn_h2', '{:.1f}')} | "
-              f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h2', '{:.1f}')} | "
+              f"{cell(name, 'cpu_h1', '{:.1f}')} | {cell(name, 'cpu_h1big', '{:.1f}')} | "
+              f"{cell(name, 'cpu_h2', '{:.1f}')} | "
               f"{cell(name, 'cpu_hs', '{:.0f}')} | {cell(name, 'resumed', '{:.0f}')} |")
     if ceiling:
         print()
