@@ -3,7 +3,8 @@
 curl waits --expect100-timeout 10 for the 100, so a gateway that never sends one shows as a
 10 s stall; the checks below read curl's -v output instead of timing it:
 - a 200 KB upload over HTTP/1.1 and over HTTP/2: the client sees the upstream's 100 relayed
-  (HTTP/2: a 100 HEADERS frame) and the upload completes;
+  and the upload completes (HTTP/2: curl does not wait for the 100, so the check is that the
+  upload completes without a stall and any 100 comes first);
 - an upstream that answers 401 without a 100: curl gets 401, sees no 100 and sends no body
   (the upstream receives none);
 - a request refused before any upstream (no route, 404): no 100 either;
@@ -112,8 +113,7 @@ def _curl(t, path, upload, expect="100-continue", http2=False):
             f"https://{PROTO_HOST}:{t.gw.port}{path}"]
     p = subprocess.run(argv, capture_output=True, timeout=60)
     text = p.stderr.decode(errors="replace")
-    codes = [int(ln.split()[2 if not http2 else 2]) for ln in text.splitlines()
-             if ln.startswith("< HTTP/")]
+    codes = [int(ln.split()[2]) for ln in text.splitlines() if ln.startswith("< HTTP/")]
     return codes, p.stdout, text
 
 
@@ -132,7 +132,10 @@ def test_expect_100_continue():
                 what = "HTTP/2" if http2 else "HTTP/1.1"
                 up.seen.clear()
                 codes, body, text = _curl(t, "/up/upload", upload, http2=http2)
-                h.check(codes == [100, 200], f"{what}: statuses {codes}\n{text[-1500:]}")
+                # curl 7.88 over HTTP/2 sends the body without waiting, so the 100 may come
+                # after it (and is then left out); over HTTP/1.1 it waits for it.
+                want = ([100, 200], [200]) if http2 else ([100, 200],)
+                h.check(codes in want, f"{what}: statuses {codes}\n{text[-1500:]}")
                 h.check(body == str(UPLOAD).encode(), f"{what}: upstream got {body!r}")
                 h.check(up.seen == [("/up/upload", True, UPLOAD)],
                         f"{what}: upstream saw {up.seen}")
