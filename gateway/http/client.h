@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,11 @@ class ClientSession {
   virtual void peer_closed() noexcept = 0;
   // The transport closed or failed: fail every in-flight exchange with `status`/`why`.
   virtual void abort(int status, Reason why) noexcept = 0;
+  // The earliest Exchange::deadline() among the exchanges in flight, if any.
+  virtual std::optional<Exchange::Clock::time_point> next_deadline() const noexcept = 0;
+  // Fails every exchange in flight whose deadline is <= now with 504 grpc_deadline_exceeded
+  // and abandons it upstream (H2: RST_STREAM CANCEL; H1: the connection is not reused).
+  virtual void expire(Exchange::Clock::time_point now) noexcept = 0;
 };
 
 // What an Http2Client advertises to the upstream. The defaults are today's fixed values; the

@@ -1,6 +1,8 @@
 // Exchange and BodyBuffer (see exchange.h).
 #include "gateway/http/exchange.h"
 
+#include "gateway/http/grpc_timeout.h"
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,6 +66,37 @@ void Exchange::request_body_consumed(std::size_t n) noexcept {
   down_->on_request_body_consumed(*this, n);
 }
 
+void Exchange::continue_request() noexcept {
+  if (!request_.expect_continue || continue_sent_ || response_started_) {
+    return;
+  }
+  continue_sent_ = true;
+  down_->on_continue(*this);
+}
+
+void Exchange::apply_grpc_timeout(Clock::time_point now) noexcept {
+  try {
+    if (!std::exchange(deadline_checked_, true) && is_grpc_request(request_)) {
+      const std::string* v = find_header(request_.headers, "grpc-timeout");
+      // A malformed value is ignored and passed on as sent (Envoy does the same).
+      if (const auto d = v != nullptr ? parse_grpc_timeout(*v) : std::nullopt) {
+        deadline_ = info_.start + std::chrono::duration_cast<Clock::duration>(*d);
+      }
+    }
+    if (!deadline_) {
+      return;
+    }
+    // The next hop gets what is left, not the client's whole budget.
+    for (Header& h : request_.headers) {
+      if (h.name == "grpc-timeout") {
+        h.value = format_grpc_timeout(*deadline_ - now);
+      }
+    }
+  } catch (...) {
+    // Out of memory: the header goes on as it was; the deadline (if set) still holds.
+  }
+}
+
 namespace {
 
 std::string_view fail_line(Reason why) noexcept {
@@ -75,6 +108,7 @@ std::string_view fail_line(Reason why) noexcept {
     case Reason::upstream_reset: return "upstream connection reset";
     case Reason::no_healthy_endpoint: return "no healthy upstream";
     case Reason::upstream_timeout: return "upstream timeout";
+    case Reason::grpc_deadline_exceeded: return "deadline exceeded";
     case Reason::upstream_connect_timeout: return "upstream connect timeout";
     case Reason::upstream_resolve_failed: return "upstream name did not resolve";
     case Reason::upstream_overflow: return "upstream overloaded";
@@ -90,6 +124,7 @@ std::string_view fail_line(Reason why) noexcept {
 // gRPC status codes (grpc/doc/statuscodes.md) for a gateway-made answer with HTTP `status`.
 int grpc_code(int status, Reason why) noexcept {
   if (why == Reason::upstream_timeout || why == Reason::upstream_connect_timeout ||
+      why == Reason::grpc_deadline_exceeded ||
       status == 504 || status == 408) {
     return 4;  // DEADLINE_EXCEEDED
   }
@@ -132,6 +167,20 @@ void Exchange::fail(int status, Reason why) noexcept {
   info_.reason = why;
   if (!response_started_) {
     local_reply(status, why, fail_line(why));
+  } else if (why == Reason::grpc_deadline_exceeded && is_grpc_request(request_) &&
+             !response_body_.eof()) {
+    // A gRPC response already under way ends with the deadline's status in its trailers
+    // rather than a reset, so the client reads DEADLINE_EXCEEDED and not CANCELLED.
+    try {
+      response_.trailers.clear();
+      response_.trailers.push_back(Header{"grpc-status", "4"});
+      response_.trailers.push_back(Header{"grpc-message", "deadline exceeded"});
+    } catch (...) {
+      down_->on_upstream_abort(*this);
+      return;
+    }
+    response_body_.set_eof();
+    response_body_added();
   } else {
     down_->on_upstream_abort(*this);
   }

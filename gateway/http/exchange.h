@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,6 +61,9 @@ class DownstreamSide {
   // The upstream failed after the response head was delivered: reset the stream (H2) or close
   // the connection without completing the message (H1).
   virtual void on_upstream_abort(Exchange& ex) noexcept = 0;
+  // The client asked for "100 Continue" (request().expect_continue) and the upstream side is
+  // ready for the body: send the interim response now, unless a final one already started.
+  virtual void on_continue(Exchange&) noexcept {}
 };
 
 // Implemented by the upstream client (per request / per stream).
@@ -103,6 +107,9 @@ class Exchange {
   void response_head_ready() noexcept;                // response() filled -> downstream
   void response_body_added() noexcept;                // -> downstream on_response_body
   void request_body_consumed(std::size_t n) noexcept;  // -> downstream on_request_body_consumed
+  // The upstream is ready for the request body: a client waiting on "Expect: 100-continue"
+  // gets its 100 (once; nothing when it did not ask or a final response started).
+  void continue_request() noexcept;
   // The upstream failed. Before the response head: a local reply with `status`. After: abort.
   // Detaches the upstream side.
   void fail(int status, Reason why) noexcept;
@@ -112,6 +119,15 @@ class Exchange {
   // The same with a Retry-After header (429, rate limits).
   void local_reply(int status, Reason why, std::string_view body_line,
                    std::uint32_t retry_after_seconds) noexcept;
+
+  // gRPC: the point past which the upstream's answer is no longer wanted (grpc-timeout from
+  // the request's arrival, grpc_timeout.h). Set by the upstream side when it takes the request.
+  using Clock = std::chrono::steady_clock;
+  const std::optional<Clock::time_point>& deadline() const noexcept { return deadline_; }
+  // Sets deadline() from a valid grpc-timeout of a gRPC request (parsed once; a malformed
+  // value is ignored, as Envoy does) and rewrites the header to the time left at `now`, for
+  // the next hop. Called again just before the request is sent.
+  void apply_grpc_timeout(Clock::time_point now) noexcept;
 
   // Facts for the access log and metrics, filled along the way.
   struct Info {
@@ -139,6 +155,9 @@ class Exchange {
   BodyBuffer request_body_;
   BodyBuffer response_body_;
   bool response_started_ = false;
+  bool continue_sent_ = false;
+  bool deadline_checked_ = false;
+  std::optional<Clock::time_point> deadline_;
   Info info_;
 };
 

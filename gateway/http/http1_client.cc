@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/http/exchange.h"
@@ -200,6 +201,19 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     fail_exchange(status, why);
   }
 
+  std::optional<Exchange::Clock::time_point> next_deadline() const noexcept override {
+    return ex_ != nullptr ? ex_->deadline() : std::nullopt;
+  }
+
+  void expire(Exchange::Clock::time_point now) noexcept override {
+    if (ex_ != nullptr && ex_->deadline() && *ex_->deadline() <= now) {
+      // HTTP/1.1 cannot cancel one request: the connection goes with it.
+      reusable_ = false;
+      broken_ = true;
+      fail_exchange(504, Reason::grpc_deadline_exceeded);
+    }
+  }
+
  private:
   // ---- UpstreamSide ----
   void on_request_body(Exchange&) noexcept override { owner_.client_output_ready(); }
@@ -281,6 +295,11 @@ class Http1Client final : public ClientSession, private UpstreamSide {
       head_out_ += "transfer-encoding: chunked\r\n";
     } else if (method_expects_body(req.method)) {
       head_out_ += "content-length: 0\r\n";
+    }
+    if (req.expect_continue && req.has_body) {
+      // The client waits for a 100: the upstream's own (relayed in headers_complete) tells it
+      // the request passed the upstream's checks too, so a 401 costs no upload.
+      head_out_ += "expect: 100-continue\r\n";
     }
     head_out_ += "\r\n";
     is_head_request_ = req.method == "HEAD";
@@ -376,6 +395,9 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     }
     if (status < 200 && status != 101) {
       interim_ = true;  // 100 Continue, 103 Early Hints: skipped
+      if (status == 100) {
+        ex_->continue_request();  // relayed to a client that asked for it
+      }
       strict_.body(h1::StrictFraming::Body::none);
       return 1;
     }

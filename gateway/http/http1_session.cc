@@ -146,6 +146,17 @@ class Http1Session final : public Session, private DownstreamSide {
   void on_request_body_consumed(Exchange&, std::size_t) noexcept override {
     owner_.output_ready();
   }
+  void on_continue(Exchange&) noexcept override {
+    if (resp_head_written_ || request_complete_ || closing_) {
+      return;
+    }
+    try {
+      out_.append(kContinue);
+    } catch (...) {
+      aborted_ = true;  // out of memory: give up on the connection
+    }
+    owner_.output_ready();
+  }
   void on_upstream_abort(Exchange& ex) noexcept override {
     if (!resp_head_written_) {
       // No byte of this response reached the client yet: it gets a 502 instead of a cut, and
@@ -448,10 +459,13 @@ class Http1Session final : public Session, private DownstreamSide {
     }
     head_is_head_ = head.method == "HEAD";
 
-    if (expect_continue && head.has_body && http11) {
-      out_.append(kContinue);
-      owner_.output_ready();
+    // RFC 9110 10.1.1: 100-continue is the one expectation; the 100 goes out once the request
+    // passed admission and reached its upstream (on_continue), so a refused request costs no
+    // upload. Any other expectation gets 417.
+    if (http11 && find_header(head.headers, "expect") != nullptr) {
+      return set_error(417, Reason::expectation_failed, "expectation failed");
     }
+    head.expect_continue = expect_continue && head.has_body && http11;
 
     request_complete_ = false;
     reset_response_state();

@@ -11,6 +11,7 @@
 // Lifetime: a Stream object lives until nghttp2 closes the stream (or never sends it), because
 //           nghttp2 keeps a pointer to it as the data provider source.
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,6 +69,8 @@ class Http2Client final : public ClientSession {
   bool reusable() const noexcept override;
   void peer_closed() noexcept override;
   void abort(int status, Reason why) noexcept override;
+  std::optional<Exchange::Clock::time_point> next_deadline() const noexcept override;
+  void expire(Exchange::Clock::time_point now) noexcept override;
 
   // --- used by Stream ---
   void resume(Stream& st) noexcept;
@@ -245,7 +248,37 @@ void Http2Client::attach(Exchange& ex) noexcept {
   st->id_ = id;
   ex.attach_upstream(*st);
   streams_[id] = std::move(st);
+  // The stream is open upstream: a client waiting on "Expect: 100-continue" may send its body
+  // (an HTTP/2 server owes no 100 of its own, RFC 9113 8.1).
+  ex.continue_request();
   owner_.client_output_ready();
+}
+
+std::optional<Exchange::Clock::time_point> Http2Client::next_deadline() const noexcept {
+  std::optional<Exchange::Clock::time_point> first;
+  for (const auto& [id, st] : streams_) {
+    if (st->ex_ != nullptr && st->ex_->deadline() && (!first || *st->ex_->deadline() < *first)) {
+      first = st->ex_->deadline();
+    }
+  }
+  return first;
+}
+
+void Http2Client::expire(Exchange::Clock::time_point now) noexcept {
+  // Collect first: fail() calls into the downstream side, which may call back into us.
+  std::vector<Exchange*> expired;
+  for (auto& [id, st] : streams_) {
+    Exchange* ex = st->ex_;
+    if (ex != nullptr && ex->deadline() && *ex->deadline() <= now) {
+      st->ex_ = nullptr;
+      ex->detach_upstream();
+      cancel(*st);  // RST_STREAM CANCEL: the upstream stops working on it
+      expired.push_back(ex);
+    }
+  }
+  for (Exchange* ex : expired) {
+    ex->fail(504, Reason::grpc_deadline_exceeded);
+  }
 }
 
 void Http2Client::peer_closed() noexcept {

@@ -91,10 +91,35 @@ void Http2Session::header(Stream& st, std::string_view name, std::string_view va
     h.headers.push_back(Header{std::string(name), std::string(value)});
     return;
   }
+  if (name == "expect" && iequals_ascii(value, "100-continue")) {
+    // curl sends it over HTTP/2 too and waits for a 100 HEADERS frame (RFC 9113 8.1) before
+    // its upload: on_continue sends one once the upstream takes the request.
+    h.expect_continue = true;
+    return;
+  }
   if (is_hop_by_hop(name) || is_owned_field_alias(name)) {
     return;
   }
   h.headers.push_back(Header{std::string(name), std::string(value)});
+}
+
+void Stream::on_continue(Exchange&) noexcept {
+  if (!closed_ && !response_submitted_) {
+    session_.submit_continue(*this);
+  }
+}
+
+void Http2Session::submit_continue(Stream& st) noexcept {
+  if (session_ == nullptr || !st.ex_ || st.ex_->request_body().eof()) {
+    return;
+  }
+  h2::NvList nva(0);
+  nva.add_status(100);
+  // An interim response: a HEADERS frame without END_STREAM; the final one follows.
+  if (nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, st.id_, nullptr, nva.data(),
+                             nva.size(), nullptr) == 0) {
+    owner_.output_ready();
+  }
 }
 
 void Http2Session::trailer(Stream& st, std::string_view name, std::string_view value) noexcept {

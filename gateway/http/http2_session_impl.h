@@ -66,6 +66,7 @@ class Stream final : public DownstreamSide {
   void on_response_body(Exchange& ex) noexcept override;
   void on_request_body_consumed(Exchange& ex, std::size_t n) noexcept override;
   void on_upstream_abort(Exchange& ex) noexcept override;
+  void on_continue(Exchange& ex) noexcept override;  // http2_request.cc
 
   Http2Session& session_;
   const std::int32_t id_;
@@ -121,6 +122,7 @@ class Http2Session final : public Session {
 
   // --- used by Stream ---
   void submit_response(Stream& s) noexcept;
+  void submit_continue(Stream& s) noexcept;  // 100 for "expect: 100-continue" (http2_request.cc)
   void resume(Stream& s) noexcept;
   void consume(Stream& s, std::size_t n) noexcept;
   void reset_stream(Stream& s, std::uint32_t error_code) noexcept;

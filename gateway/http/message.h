@@ -34,6 +34,10 @@ struct RequestHead {
   // "websocket" when the client asked for a WebSocket upgrade (HTTP/1.1 Upgrade). The body is
   // then the client's side of the byte stream after a 101, framed by nothing until the close.
   std::string upgrade;
+  // "Expect: 100-continue" (removed from headers): the client waits for a 100 before its body.
+  // The upstream side says when to send it (Exchange::continue_request): an HTTP/1.1 upstream's
+  // own 100, or an HTTP/2 upstream's stream being opened.
+  bool expect_continue = false;
 };
 
 struct ResponseHead {

@@ -27,9 +27,11 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::upstream_reset: return "upstream_reset";
     case Reason::no_healthy_endpoint: return "no_healthy_endpoint";
     case Reason::upstream_overflow: return "upstream_overflow";
+    case Reason::grpc_deadline_exceeded: return "grpc_deadline_exceeded";
     case Reason::request_body_timeout: return "request_body_timeout";
     case Reason::acme_challenge: return "acme_challenge";
     case Reason::https_redirect: return "https_redirect";
+    case Reason::expectation_failed: return "expectation_failed";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";

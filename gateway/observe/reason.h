@@ -31,6 +31,7 @@ enum class Reason : std::uint16_t {
   request_body_timeout,  // 408: the body did not complete within request_body_timeout
   acme_challenge,        // 200: an ACME HTTP-01 key authorization (kind = "http" listener)
   https_redirect,        // 308: a plain-HTTP request sent to https
+  expectation_failed,    // 417: an Expect other than 100-continue
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502
@@ -40,6 +41,7 @@ enum class Reason : std::uint16_t {
   no_healthy_endpoint,         // 503
   upstream_timeout,            // 504
   upstream_overflow,           // 503: past max_upstream_connections and max_pending_requests
+  grpc_deadline_exceeded,      // 504 / grpc-status 4: the request's grpc-timeout passed
   // Egress.
   egress_denied,
   egress_private_address,  // the destination resolved into a refused range

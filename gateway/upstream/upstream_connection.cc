@@ -70,7 +70,8 @@ UpstreamConnection::~UpstreamConnection() = default;
 
 void UpstreamConnection::start() noexcept {
   sockaddr_storage addr{};
-  socket_.set_timer(static_cast<std::uint64_t>(target_.connect_timeout.count()));
+  connect_deadline_ = Clock::now() + target_.connect_timeout;
+  arm_connect_timer();
   if (endpoint_.address) {
     connect_to(reinterpret_cast<const sockaddr*>(&*endpoint_.address));
     return;
@@ -260,12 +261,60 @@ bool UpstreamConnection::has_room() const noexcept {
 void UpstreamConnection::add(http::Exchange& ex) noexcept {
   auto w = std::make_unique<Waiting>();
   w->ex = &ex;
+  ex.apply_grpc_timeout(Clock::now());
   ex.attach_upstream(*w);
   pending_.push_back(std::move(w));
   if (ready_) {
     attach_waiting();
     flush();
+  } else if (ex.deadline()) {
+    arm_connect_timer();  // the deadline may come before the connection
   }
+}
+
+void UpstreamConnection::arm_connect_timer() noexcept {
+  auto until = connect_deadline_;
+  if (const auto d = next_deadline(); d && *d < until) {
+    until = *d;
+  }
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+  socket_.set_timer(static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 1)));
+}
+
+std::optional<UpstreamConnection::Clock::time_point> UpstreamConnection::next_deadline()
+    const noexcept {
+  std::optional<Clock::time_point> first = client_ ? client_->next_deadline() : std::nullopt;
+  for (const auto& w : pending_) {
+    if (w->ex != nullptr && w->ex->deadline() && (!first || *w->ex->deadline() < *first)) {
+      first = w->ex->deadline();
+    }
+  }
+  return first;
+}
+
+bool UpstreamConnection::expire_deadlines(Clock::time_point now) noexcept {
+  // Collect first: an answer runs downstream code, which must not see pending_ mid-walk.
+  std::vector<http::Exchange*> expired;
+  for (auto& w : pending_) {
+    if (w->ex != nullptr && w->ex->deadline() && *w->ex->deadline() <= now) {
+      expired.push_back(std::exchange(w->ex, nullptr));
+    }
+  }
+  for (http::Exchange* ex : expired) {
+    ex->detach_upstream();
+    ex->info().upstream = address_;
+    ex->fail(504, Reason::grpc_deadline_exceeded);
+  }
+  bool any = !expired.empty();
+  if (client_) {
+    if (const auto d = client_->next_deadline(); d && *d <= now) {
+      busy_ = true;
+      client_->expire(now);  // H2: RST_STREAM CANCEL per stream; H1: the connection goes
+      busy_ = false;
+      any = true;
+    }
+  }
+  return any;
 }
 
 void UpstreamConnection::attach_waiting() noexcept {
@@ -278,6 +327,12 @@ void UpstreamConnection::attach_waiting() noexcept {
     http::Exchange& ex = *w->ex;
     ex.detach_upstream();
     ex.info().upstream = address_;
+    const auto now = Clock::now();
+    if (ex.deadline() && *ex.deadline() <= now) {
+      ex.fail(504, Reason::grpc_deadline_exceeded);  // never sent: nothing to cancel
+      continue;
+    }
+    ex.apply_grpc_timeout(now);  // the time left as the request leaves
     if (socket_.tls() != nullptr) {
       ex.info().upstream_identity = socket_.tls()->summary().peer_identity;
     }
@@ -324,6 +379,11 @@ void UpstreamConnection::arm_request_timer(bool activity) noexcept {
         body_deadline_ - now);
     wait = std::min({wait, std::max(to_body, std::chrono::milliseconds{1}),
                      std::chrono::milliseconds{kUploadTickMs}});
+  }
+  if (const auto d = next_deadline()) {
+    // Rounded up, so the timer never fires just before the deadline and finds nothing due.
+    const auto to_deadline = std::chrono::ceil<milliseconds>(*d - now);
+    wait = std::min(wait, std::max(to_deadline, milliseconds{1}));
   }
   socket_.set_timer(static_cast<std::uint64_t>(wait.count()));
 }
@@ -468,18 +528,35 @@ void UpstreamConnection::on_transport_error(int) noexcept {
 }
 
 void UpstreamConnection::on_timeout() noexcept {
+  const auto now = Clock::now();
+  if (expire_deadlines(now)) {
+    // gRPC deadlines passed: those requests were answered; the connection's own timers go on.
+    if (closing_) {
+      return;
+    }
+    if (ready_) {
+      flush();  // closes a connection the expiry made useless (HTTP/1.1), else re-arms idle
+      if (!closing_ && client_ && client_->active() > 0) {
+        arm_request_timer(/*activity=*/false);
+      }
+      return;
+    }
+  }
   if (!ready_) {
+    if (now < connect_deadline_) {
+      arm_connect_timer();  // woken for a deadline of a request that has gone meanwhile
+      return;
+    }
     worker_.events().upstream_failed(target_, Reason::upstream_connect_timeout);
     traffic_result(false);
     fail_all(504, Reason::upstream_connect_timeout);
   } else if (client_ && client_->active() > 0) {
-    const auto now = Clock::now();
     if (uploading() != nullptr && now >= body_deadline_) {
       fail_all(408, Reason::request_body_timeout);
     } else if (now - last_activity_ >= target_.request_timeout) {
       fail_all(504, Reason::upstream_timeout);
     } else {
-      arm_request_timer(/*activity=*/false);  // an upload tick: within both deadlines
+      arm_request_timer(/*activity=*/false);  // an upload tick, or a deadline: not due yet
       return;
     }
   }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,7 @@ class UpstreamConnection final : public io::SocketOwner,
   void on_new_session(tls::SslSessionPtr session) noexcept override;
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Waiting;
   void on_resolved(int status, const std::vector<std::string>& addresses) noexcept;
   void connect_to(const sockaddr* addr) noexcept;
@@ -82,6 +84,12 @@ class UpstreamConnection final : public io::SocketOwner,
   http::Exchange* uploading() const noexcept;
   // Arms the in-flight timer; `activity`: a byte moved, so the idle time-out restarts.
   void arm_request_timer(bool activity = true) noexcept;
+  // Before ready: the connect time-out, or sooner a waiting request's gRPC deadline.
+  void arm_connect_timer() noexcept;
+  // The earliest gRPC deadline (Exchange::deadline) among waiting and in-flight exchanges.
+  std::optional<Clock::time_point> next_deadline() const noexcept;
+  // Answers every exchange whose deadline passed (504 / grpc-status 4); true if any did.
+  bool expire_deadlines(Clock::time_point now) noexcept;
   bool maybe_h2() const noexcept { return target_.require_h2 || target_.prefer_h2; }
 
   WorkerContext& worker_;
@@ -96,10 +104,10 @@ class UpstreamConnection final : public io::SocketOwner,
   tls::SslSessionPtr early_session_;  // arrived before verify_peer passed (TLS 1.2)
   std::deque<std::unique_ptr<Waiting>> pending_;
   dns::Lookup* lookup_ = nullptr;  // in flight; cancelled by close()
-  using Clock = std::chrono::steady_clock;
   static constexpr std::int64_t kUploadTickMs = 1'000;
   http::Exchange* uploading_ = nullptr;  // HTTP/1.1: valid only while client_->active() > 0
   Clock::time_point body_deadline_{};
+  Clock::time_point connect_deadline_{};
   Clock::time_point last_activity_{};
   bool h2_ = false;
   bool ready_ = false;

@@ -4,14 +4,23 @@ behind mTLS (it requires the gateway's mesh client certificate), HTTP/2 both sid
 Unary and server-streaming calls with trailers (grpc-status and custom trailing metadata) passed
 end to end; a client deadline that expires; an upstream that cannot be reached answered as gRPC
 UNAVAILABLE by the gateway itself (HTTP 200 + grpc-status 14 + grpc-message, not a bare 502).
+
+grpc-timeout as the gateway's own deadline: a gRPC request (curl, which enforces no deadline of
+its own) with grpc-timeout 300m to an upstream that holds its answer for HOLD_S, on a cluster
+whose request_timeout is 30 s: the gateway answers grpc-status 4 itself, logs
+grpc_deadline_exceeded, closes the upstream connection (HTTP/1.1 cannot cancel otherwise) and
+forwarded the time left rather than the client's 300m.
 """
 
 import socket
+import ssl
+import subprocess
 import threading
+import time
 from concurrent import futures
 
 import harness as h
-from harness.proto import PROTO_HOST, proto_topology
+from harness.proto import PROTO_HOST, proto_topology, server_ctx
 
 try:
     import grpc
@@ -41,6 +50,85 @@ def _handlers(release):
     })
 
 
+HOLD_S = 3  # the held upstream's answer time; the gateway's deadline must beat it
+
+
+class HoldUpstream:
+    """HTTP/1.1 over mTLS: reads one request head, records its grpc-timeout, then waits up to
+    HOLD_S for the gateway to close the connection before answering grpc-status 0."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.timeouts = []  # grpc-timeout values received
+        self.cut = []       # True: the gateway closed the connection before HOLD_S
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.stop_ev.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(HOLD_S + 5)
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+            buf = b""
+            for _ in range(1000):
+                if b"\r\n\r\n" in buf:
+                    break
+                data = tls.recv(65536)
+                if not data:
+                    return
+                buf += data
+            for line in buf.split(b"\r\n"):
+                if line.lower().startswith(b"grpc-timeout:"):
+                    self.timeouts.append(line.split(b":", 1)[1].strip().decode())
+            tls.settimeout(HOLD_S)
+            try:
+                for _ in range(1000):  # the 5-byte message, then EOF when the gateway gives up
+                    if not tls.recv(65536):
+                        self.cut.append(True)
+                        return
+            except (socket.timeout, ssl.SSLError, OSError):
+                pass
+            self.cut.append(False)
+            tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n"
+                        b"grpc-status: 0\r\ncontent-length: 0\r\n\r\n")
+            tls.close()
+        except (OSError, ssl.SSLError):
+            conn.close()
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def _grpc_curl(t, path, timeout_value):
+    """One unary gRPC request by curl over h2 (no client-side deadline); (elapsed s, -v text)."""
+    argv = ["curl", "-sS", "-v", "--http2", "--max-time", str(HOLD_S + 10),
+            "--resolve", f"{PROTO_HOST}:{t.gw.port}:127.0.0.1", "--cacert", t.proto_ca_pem,
+            "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "-H", f"grpc-timeout: {timeout_value}", "--data-binary", "@-", "-o", "/dev/null",
+            f"https://{PROTO_HOST}:{t.gw.port}{path}"]
+    start = time.monotonic()
+    p = subprocess.run(argv, input=b"\x00\x00\x00\x00\x00", capture_output=True,
+                       timeout=HOLD_S + 20)
+    return time.monotonic() - start, p.stderr.decode(errors="replace")
+
+
 def _read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -59,13 +147,16 @@ def test_grpc_through_gateway():
             root_certificates=_read(t.mesh_ca_pem), require_client_auth=True)
         port = server.add_secure_port("127.0.0.1:0", creds)
         server.start()
+        hold = HoldUpstream(server_ctx(t))
         dead = socket.socket()
         dead.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         channel = None
         try:
             t.proto_write({"grpc": (f"127.0.0.1:{port}", "h2"),
-                           "dead": (f"127.0.0.1:{dead.getsockname()[1]}", "h2")},
-                          [("/test.Echo/", "grpc"), ("/dead.Svc/", "dead")])
+                           "dead": (f"127.0.0.1:{dead.getsockname()[1]}", "h2"),
+                           "hold": (f"127.0.0.1:{hold.port}", "http/1.1")},
+                          [("/test.Echo/", "grpc"), ("/dead.Svc/", "dead"),
+                           ("/hold.Svc/", "hold")])
             t.gw.start()
             channel = grpc.secure_channel(
                 f"127.0.0.1:{t.gw.port}",
@@ -84,13 +175,31 @@ def test_grpc_through_gateway():
             h.check(items == [b"item %d" % i for i in range(STREAM_N)],
                     f"server streaming got {items!r}")
 
+            # A real client's deadline (grpcio enforces it too, so this alone proves little).
+            start = time.monotonic()
             try:
-                channel.unary_unary("/test.Echo/Slow")(b"", timeout=0.5)
+                channel.unary_unary("/test.Echo/Slow")(b"", timeout=0.3)
                 h.check(False, "a call past its deadline succeeded")
             except grpc.RpcError as e:
                 h.check(e.code() == grpc.StatusCode.DEADLINE_EXCEEDED,
                         f"expiring deadline: {e.code()} {e.details()}")
+            h.check(time.monotonic() - start < 10, "the deadline did not cut the call short")
             release.set()
+
+            # The gateway's own deadline: curl keeps waiting, the route's timeout is 30 s.
+            elapsed, text = _grpc_curl(t, "/hold.Svc/Call", "300m")
+            print(f"  grpc-timeout 300m against a {HOLD_S} s upstream: {elapsed:.2f} s, "
+                  f"upstream saw {hold.timeouts}")
+            h.check("grpc-status: 4" in text and "grpc-message: deadline exceeded" in text,
+                    f"no gateway-made DEADLINE_EXCEEDED:\n{text[-1500:]}")
+            h.check(elapsed < 10, f"answered after {elapsed:.1f} s")
+            t.gw.wait_access(lambda e: e.get("path") == "/hold.Svc/Call"
+                             and e.get("reason") == "grpc_deadline_exceeded",
+                             "reason grpc_deadline_exceeded")
+            h.wait_for(lambda: hold.cut, 5, "the held upstream request ending")
+            h.check(hold.cut == [True], "the gateway did not close the upstream request")
+            h.check(len(hold.timeouts) == 1 and hold.timeouts[0] != "300m",
+                    f"the upstream should get the time left, got {hold.timeouts}")
 
             try:
                 channel.unary_unary("/dead.Svc/Call")(b"", timeout=10)
@@ -108,4 +217,5 @@ def test_grpc_through_gateway():
             if channel is not None:
                 channel.close()
             server.stop(0)
+            hold.stop()
             dead.close()

@@ -339,21 +339,47 @@ TEST_CASE("http1 session: 204 and 304 carry no framing") {
 }
 
 TEST_CASE("http1 session: Expect 100-continue") {
-  Harness h;
-  Echo echo;
-  h.owner.router = [&](Exchange& ex) { echo.start(ex); };
-  REQUIRE(h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
-  REQUIRE(h.owner.heads.size() == 1);
-  CHECK(find_header(h.owner.heads[0].headers, "expect") == nullptr);
-  CHECK(h.owner.heads[0].content_length == std::optional<std::uint64_t>(5));
-  std::string out = h.pull();
-  CHECK(starts_with(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
-  REQUIRE(h.feed("hello"));
-  out += h.pull();
-  CHECK(out ==
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nx-echo: 1\r\ncontent-length: 5\r\n\r\n"
-        "hello");
-  CHECK_FALSE(h.session->should_close());
+  SECTION("the 100 goes out when the upstream side asks for the body") {
+    Harness h;
+    Echo echo;
+    Exchange* seen = nullptr;
+    h.owner.router = [&](Exchange& ex) { seen = &ex; };
+    REQUIRE(h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 5\r\n\r\n"));
+    REQUIRE(h.owner.heads.size() == 1);
+    CHECK(find_header(h.owner.heads[0].headers, "expect") == nullptr);
+    CHECK(h.owner.heads[0].expect_continue);
+    CHECK(h.owner.heads[0].content_length == std::optional<std::uint64_t>(5));
+    CHECK(h.pull().empty());  // not at the head: the request was not admitted yet
+    REQUIRE(seen != nullptr);
+    seen->continue_request();
+    seen->continue_request();  // once only
+    echo.start(*seen);
+    std::string out = h.pull();
+    CHECK(starts_with(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    REQUIRE(h.feed("hello"));
+    out += h.pull();
+    CHECK(out ==
+          "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nx-echo: 1\r\ncontent-length: 5\r\n"
+          "\r\nhello");
+    CHECK_FALSE(h.session->should_close());
+  }
+  SECTION("a refusal before any upstream gets no 100 and closes") {
+    Harness h;
+    h.owner.router = [](Exchange& ex) { ex.local_reply(404, Reason::no_route, "no route"); };
+    h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    const std::string out = h.pull();
+    CHECK(starts_with(out, "HTTP/1.1 404 Not Found\r\n"));
+    CHECK(out.find("100 Continue") == std::string::npos);
+    CHECK(h.session->should_close());
+  }
+  SECTION("any other expectation is 417") {
+    Harness h;
+    answer_ok(h);
+    h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nExpect: foo\r\nContent-Length: 5\r\n\r\n");
+    CHECK(starts_with(h.pull(), "HTTP/1.1 417 Expectation Failed\r\n"));
+    CHECK(h.owner.heads.empty());
+  }
 }
 
 TEST_CASE("http1 session: Connection close and max requests per connection") {
