@@ -30,6 +30,8 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::request_body_timeout: return "request_body_timeout";
     case Reason::acme_challenge: return "acme_challenge";
     case Reason::https_redirect: return "https_redirect";
+    case Reason::upgrade_refused: return "upgrade_refused";
+    case Reason::upgraded_connection_limit: return "upgraded_connection_limit";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";
