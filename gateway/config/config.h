@@ -79,6 +79,7 @@ struct Limits {
   // Per client address and worker (token bucket, rate_limiter.h); 0 = off / burst = rate.
   std::uint32_t client_requests_per_second{};
   std::uint32_t client_request_burst{};
+  std::uint32_t tenant_upgraded_connections{};  // open WebSockets per tenant; 0 = no cap
   Pos pos_memory_budget;          // for check's warning when off
   Pos pos_max_connections_per_listener;  // set when explicit: check's descriptor-limit warning
 };
@@ -178,6 +179,7 @@ struct RouteConfig {
   // by the tenant name. Used by the demo's mesh service and for health/maintenance pages.
   std::optional<std::string> direct_response;
   int status = 200;
+  bool websocket = true;  // false: WebSocket upgrades on this route get 403 (upgrade_refused)
   Pos pos;
 };
 

@@ -91,6 +91,10 @@ constexpr std::array kRows{
            "429 with Retry-After past it (`rate_limited`); 0 = off"},
   LimitRow{"client_request_burst", K::count, 0, 0, kU32, &Limits::client_request_burst,
            "requests one client address may send at once above that rate; 0 = the rate"},
+  LimitRow{"tenant_upgraded_connections", K::count, 0, 0, kU32,
+           &Limits::tenant_upgraded_connections,
+           "open WebSockets per tenant (all workers): 503 past it "
+           "(`upgraded_connection_limit`); 0 = no cap"},
 };
 // clang-format on
 

@@ -185,7 +185,7 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
   for (const toml::table* rt : r.table_array(root, "route")) {
     RouteConfig rc;
     rc.pos = r.pos(*rt);
-    r.known_keys(*rt, {"path", "path_prefix", "cluster", "direct_response", "status"},
+    r.known_keys(*rt, {"path", "path_prefix", "cluster", "direct_response", "status", "websocket"},
                  "[[route]]");
     const toml::node* path = r.str(*rt, "path", rc.path);
     const toml::node* prefix = r.str(*rt, "path_prefix", rc.path_prefix);
@@ -233,6 +233,7 @@ void Validator::read_tenant(const toml::table& root, const std::string& file, Co
         r.error(r.pos(*n), "status applies only to routes with direct_response");
       }
     }
+    r.boolean(*rt, "websocket", rc.websocket);
     t.routes.push_back(std::move(rc));
   }
 

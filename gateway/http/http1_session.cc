@@ -22,6 +22,7 @@
 #include "gateway/http/obs_fold.h"
 #include "gateway/http/session.h"
 #include "gateway/http/strict_framing.h"
+#include "gateway/http/upgrade_relay.h"
 
 namespace portcullis::gateway::http {
 
@@ -123,6 +124,14 @@ class Http1Session final : public Session, private DownstreamSide {
       closing_ = true;
       owner_.output_ready();
     }
+  }
+
+  // Shutdown: an open WebSocket is closed the WebSocket way (upgrade_relay.h, 1001).
+  void start_shutdown() noexcept override {
+    if (tunnel_ && ex_ && upgrade::websocket_open(*ex_) && !relay_.going_away(*ex_)) {
+      aborted_ = true;
+    }
+    start_drain();
   }
 
   void abort() noexcept override {
@@ -234,23 +243,14 @@ class Http1Session final : public Session, private DownstreamSide {
     }
   }
 
-  // Tunnel mode (after a WebSocket upgrade head): received bytes are request body as they are.
+  // Tunnel mode (after a WebSocket upgrade head): received bytes are request body as they are
+  // (upgrade_relay.h).
   void relay_in() noexcept {
-    if (in_.empty() || !ex_ || ex_->request_body().eof()) {
-      in_.clear();
-      return;
-    }
-    const std::size_t n = in_.size();
-    try {
-      ex_->request_body().append(in_);
-    } catch (...) {
+    if (ex_ && !relay_.relay(*ex_, in_)) {
       aborted_ = true;  // out of memory: give up on the connection
       owner_.output_ready();
-      return;
     }
     in_.clear();
-    ex_->info().bytes_in += n;
-    ex_->request_body_added();
   }
 
   // A parse error: abandon the message in progress and answer with one line (when the client
@@ -428,6 +428,9 @@ class Http1Session final : public Session, private DownstreamSide {
     method_.clear();
     url_.clear();
     fields_.clear();
+    if (scheme_ == "https" && upgrade::asks_other_upgrade(raw.fields)) {
+      return set_error(501, Reason::upgrade_refused, "upgrade not supported");  // h2c, ...
+    }
     h1::BuiltRequest built = h1::build_request(raw, scheme_);
     if (built.error != nullptr) {
       return malformed(built.error);
@@ -664,6 +667,7 @@ class Http1Session final : public Session, private DownstreamSide {
 
   bool upgrading_ = false;  // the head being parsed asks for a WebSocket upgrade
   bool tunnel_ = false;     // past an upgrade head: input is the client's byte stream
+  upgrade::ClientRelay relay_;  // the client's side of the tunnel (upgrade_relay.h)
   bool paused_ = false;
   bool in_parse_ = false;
   bool in_pull_ = false;

@@ -53,6 +53,8 @@ void Http2Session::header(Stream& st, std::string_view name, std::string_view va
       h.authority.assign(value);
     } else if (name == ":path") {
       h.path.assign(value);
+    } else if (name == ":protocol") {
+      st.protocol_.assign(value);  // nghttp2 accepts it since we enable extended CONNECT
     }
     return;
   }
@@ -174,12 +176,24 @@ void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
     h.scheme = scheme_;
   }
   h.has_body = !end_stream;
+  // RFC 8441: an extended CONNECT for a WebSocket becomes the HTTP/1.1 handshake upstream.
+  const bool websocket = !st.protocol_.empty() && h.method == "CONNECT" &&
+                         iequals_ascii(st.protocol_, upgrade::kWebSocket) && !end_stream;
+  if (websocket) {
+    upgrade::extended_connect_to_handshake(h);
+    st.websocket_ = true;
+  }
   st.ex_ = std::make_unique<Exchange>(st);
   st.ex_->request() = std::move(h);
   if (end_stream) {
     st.ex_->request_body().set_eof();
   }
   st.started_ = true;
+  if (!st.protocol_.empty() && !websocket) {
+    // Another protocol (or a CONNECT that ended its stream): nothing here speaks it.
+    st.ex_->local_reply(501, Reason::upgrade_refused, "upgrade not supported");
+    return;
+  }
   owner_.start_exchange(*st.ex_);
 }
 

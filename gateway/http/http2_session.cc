@@ -79,7 +79,8 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
         static_cast<std::uint32_t>(
             std::min<std::size_t>(limits_.max_request_headers * 2, 0x7fffffffu))},
-       {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0}});
+       // RFC 8441: WebSockets over HTTP/2 (extended CONNECT, upgrade_relay.h).
+       {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}});
   if (rv != 0) {
     fatal_ = true;
     return;
@@ -177,6 +178,13 @@ void Http2Session::start_shutdown() noexcept {
   }
   draining_ = true;
   shutdown_ping_ = true;
+  // Open WebSockets are closed the WebSocket way (upgrade_relay.h, 1001 "going away").
+  for (auto& [id, st] : streams_) {
+    if (st->websocket_ && st->ex_ && !st->closed_ && upgrade::websocket_open(*st->ex_) &&
+        !st->relay_.going_away(*st->ex_)) {
+      reset_stream(*st, NGHTTP2_INTERNAL_ERROR);
+    }
+  }
   // RFC 9113 §6.8: a GOAWAY with stream id 2^31-1 first; the client stops opening streams, and
   // the ones already on the wire are still accepted. Its answer to the PING that follows
   // proves it saw that GOAWAY; then the final GOAWAY names the last stream processed
@@ -231,6 +239,9 @@ void Http2Session::submit_response(Stream& st) noexcept {
     return;
   }
   Exchange& ex = *st.ex_;
+  if (!ex.request().upgrade.empty()) {
+    upgrade::handshake_answer_for_h2(ex.response());  // 101 -> 200 (RFC 8441 5)
+  }
   const ResponseHead& r = ex.response();
   h2::NvList nva(r.headers.size());
   nva.add_status(r.status);
@@ -422,6 +433,19 @@ int Http2Session::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data
   }
   st->unconsumed_ += len;
   Exchange& ex = *st->ex_;
+  if (st->websocket_) {
+    // The client's side of a WebSocket (upgrade_relay.h); what it drops gets its window back.
+    const std::uint64_t before = ex.info().bytes_in;
+    if (!st->relay_.relay(ex, as_view(data, len))) {
+      reset_stream(*st, NGHTTP2_INTERNAL_ERROR);
+      return 0;
+    }
+    const std::size_t taken = static_cast<std::size_t>(ex.info().bytes_in - before);
+    if (taken < len) {
+      h2::consume(session_.get(), stream_id, st->unconsumed_, len - taken);
+    }
+    return 0;
+  }
   ex.request_body().append(as_view(data, len));
   ex.info().bytes_in += len;
   ex.request_body_added();

@@ -27,6 +27,7 @@
 #include "gateway/http/nghttp2_callbacks.h"
 #include "gateway/http/nghttp2_glue.h"
 #include "gateway/http/session.h"
+#include "gateway/http/upgrade_relay.h"
 
 
 namespace portcullis::gateway::http::h2s {
@@ -75,6 +76,9 @@ class Stream final : public DownstreamSide {
   bool has_host_ = false;
   std::string cookie_;
   bool has_cookie_ = false;
+  std::string protocol_;  // :protocol of an extended CONNECT (RFC 8441), "websocket"
+  bool websocket_ = false;  // an extended CONNECT for a WebSocket: DATA is the client's stream
+  upgrade::ClientRelay relay_;
   std::uint32_t header_count_ = 0;
   std::size_t header_bytes_ = 0;
   // Set when the request was refused before becoming an exchange (status/reason for metrics).

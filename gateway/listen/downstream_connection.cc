@@ -555,11 +555,21 @@ void DownstreamConnection::route(http::Exchange& ex) {
   in.authority = ex.request().authority;
   in.path = ex.request().path;
   in.client_identity = sum.peer_identity.empty() ? sum.peer_subject : sum.peer_identity;
+  in.upgrade = ex.request().upgrade;
   const runtime::RouteResult r = runtime::route_request(*snapshot_, in);
   info.route = r.route;
   if (r.cluster == nullptr) {
     http::send(ex, r.reply);
     return;
+  }
+  if (!ex.request().upgrade.empty()) {
+    // [limits] tenant_upgraded_connections: open WebSockets per tenant, across workers.
+    if (!worker_.connection_limits().acquire(
+            "u:" + info.tenant, snapshot_->config.limits.tenant_upgraded_connections)) {
+      http::send(ex, {503, Reason::upgraded_connection_limit, "too many open websockets", true});
+      return;
+    }
+    upgraded_.push_back(&ex);
   }
   const runtime::ClusterRuntime& cluster = *r.cluster;
   info.cluster = cluster.cfg->name;
@@ -581,6 +591,10 @@ void DownstreamConnection::route(http::Exchange& ex) {
 }
 
 void DownstreamConnection::exchange_done(http::Exchange& ex) noexcept {
+  if (auto it = std::find(upgraded_.begin(), upgraded_.end(), &ex); it != upgraded_.end()) {
+    upgraded_.erase(it);
+    worker_.connection_limits().release("u:" + ex.info().tenant);
+  }
   worker_.events().exchange_done(facts_, ex);
 }
 

@@ -101,6 +101,8 @@ class DownstreamConnection final : public io::SocketOwner,
   std::string source_identity_;  // egress listeners: the workload's SPIFFE ID
   std::string proxy_buffer_;     // PROXY header bytes until parsed (bounded by the parser)
   std::vector<std::string> slots_;  // connection-cap keys held; released in on_closed
+  // WebSockets holding a [limits] tenant_upgraded_connections slot; released in exchange_done.
+  std::vector<const http::Exchange*> upgraded_;
   // HTTP/1.1 on egress listeners: decides on the first bytes whether this is a CONNECT tunnel.
   std::unique_ptr<egress::TunnelSession> tunnel_;
   DownstreamState state_ = DownstreamState::tls_handshake;

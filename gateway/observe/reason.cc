@@ -32,6 +32,8 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::acme_challenge: return "acme_challenge";
     case Reason::https_redirect: return "https_redirect";
     case Reason::expectation_failed: return "expectation_failed";
+    case Reason::upgrade_refused: return "upgrade_refused";
+    case Reason::upgraded_connection_limit: return "upgraded_connection_limit";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";

@@ -32,6 +32,8 @@ enum class Reason : std::uint16_t {
   acme_challenge,        // 200: an ACME HTTP-01 key authorization (kind = "http" listener)
   https_redirect,        // 308: a plain-HTTP request sent to https
   expectation_failed,    // 417: an Expect other than 100-continue
+  upgrade_refused,       // 403/501: an Upgrade / extended CONNECT the route does not allow
+  upgraded_connection_limit,  // 503: the tenant's open WebSockets reached its [limits] cap
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502

@@ -24,6 +24,10 @@ RouteResult route_request(const Snapshot& snap, const RouteInput& in) {
   }
   const config::RouteConfig& rc = tenant.cfg->routes[*route_index];
   r.route = rc.prefix ? rc.path_prefix : rc.path;
+  if (!in.upgrade.empty() && !rc.websocket) {
+    r.reply = http::LocalReply{403, Reason::upgrade_refused, "websocket not allowed on this route"};
+    return r;
+  }
   if (rc.direct_response) {
     r.reply = http::direct_reply(rc.status, *rc.direct_response,
                                  in.client_identity.empty() ? "anonymous" : in.client_identity,

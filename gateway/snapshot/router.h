@@ -20,6 +20,7 @@ struct RouteInput {
   std::string_view authority;       // Host / :authority as the client sent it
   std::string_view path;
   std::string_view client_identity;  // for {client_identity}; empty: "anonymous"
+  std::string_view upgrade;          // "websocket" for a WebSocket handshake, else ""
 };
 
 struct RouteResult {
