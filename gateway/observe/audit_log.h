@@ -44,6 +44,8 @@ inline constexpr std::string_view kEventTenantState = "tenant_state";
 inline constexpr std::string_view kEventAcmeIssue = "acme_issue";          // issued or renewed
 inline constexpr std::string_view kEventAcmeFail = "acme_fail";            // an order failed
 inline constexpr std::string_view kEventAcmeChallenge = "acme_challenge";  // a challenge answered
+// A request to the admin listener refused for its missing or wrong bearer token.
+inline constexpr std::string_view kEventAdminReject = "admin_reject";
 
 // Every audit event; to_string gives the kEvent* word above. events::Events takes only these.
 enum class AuditEvent : std::uint8_t {
@@ -64,6 +66,7 @@ enum class AuditEvent : std::uint8_t {
   acme_issue,
   acme_fail,
   acme_challenge,
+  admin_reject,
 };
 
 constexpr std::string_view to_string(AuditEvent e) noexcept {
@@ -85,6 +88,7 @@ constexpr std::string_view to_string(AuditEvent e) noexcept {
     case AuditEvent::acme_issue: return kEventAcmeIssue;
     case AuditEvent::acme_fail: return kEventAcmeFail;
     case AuditEvent::acme_challenge: return kEventAcmeChallenge;
+    case AuditEvent::admin_reject: return kEventAdminReject;
   }
   return "unknown";
 }

@@ -30,6 +30,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::request_body_timeout: return "request_body_timeout";
     case Reason::acme_challenge: return "acme_challenge";
     case Reason::https_redirect: return "https_redirect";
+    case Reason::admin_unauthorized: return "admin_unauthorized";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";

@@ -31,6 +31,7 @@ enum class Reason : std::uint16_t {
   request_body_timeout,  // 408: the body did not complete within request_body_timeout
   acme_challenge,        // 200: an ACME HTTP-01 key authorization (kind = "http" listener)
   https_redirect,        // 308: a plain-HTTP request sent to https
+  admin_unauthorized,    // 401 on the admin listener: no or a wrong bearer token (audit admin_reject)
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502
