@@ -32,8 +32,7 @@ class AdminConn final : public io::SocketOwner {
     if (end == std::string::npos) {
       return;
     }
-    responded_ = true;
-    sock_.read(false);
+    responded_ = true;  // reading goes on, so the client's close ends the connection
     AdminRequest req;
     const std::string_view head = std::string_view(in_).substr(0, end + 2);
     const std::string_view line = head.substr(0, head.find("\r\n"));

@@ -134,11 +134,11 @@ def test_admin_tls_client_certificate():
                    "admin /readyz over TLS with a client certificate")
         r = get("/config", op_cert, op_key)
         h.check(r.status == 200 and r.body.startswith("{"), f"/config with the client cert: {r!r}")
-        h.check(r.version == "1.1", f"admin TLS negotiated HTTP/{r.version}")
+        h.check(r.http_version == "1.1", f"admin TLS negotiated HTTP/{r.http_version}")
         for what, c, k in (("no client certificate", None, None),
                            ("a certificate of another CA", stranger_cert, stranger_key)):
             r = get("/config", c, k)
-            h.check(r.status == 0 and r.returncode != 0,
+            h.check(r.status == 0 and r.rc != 0,
                     f"/config with {what}: want the handshake refused, got {r!r}")
         status, _ = h.http_get(gw.admin_url("/healthz"))
         h.check(status is None, f"plain HTTP on the TLS admin listener answered {status}")
