@@ -1,87 +1,93 @@
 #include "gateway/admin/admin_server.h"
 
+#include "gateway/admin/admin_auth.h"
 #include "gateway/admin/dashboard.h"
+#include "gateway/io/socket.h"
 #include "gateway/io/uv.h"
 
 namespace portcullis::gateway::admin {
 namespace {
 
 constexpr std::size_t kMaxRequest = 8 * 1024;
+constexpr std::uint64_t kRequestTimeoutMs = 10'000;  // a head (and handshake) within 10 s
+constexpr std::uint64_t kLingerMs = 2'000;           // after the response, for the client's FIN
 
-struct AdminConn {
-  uv_tcp_t tcp{};
-  uv_write_t write{};
-  const AdminServer* server = nullptr;
-  std::string in;
-  std::string out;
-  bool responded = false;
+// One admin connection: an io::TlsSocket (plain or TLS), one request, one response.
+class AdminConn final : public io::SocketOwner {
+ public:
+  AdminConn(uv_loop_t* loop, const AdminServer& server) : sock_(loop, *this), server_(server) {}
+  io::TlsSocket& sock() noexcept { return sock_; }
+
+  void on_handshake_done() noexcept override {}
+  void on_plaintext(std::string_view bytes) noexcept override {
+    if (responded_) {
+      return;
+    }
+    in_.append(bytes);
+    if (in_.size() > kMaxRequest) {
+      sock_.close();
+      return;
+    }
+    const auto end = in_.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      return;
+    }
+    responded_ = true;  // reading goes on, so the client's close ends the connection
+    AdminRequest req;
+    const std::string_view head = std::string_view(in_).substr(0, end + 2);
+    const std::string_view line = head.substr(0, head.find("\r\n"));
+    const auto sp1 = line.find(' ');
+    const auto sp2 = line.find(' ', sp1 == std::string_view::npos ? line.size() : sp1 + 1);
+    req.method = std::string(line.substr(0, sp1));
+    if (sp1 != std::string_view::npos) {
+      req.path = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    }
+    if (const auto q = req.path.find('?'); q != std::string::npos) {
+      req.path.resize(q);
+    }
+    req.authorization = std::string(authorization_field(head));
+    req.client = sock_.peer_address();
+    sock_.send(server_.respond(req));
+    sock_.shutdown_write();  // close_notify (TLS) and FIN once the response is out
+    sock_.set_timer(kLingerMs);
+  }
+  void on_peer_eof() noexcept override { sock_.close(); }
+  void on_transport_error(int) noexcept override { sock_.close(); }
+  void on_writable() noexcept override {}
+  void on_timeout() noexcept override { sock_.close(); }
+  void on_closed() noexcept override { delete this; }
+
+ private:
+  io::TlsSocket sock_;
+  const AdminServer& server_;
+  std::string in_;
+  bool responded_ = false;
 };
 
-void close_conn(AdminConn* c) {
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
-           [](uv_handle_t* h) { delete static_cast<AdminConn*>(h->data); });
-}
-
-void on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcept {
-  static thread_local char storage[4096];
-  *buf = uv_buf_init(storage, sizeof storage);
-}
-
-void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept {
-  auto* c = static_cast<AdminConn*>(s->data);
-  if (c->responded) {
-    return;
-  }
-  if (n < 0) {
-    close_conn(c);
-    return;
-  }
-  c->in.append(buf->base, static_cast<std::size_t>(n));
-  if (c->in.size() > kMaxRequest) {
-    close_conn(c);
-    return;
-  }
-  const auto end = c->in.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    return;
-  }
-  uv_read_stop(s);
-  c->responded = true;
-  const auto line_end = c->in.find("\r\n");
-  const std::string line = c->in.substr(0, line_end);
-  const auto sp1 = line.find(' ');
-  const auto sp2 = line.find(' ', sp1 + 1);
-  std::string method = line.substr(0, sp1);
-  std::string path = sp1 == std::string::npos ? "" : line.substr(sp1 + 1, sp2 - sp1 - 1);
-  if (const auto q = path.find('?'); q != std::string::npos) {
-    path.resize(q);
-  }
-  c->out = c->server->respond(method, path);
-  uv_buf_t out = uv_buf_init(c->out.data(), static_cast<unsigned>(c->out.size()));
-  c->write.data = c;
-  if (uv_write(&c->write, s, &out, 1, [](uv_write_t* w, int) {
-        close_conn(static_cast<AdminConn*>(w->data));
-      }) != 0) {
-    close_conn(c);
-  }
-}
-
 std::string http_response(int status, std::string_view reason, std::string_view type,
-                          const std::string& body) {
+                          const std::string& body, std::string_view extra = {}) {
   std::string r = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
   r += "Content-Type: " + std::string(type) + "\r\n";
   r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  r += extra;
   r += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
   r += body;
   return r;
 }
 
+// The dashboard's page: inline script and style only, data from this origin only, no framing
+// (the page may hold the token in sessionStorage).
+constexpr std::string_view kPageHeaders =
+    "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; "
+    "frame-ancestors 'none'\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n";
+
 }  // namespace
 
-AdminServer::AdminServer(const AdminViews& server, uv_loop_t* loop)
-    : server_(server), loop_(loop) {}
+AdminServer::AdminServer(AdminViews& views, uv_loop_t* loop) : views_(views), loop_(loop) {}
 
-bool AdminServer::start(const std::string& address) {
+bool AdminServer::start(const std::string& address, tls::SslCtxPtr tls_ctx) {
+  tls_ctx_ = std::move(tls_ctx);
   auto hp = io::split_host_port(address);
   sockaddr_storage addr{};
   if (!hp || !io::parse_ip(hp->host, hp->port, addr)) {
@@ -97,8 +103,9 @@ bool AdminServer::start(const std::string& address) {
   sockaddr_storage bound{};
   int len = sizeof bound;
   uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&bound), &len);
-  std::fprintf(stderr, "portcullis: admin listening %s\n",
-               io::to_string(reinterpret_cast<const sockaddr*>(&bound)).c_str());
+  std::fprintf(stderr, "portcullis: admin listening %s%s\n",
+               io::to_string(reinterpret_cast<const sockaddr*>(&bound)).c_str(),
+               tls_ctx_ ? " (TLS)" : "");
   return true;
 }
 
@@ -114,40 +121,64 @@ void AdminServer::on_connection(uv_stream_t* s, int status) noexcept {
   if (status < 0) {
     return;
   }
-  auto* c = new AdminConn{};
-  c->server = &self;
-  uv_tcp_init(self.loop_, &c->tcp);
-  c->tcp.data = c;
-  if (uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-    close_conn(c);
+  auto* c = new AdminConn(self.loop_, self);  // deletes itself in on_closed()
+  if (uv_accept(s, c->sock().stream()) != 0) {
+    c->sock().close();
     return;
   }
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+  if (self.tls_ctx_) {
+    tls::SslPtr ssl{SSL_new(self.tls_ctx_.get())};
+    if (!ssl) {
+      c->sock().close();
+      return;
+    }
+    c->sock().set_tls(std::move(ssl), tls::Role::server);
+  }
+  c->sock().set_timer(kRequestTimeoutMs);
+  c->sock().read(true);
 }
 
-std::string AdminServer::respond(const std::string& method, const std::string& path) const {
-  if (method != "GET" && method != "HEAD") {
+std::string AdminServer::respond(const AdminRequest& req) const {
+  const std::string& path = req.path;
+  if (req.method != "GET" && req.method != "HEAD") {
     return http_response(405, "Method Not Allowed", "text/plain", "method not allowed\n");
   }
   if (path == "/healthz") {
     return http_response(200, "OK", "text/plain", "ok\n");
   }
   if (path == "/readyz") {
-    return server_.ready() ? http_response(200, "OK", "text/plain", "ready\n")
-                           : http_response(503, "Service Unavailable", "text/plain",
-                                           "not ready\n");
+    return views_.ready() ? http_response(200, "OK", "text/plain", "ready\n")
+                          : http_response(503, "Service Unavailable", "text/plain",
+                                          "not ready\n");
+  }
+  const AdminAccess access = views_.admin_access();
+  const bool needs_token =
+      !access.token.empty() && (path != "/metrics" || access.protect_metrics);
+  if (needs_token && !bearer_matches(req.authorization, access.token)) {
+    views_.admin_rejected(req.client, path.substr(0, 200));
+    if (path == "/" || path == "/index.html") {
+      // The page itself holds no data: sent with the 401 so a browser shows its token form,
+      // and its script sends the token with every fetch.
+      return http_response(401, "Unauthorized", "text/html; charset=utf-8",
+                           std::string(dashboard_html()),
+                           std::string("WWW-Authenticate: Bearer realm=\"portcullis-admin\"\r\n") +
+                               std::string(kPageHeaders));
+    }
+    return http_response(401, "Unauthorized", "text/plain", "unauthorized\n",
+                         "WWW-Authenticate: Bearer realm=\"portcullis-admin\"\r\n");
   }
   if (path == "/metrics") {
-    return http_response(200, "OK", "text/plain; version=0.0.4", server_.metrics_text());
+    return http_response(200, "OK", "text/plain; version=0.0.4", views_.metrics_text());
   }
   if (path == "/config") {
-    return http_response(200, "OK", "application/json", server_.config_json());
+    return http_response(200, "OK", "application/json", views_.config_json());
   }
   if (path == "/" || path == "/index.html") {
-    return http_response(200, "OK", "text/html; charset=utf-8", std::string(dashboard_html()));
+    return http_response(200, "OK", "text/html; charset=utf-8", std::string(dashboard_html()),
+                         kPageHeaders);
   }
   if (path == "/audit/denials") {
-    return http_response(200, "OK", "application/json", server_.audit_denials_json());
+    return http_response(200, "OK", "application/json", views_.audit_denials_json());
   }
   return http_response(404, "Not Found", "text/plain", "not found\n");
 }

@@ -30,6 +30,9 @@ code{font-size:12px}#error{color:#c5221f}
 <span>open connections <b id="connections">0</b></span>
 <span id="updated"></span><span id="error"></span></header>
 <main>
+<section id="login" hidden><h2>Admin token</h2>
+<form id="login-form"><input id="token" type="password" autocomplete="off" size="48"
+ placeholder="the content of [admin] token_file"> <button>Open</button></form></section>
 <section><h2>Tenants</h2><table id="tenants"><thead><tr><th>tenant</th><th>hosts</th>
 <th>certificate expires</th><th>state</th><th>requests</th><th>req/s</th><th>5xx/s</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Routes, clusters and endpoints</h2><table id="routes"><thead><tr><th>tenant</th><th>route</th>
@@ -54,11 +57,32 @@ function parseMetrics(text) {
 }
 const sum = (ms, name, pred) => ms.filter(s => s.name === name && (!pred || pred(s.labels))).reduce((a, s) => a + s.value, 0);
 let prev = null;
+// [admin] token_file: the token is typed into the form once and kept in this tab's
+// sessionStorage (never in the URL, so not in history, logs or Referer), sent as a bearer token.
+const tokenKey = "portcullis-admin-token";
+let locked = false;
+class Unauthorized extends Error {}
+async function get(path) {
+  const t = sessionStorage.getItem(tokenKey);
+  const r = await fetch(path, {cache: "no-store", headers: t ? {Authorization: "Bearer " + t} : {}});
+  if (r.status === 401) throw new Unauthorized(path);
+  if (!r.ok) throw new Error(path + ": " + r.status);
+  return r;
+}
+document.getElementById("login-form").addEventListener("submit", ev => {
+  ev.preventDefault();
+  sessionStorage.setItem(tokenKey, document.getElementById("token").value.trim());
+  document.getElementById("token").value = "";
+  locked = false;
+  document.getElementById("login").hidden = true;
+  refresh();
+});
 async function refresh() {
+  if (locked) return;
   try {
     const [cfg, text, denials] = await Promise.all([
-      fetch("/config").then(r => r.json()), fetch("/metrics").then(r => r.text()),
-      fetch("/audit/denials").then(r => r.json())]);
+      get("/config").then(r => r.json()), get("/metrics").then(r => r.text()),
+      get("/audit/denials").then(r => r.json())]);
     const ms = parseMetrics(text);
     const now = Date.now();
     const dt = prev ? (now - prev.time) / 1000 : 0;
@@ -112,6 +136,13 @@ async function refresh() {
     document.getElementById("error").textContent = "";
     document.body.dataset.loaded = "1";
   } catch (e) {
+    if (e instanceof Unauthorized) {
+      locked = true;
+      sessionStorage.removeItem(tokenKey);
+      document.getElementById("login").hidden = false;
+      document.getElementById("error").textContent = "token required";
+      return;
+    }
     document.getElementById("error").textContent = "refresh failed: " + e;
   }
 }

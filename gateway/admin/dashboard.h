@@ -2,7 +2,8 @@
 // offline). The script reads /config, /metrics and /audit/denials on the same admin listener
 // and redraws every 2 s: tenants with certificate expiry and state, routes -> clusters ->
 // endpoints with health and the upstream identity, request and 5xx rates per tenant, and the
-// latest audit denials. Read-only.
+// latest audit denials. Read-only. With [admin] token_file, a form asks for the token once and
+// the script sends it as `Authorization: Bearer` (kept in the tab's sessionStorage).
 #pragma once
 
 #include <string_view>

@@ -8,6 +8,7 @@
 #include "certs/pem.h"
 #include "gateway/config/descriptor_limit.h"
 #include "gateway/config/validate.h"
+#include "tls/context.h"
 #include "tls/tickets.h"
 
 namespace portcullis::gateway::config {
@@ -225,12 +226,22 @@ class Analyzer {
 
   void listeners() {
     if (!cfg_.admin.listen.empty()) {
-      auto a = parse_socket_address(cfg_.admin.listen);
-      if (a && !is_loopback(*a)) {
+      if (admin_unauthenticated_off_loopback(cfg_.admin)) {
         add(Severity::warning, cfg_.admin.pos,
             "admin listens on non-loopback address " + cfg_.admin.listen +
-                " (it exposes /config and /metrics without authentication)",
-            "\"127.0.0.1:9901\" or \"[::1]:9901\"");
+                " with neither token_file nor client_ca (it exposes the dashboard, /config "
+                "and /metrics without authentication)",
+            "\"127.0.0.1:9901\", or [admin] token_file / cert + key + client_ca");
+      }
+      if (!cfg_.admin.cert.empty()) {
+        // `run` builds the same context at start and refuses what fails here.
+        tls::ServerContextSpec spec;
+        spec.cert_chain = cfg_.admin.cert;
+        spec.key = cfg_.admin.key;
+        spec.client_ca = cfg_.admin.client_ca;
+        if (auto built = tls::make_server_context(spec); !built.ctx) {
+          add(Severity::error, cfg_.admin.pos_cert, "[admin] TLS: " + built.error);
+        }
       }
     }
     for (const auto& l : cfg_.listeners) {
@@ -305,6 +316,14 @@ class Analyzer {
 };
 
 }  // namespace
+
+bool admin_unauthenticated_off_loopback(const AdminSection& admin) {
+  if (admin.listen.empty() || !admin.token.empty() || !admin.client_ca.empty()) {
+    return false;
+  }
+  const auto a = parse_socket_address(admin.listen);
+  return a && !is_loopback(*a);
+}
 
 std::vector<Diagnostic> analyze(const Config& cfg, std::int64_t now_unix) {
   std::vector<Diagnostic> out = Analyzer(cfg, now_unix).run();

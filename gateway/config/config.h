@@ -104,6 +104,15 @@ struct GatewaySection {
 struct AdminSection {
   std::string listen = "127.0.0.1:9901";  // "" disables the admin server
   Pos pos;                                 // of the listen value (added by config)
+  // Bearer token (admin_schema.cc): token_file's content, trimmed, read at start and on every
+  // reload. Secret: never shown by /config. "" = no token.
+  std::string token_file, token;
+  Pos pos_token_file;
+  // TLS on the admin listener (cert and key), with client certificates required and verified
+  // against client_ca when it is set. Absolute paths; "" = plain HTTP.
+  std::string cert, key, client_ca;
+  Pos pos_cert;
+  bool protect_metrics = false;  // /metrics needs the token too (the probes never do)
 };
 
 struct LogSection {

@@ -155,16 +155,7 @@ void Validator::read_gateway(const toml::table& root, const std::string& file, C
   }
 
   if (const auto* a = r.table(root, "admin")) {
-    r.known_keys(*a, {"listen"}, "[admin]");
-    std::string listen;
-    if (const auto* n = r.str(*a, "listen", listen)) {
-      cfg.admin.pos = r.pos(*n);
-      if (!listen.empty() && !parse_socket_address(listen)) {
-        r.error(r.pos(*n), "admin listen = \"" + listen + "\" is not a valid address",
-                std::string(kAddressAccepted) + R"(, or "" to disable)");
-      }
-      cfg.admin.listen = listen;
-    }
+    read_admin_section(r, *a, cfg.admin);  // admin_schema.cc
   }
   if (cfg.admin.pos.file.empty()) {
     cfg.admin.pos = r.file_pos();

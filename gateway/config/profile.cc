@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "certs/pem.h"
+#include "gateway/config/analyze.h"
 
 namespace portcullis::gateway::config {
 namespace {
@@ -18,6 +19,7 @@ constexpr std::string_view kAuditChain = "audit-chain-key";
 constexpr std::string_view kRsaKeySize = "rsa-key-size";
 constexpr std::string_view kCertLifetime = "cert-lifetime";
 constexpr std::string_view kClientCa = "client-ca";
+constexpr std::string_view kAdminAuth = "admin-auth";
 
 // The position of the first line of `file` that starts with `needle` (after blanks), or the
 // file itself: for settings the loader keeps no position for ([log]).
@@ -62,6 +64,12 @@ class Checker {
           "the audit log's hash chain is not keyed: anyone who can write the file can edit it "
           "and re-chain it",
           "[log] audit_key = \"FILE\" (a secret the gateway reads at start)");
+    }
+    if (admin_unauthenticated_off_loopback(cfg_.admin)) {
+      add(kAdminAuth, cfg_.admin.pos,
+          "the admin listener " + cfg_.admin.listen +
+              " is reachable beyond loopback with neither a token nor client certificates",
+          "[admin] token_file = \"FILE\", or cert + key + client_ca, or a loopback address");
     }
     if (!cfg_.mesh.key.empty()) {
       key(cfg_.mesh.key, cfg_.mesh.pos_key, "[mesh] key");
@@ -162,6 +170,8 @@ const std::vector<ProfileRule>& profile_rules() {
       {kCertLifetime, "164.312(e)(1)", "CC6.7",
        "a tenant or mesh certificate valid for more than 398 days"},
       {kClientCa, "164.312(d)", "", "a tenant without [tls] client_ca"},
+      {kAdminAuth, "164.312(a)(1)", "CC6.1",
+       "an admin listener beyond loopback without token_file or client_ca"},
   };
   return rules;
 }

@@ -36,6 +36,9 @@ void read_acme_section(detail::Reader& r, const toml::table& a, AcmeSection& out
 void read_tenant_acme(detail::Reader& r, const toml::table& tls, const AcmeSection& acme,
                       TenantConfig& t);
 
+// admin_schema.cc: [admin] (listen, token_file, cert, key, client_ca, protect_metrics).
+void read_admin_section(detail::Reader& r, const toml::table& a, AdminSection& out);
+
 class Validator {
  public:
   explicit Validator(std::vector<Diagnostic>& out) : out_(out) {}

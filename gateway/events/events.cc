@@ -213,6 +213,14 @@ void Events::plaintext_upstream(const std::string& tenant, const std::string& cl
   audit(AuditEvent::plaintext_upstream, true, Reason::plaintext_configured, s);
 }
 
+void Events::admin_rejected(const std::string& client, const std::string& path, Reason why) {
+  metrics_.rejection(to_string(why));
+  observe::AuditSubject s;
+  s.source = client;
+  s.destination = "admin " + path;
+  audit(AuditEvent::admin_reject, false, why, s);
+}
+
 void Events::ticket_keys_rejected(const std::string& file, const std::string& detail) {
   observe::AuditSubject s;
   s.file = file;

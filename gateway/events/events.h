@@ -105,6 +105,10 @@ class Events {
   void acme(observe::AuditEvent e, bool ok, Reason why, const std::string& tenant,
             const std::string& detail);
 
+  // --- the admin listener (main thread): a request refused for its bearer token (401),
+  // audited (admin_reject) and counted in rejections_total ---
+  void admin_rejected(const std::string& client, const std::string& path, Reason why);
+
   // --- for /metrics: the one registry; the process adds its callback families to it ---
   std::string render_metrics() const { return metrics_.render(); }
   observe::Registry& metrics_registry() noexcept { return metrics_.registry(); }

@@ -45,6 +45,8 @@ inline constexpr std::string_view kEventAcmeIssue = "acme_issue";          // is
 inline constexpr std::string_view kEventAcmeFail = "acme_fail";            // an order failed
 inline constexpr std::string_view kEventAcmeChallenge = "acme_challenge";  // a challenge answered
 inline constexpr std::string_view kEventUpgrade = "upgrade";  // SIGUSR2: taken over, or refused
+// A request to the admin listener refused for its missing or wrong bearer token.
+inline constexpr std::string_view kEventAdminReject = "admin_reject";
 
 // Every audit event; to_string gives the kEvent* word above. events::Events takes only these.
 enum class AuditEvent : std::uint8_t {
@@ -66,6 +68,7 @@ enum class AuditEvent : std::uint8_t {
   acme_fail,
   acme_challenge,
   upgrade,
+  admin_reject,
 };
 
 constexpr std::string_view to_string(AuditEvent e) noexcept {
@@ -88,6 +91,7 @@ constexpr std::string_view to_string(AuditEvent e) noexcept {
     case AuditEvent::acme_fail: return kEventAcmeFail;
     case AuditEvent::acme_challenge: return kEventAcmeChallenge;
     case AuditEvent::upgrade: return kEventUpgrade;
+    case AuditEvent::admin_reject: return kEventAdminReject;
   }
   return "unknown";
 }

@@ -34,6 +34,7 @@ enum class Reason : std::uint16_t {
   expectation_failed,    // 417: an Expect other than 100-continue
   upgrade_refused,       // 403/501: an Upgrade / extended CONNECT the route does not allow
   upgraded_connection_limit,  // 503: the tenant's open WebSockets reached its [limits] cap
+  admin_unauthorized,    // 401 on the admin listener: no or a wrong bearer token (audit admin_reject)
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502

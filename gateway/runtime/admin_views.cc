@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "gateway/admin/admin_auth.h"
 #include "gateway/observe/metrics.h"
 #include "gateway/runtime/config_view.h"
 #include "gateway/runtime/process_metrics.h"
@@ -131,6 +132,32 @@ std::string Server::audit_denials_json() const {
     out.append(*it);
   }
   return out + "]";
+}
+
+// The running generation's token: token_file is read again by every full reload.
+admin::AdminAccess Server::admin_access() const {
+  const SnapshotPtr snap = snapshot();
+  if (!snap) {
+    return {};
+  }
+  return {snap->config.admin.token, snap->config.admin.protect_metrics};
+}
+
+// Every refusal is counted; at most 10 a second are audited, so a client guessing tokens
+// cannot flood the audit log (the metric still shows the rate).
+void Server::admin_rejected(const std::string& client, const std::string& path) {
+  constexpr unsigned kAuditsPerSecond = 10;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - admin_audit_window_ >= std::chrono::seconds(1)) {
+    admin_audit_window_ = now;
+    admin_audited_ = 0;
+  }
+  if (admin_audited_ < kAuditsPerSecond) {
+    ++admin_audited_;
+    events_.admin_rejected(client, path, Reason::admin_unauthorized);
+  } else {
+    events_.connection_refused(Reason::admin_unauthorized);  // counted only
+  }
 }
 
 }  // namespace portcullis::gateway::runtime

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unistd.h>
 
+#include "gateway/admin/admin_auth.h"
 #include "gateway/config/descriptor_limit.h"
 #include "gateway/io/uv.h"
 #include "gateway/listen/listener.h"
@@ -283,8 +284,18 @@ int Server::run() {
     if (takeover) {
       wait_for_admin_address(cfg.admin.listen);  // the old process is closing it
     }
+    tls::SslCtxPtr admin_tls;
+    if (!cfg.admin.cert.empty()) {
+      auto built_tls =
+          admin::make_admin_tls_context(cfg.admin.cert, cfg.admin.key, cfg.admin.client_ca);
+      if (!built_tls.ctx) {
+        std::fprintf(stderr, "portcullis: admin: %s\n", built_tls.error.c_str());
+        return 1;
+      }
+      admin_tls = std::move(built_tls.ctx);
+    }
     admin_ = std::make_unique<admin::AdminServer>(*this, &loop_);
-    if (!admin_->start(cfg.admin.listen)) {
+    if (!admin_->start(cfg.admin.listen, std::move(admin_tls))) {
       std::fprintf(stderr, "portcullis: admin: cannot listen on %s\n", cfg.admin.listen.c_str());
       return 1;
     }

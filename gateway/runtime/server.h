@@ -54,6 +54,8 @@ class Server final : public admin::AdminViews {
   std::string metrics_text() const override;
   std::string config_json() const override;
   std::string audit_denials_json() const override;
+  admin::AdminAccess admin_access() const override;
+  void admin_rejected(const std::string& client, const std::string& path) override;
 
   SnapshotPtr snapshot() const;
 
@@ -103,6 +105,8 @@ class Server final : public admin::AdminViews {
   SnapshotPtr current_;
   std::uint64_t generation_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::chrono::steady_clock::time_point admin_audit_window_{};  // admin_rejected's audit cap
+  unsigned admin_audited_ = 0;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<Watcher> watcher_;
   std::atomic<bool> ready_{false};
