@@ -91,6 +91,10 @@ constexpr std::array kRows{
            "429 with Retry-After past it (`rate_limited`); 0 = off"},
   LimitRow{"client_request_burst", K::count, 0, 0, kU32, &Limits::client_request_burst,
            "requests one client address may send at once above that rate; 0 = the rate"},
+  LimitRow{"max_tenant_contexts", K::count, 10000, 0, kU32, &Limits::max_tenant_contexts,
+           "tenant TLS contexts kept in memory; with more tenants than this, each is built at its "
+           "first handshake and the least recently used are dropped; 0 = no cap (all built at "
+           "start)"},
 };
 // clang-format on
 
