@@ -135,6 +135,10 @@ EvpPkeyPtr ContextLoader::Impl::load_key(const std::string& path) {
 ContextLoader::ContextLoader() : impl_(std::make_unique<Impl>()) {}
 ContextLoader::~ContextLoader() = default;
 
+std::size_t ContextLoader::cached_certificates() const noexcept {
+  return impl_->chain_certs.size();
+}
+
 namespace {
 
 constexpr const char* kCipherList12 =

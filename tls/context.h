@@ -45,6 +45,8 @@ class ContextLoader {
   ~ContextLoader();
   ContextLoader(const ContextLoader&) = delete;
   ContextLoader& operator=(const ContextLoader&) = delete;
+  // Distinct chain certificates memoized (a long-lived loader is replaced past a bound).
+  std::size_t cached_certificates() const noexcept;
 
   struct Impl;
 

@@ -81,7 +81,13 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
   if (t == nullptr && sel->fallback) {
     t = sel->table->tenant(*sel->fallback);
   }
-  if (t != nullptr && (t->quarantined || t->ctx == nullptr)) {
+  SSL_CTX* ctx = t != nullptr ? t->ctx : nullptr;
+  std::shared_ptr<SSL_CTX> held;  // a lazy tenant's: the SSL takes its own reference below
+  if (t != nullptr && !t->quarantined && ctx == nullptr && t->lazy != nullptr) {
+    held = ContextCache::instance().acquire(*t->lazy);
+    ctx = held.get();
+  }
+  if (t != nullptr && (t->quarantined || ctx == nullptr)) {
     if (TlsStream* s = stream_of(ssl)) {
       s->set_failure_hint(Failure::tenant_quarantined);
     }
@@ -95,10 +101,10 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;
   }
-  SSL_set_SSL_CTX(ssl, t->ctx);
+  SSL_set_SSL_CTX(ssl, ctx);
   // SSL_set_SSL_CTX swaps certificate and key only; copy the rest of the tenant's policy.
-  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(t->ctx), SSL_CTX_get_verify_callback(t->ctx));
-  if (STACK_OF(X509_NAME)* cas = SSL_CTX_get_client_CA_list(t->ctx)) {
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
+  if (STACK_OF(X509_NAME)* cas = SSL_CTX_get_client_CA_list(ctx)) {
     SSL_set_client_CA_list(ssl, SSL_dup_CA_list(cas));
   }
   SSL_set_min_proto_version(ssl, t->min_version);

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "routing/host_table.h"
+#include "tls/lazy_context.h"
 
 namespace portcullis::tls {
 
@@ -26,6 +27,8 @@ struct TenantTls {
   // A tenant left out for its errors: its names are refused (alert unrecognized_name, failure
   // tenant_quarantined) rather than falling to another tenant's wildcard or to unknown_sni.
   bool quarantined = false;
+  // With ctx null: the tenant's context is built at its first handshake (lazy_context.h).
+  LazyContext* lazy = nullptr;  // owned by the snapshot's tenant
 };
 
 class SniTable {

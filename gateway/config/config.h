@@ -80,6 +80,9 @@ struct Limits {
   std::uint32_t client_requests_per_second{};
   std::uint32_t client_request_burst{};
   std::uint32_t tenant_upgraded_connections{};  // open WebSockets per tenant; 0 = no cap
+  // Tenant TLS contexts in memory: above this many tenants, contexts are built at the first
+  // handshake (tls/lazy_context.h); 0 = every tenant built at start.
+  std::uint32_t max_tenant_contexts{};
   Pos pos_memory_budget;          // for check's warning when off
   Pos pos_max_connections_per_listener;  // set when explicit: check's descriptor-limit warning
 };

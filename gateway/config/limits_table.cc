@@ -95,6 +95,10 @@ constexpr std::array kRows{
            &Limits::tenant_upgraded_connections,
            "open WebSockets per tenant (all workers): 503 past it "
            "(`upgraded_connection_limit`); 0 = no cap"},
+  LimitRow{"max_tenant_contexts", K::count, 10000, 0, kU32, &Limits::max_tenant_contexts,
+           "tenant TLS contexts kept in memory; with more tenants than this, each is built at its "
+           "first handshake and the least recently used are dropped; 0 = no cap (all built at "
+           "start)"},
 };
 // clang-format on
 

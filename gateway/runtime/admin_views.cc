@@ -51,11 +51,28 @@ void Server::publish_metrics() {
           stale.insert(q.file);
         }
         for (const auto& t : snap->tenants) {
-          out.add({t.cfg->name, stale.count(t.cfg->file) != 0 ? "stale" : "serving"}, 1);
+          const bool failed = t.lazy && t.lazy->state() == tls::LazyContext::State::failed;
+          out.add({t.cfg->name, failed                           ? "quarantined"
+                                : stale.count(t.cfg->file) != 0 ? "stale"
+                                                                : "serving"},
+                  1);
         }
         for (const auto& q : snap->config.quarantined) {
           out.add({q.name, "quarantined"}, 1);
         }
+      }));
+  published_.push_back(metrics.callback_gauge(
+      "portcullis_tenant_contexts",
+      "Tenant TLS contexts in memory (state built); above [limits] max_tenant_contexts tenants, "
+      "they are built at the first handshake and the least recently used dropped.",
+      {"state"}, [](observe::SampleSink& out) {
+        out.add({"built"}, static_cast<double>(tls::ContextCache::instance().built()));
+      }));
+  published_.push_back(metrics.callback_counter(
+      "portcullis_tenant_context_evictions_total",
+      "Tenant TLS contexts dropped to stay within [limits] max_tenant_contexts.", {},
+      [](observe::SampleSink& out) {
+        out.add(static_cast<double>(tls::ContextCache::instance().evictions()));
       }));
   published_.push_back(metrics.callback_gauge(
       "portcullis_memory_rss_bytes", "Resident memory of the gateway process.", {},

@@ -312,6 +312,13 @@ int Server::run() {
   for (const auto& q : current_->config.quarantined) {
     log_tenant_state(q, Reason::tenant_quarantined);
   }
+  // A tenant built on demand whose files fail at its first handshake (any worker thread).
+  tls::ContextCache::instance().set_failure_hook(
+      [this](const std::string& tenant, const std::string& file, const std::string& error) {
+        std::fprintf(stderr, "portcullis: tenant %s (%s) quarantined: %s\n", tenant.c_str(),
+                     file.c_str(), error.c_str());
+        events_.tenant_state(tenant, file, Reason::tenant_quarantined, error);
+      });
   events_.config_published(*current_);
 
   watcher_ = std::make_unique<Watcher>(&loop_, [this](std::vector<std::string> changed) {

@@ -128,18 +128,20 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     rt.cfg = &t;
     const int min_version = tls::parse_min_version(t.min_tls);
     TenantTlsBuild& b = tenant_tls[ti];
-    if (!b.ctx) {
+    if (!b.ctx && !b.lazy) {
       errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + b.error));
       continue;
     }
     rt.server_ctx = std::move(b.ctx);
+    rt.lazy = std::move(b.lazy);
     rt.tls_source = std::move(b.source);
     ++(b.reused ? result.tenants_reused : result.tenants_built);
     if (!rt.tls_source.leaf_sha256.empty()) {
       snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256,
                                      rt.tls_source.leaf_not_after});
     }
-    snap->sni.add_tenant(tls::TenantTls{rt.server_ctx.get(), min_version, ti});
+    snap->sni.add_tenant(
+        tls::TenantTls{rt.server_ctx.get(), min_version, ti, false, rt.lazy.get()});
     for (const auto& h : t.hosts) {
       if (!snap->sni.add_host(h, ti)) {
         errors.push_back(error_at(t.pos_cert, "host " + h + " of tenant " + t.name +

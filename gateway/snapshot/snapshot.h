@@ -23,6 +23,7 @@
 #include "gateway/snapshot/target.h"
 #include "routing/egress_policy.h"
 #include "routing/route_table.h"
+#include "tls/lazy_context.h"
 #include "tls/ptr.h"
 #include "tls/sni.h"
 #include "tls/tickets.h"
@@ -67,6 +68,9 @@ struct TenantTlsSource {
 struct TenantRuntime {
   const config::TenantConfig* cfg = nullptr;
   tls::SslCtxPtr server_ctx;  // may be shared (up-ref'd) with the previous generation
+  // Instead of server_ctx when there are more tenants than [limits] max_tenant_contexts: built
+  // at the first handshake; shared with the previous generation while the files are unchanged.
+  std::shared_ptr<tls::LazyContext> lazy;
   TenantTlsSource tls_source;
   routing::RouteTable routes;            // -> index into cfg->routes
   std::vector<int> route_cluster;        // per route: index into clusters, -1 for direct

@@ -46,7 +46,7 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
   std::unordered_map<std::string_view, const TenantRuntime*> by_name;
   by_name.reserve(previous->tenants.size());
   for (const TenantRuntime& rt : previous->tenants) {
-    if (rt.server_ctx) {
+    if (rt.server_ctx || rt.lazy) {
       by_name.emplace(rt.cfg->name, &rt);
     }
   }
@@ -60,7 +60,7 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
     const config::TenantConfig& o = *old.cfg;
     const TenantTlsSource& src = old.tls_source;
     if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
-        o.min_tls != t.min_tls || src.chain_not_after <= now) {
+        o.min_tls != t.min_tls || (!old.lazy && src.chain_not_after <= now)) {
       continue;
     }
     if (changed != nullptr && changed->count(t.file) == 0 && changed->count(t.cert) == 0 &&
@@ -76,14 +76,27 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
   return plan;
 }
 
+bool tenants_on_demand(const config::Config& c) noexcept {
+  const std::uint32_t cap = c.limits.max_tenant_contexts;
+  return cap != 0 && c.tenants.size() > cap;
+}
+
 TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
                                  std::int64_t now) {
   TenantTlsBuilds out(c.tenants.size());
+  const bool lazy = tenants_on_demand(c);
+  tls::ContextCache::instance().set_capacity(c.limits.max_tenant_contexts);
   tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
     const config::TenantConfig& t = c.tenants[i];
     TenantTlsBuild& b = out[i];
-    if (const TenantRuntime* old = plan[i]) {
+    if (const TenantRuntime* old = plan[i]; old != nullptr && lazy && old->lazy) {
+      b.lazy = old->lazy;  // built or not, failed or not: the same files
+      b.source = old->tls_source;
+      b.reused = true;
+      continue;
+    }
+    if (const TenantRuntime* old = plan[i]; old != nullptr && !lazy && old->server_ctx) {
       // Unchanged files: share the running context (OpenSSL reference count).
       SSL_CTX_up_ref(old->server_ctx.get());
       b.ctx.reset(old->server_ctx.get());
@@ -102,6 +115,21 @@ TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
     b.source.cert = FileStamp::of(t.cert);
     b.source.key = FileStamp::of(t.key);
     b.source.client_ca = FileStamp::of(t.client_ca);
+    if (lazy) {
+      const std::pair<const FileStamp*, const std::string*> files[] = {
+          {&b.source.cert, &t.cert}, {&b.source.key, &t.key}, {&b.source.client_ca, &t.client_ca}};
+      for (const auto& [stamp, path] : files) {
+        if (!stamp->ok) {
+          b.error = "cannot read " + *path;
+          b.analyze = true;  // the analyzers say it with file:line
+          break;
+        }
+      }
+      if (b.error.empty()) {
+        b.lazy = std::make_shared<tls::LazyContext>(std::move(spec), t.name, t.file);
+      }
+      continue;
+    }
     auto r = tls::make_server_context(spec, &loader);
     if (!r.ctx) {
       b.error = std::move(r.error);
@@ -126,7 +154,8 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
   }
   for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
     const config::TenantConfig& t = cfg.tenants[i];
-    if (!tls[i].ctx && has_error.count(t.file) == 0) {  // the analyzers found nothing to say
+    // The analyzers found nothing to say about a context that could not be built.
+    if (!tls[i].ctx && !tls[i].lazy && has_error.count(t.file) == 0) {
       errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + tls[i].error));
     }
   }
@@ -165,15 +194,20 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
   for (auto& q : cfg.quarantined) {
     const auto it = serving.find(q.file);
     const TenantRuntime* old = it == serving.end() ? nullptr : it->second;
-    bool keep = old != nullptr && old->server_ctx && old->tls_source.chain_not_after > now &&
+    bool keep = old != nullptr &&
+                ((old->server_ctx && old->tls_source.chain_not_after > now) ||
+                 (old->lazy && old->lazy->state() != tls::LazyContext::State::failed)) &&
                 taken.count(old->cfg->name) == 0;
     for (std::size_t h = 0; keep && h < old->cfg->hosts.size(); ++h) {
       keep = taken.count(old->cfg->hosts[h]) == 0;
     }
     if (keep) {
       TenantTlsBuild b;
-      SSL_CTX_up_ref(old->server_ctx.get());
-      b.ctx.reset(old->server_ctx.get());
+      if (old->server_ctx) {
+        SSL_CTX_up_ref(old->server_ctx.get());
+        b.ctx.reset(old->server_ctx.get());
+      }
+      b.lazy = old->lazy;
       b.source = old->tls_source;
       b.reused = true;
       revived.emplace_back(*old->cfg, std::move(b));

@@ -31,6 +31,7 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
 // the analyzers can be pointed at just the tenants that need them.
 struct TenantTlsBuild {
   tls::SslCtxPtr ctx;
+  std::shared_ptr<tls::LazyContext> lazy;  // instead of ctx: indexed, built on demand
   TenantTlsSource source;
   std::string error;     // why ctx is null
   bool reused = false;
@@ -38,6 +39,10 @@ struct TenantTlsBuild {
 };
 using TenantTlsBuilds = std::vector<TenantTlsBuild>;
 
+// With more tenants than [limits] max_tenant_contexts (not 0), each tenant is only indexed: its
+// files are stat()ed (a missing one is an error here) and it gets a LazyContext, built at its
+// first handshake; the analyzers are not run on it.
+bool tenants_on_demand(const config::Config& c) noexcept;
 TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan, std::int64_t now);
 
 // Moves the tenants with an analyzer error (`errors`), or whose context could not be built,

@@ -23,6 +23,18 @@ For each tenant count and worker setting it measures, on loopback:
                nothing may be reused, every context is rebuilt). RSS before, peak and after, and
                the slowest GET /healthz while it ran (what a liveness probe sees).
 
+  cold/warm    (issue #13) per-handshake latency, Python client, to --spread tenants never
+               handshaken before (cold: above max_tenant_contexts tenants the context is built
+               then) and again to the same ones (warm); medians in ms
+  one-tenant   one tenant file rewritten (a comment appended): the watcher's per-tenant reload,
+  reload       wall seconds from the write to the generation bump, and the gateway's own
+               build time from its log line; median of 5
+
+--max-contexts N sets [limits] max_tenant_contexts (default: the gateway's, 10,000).
+--shared-cert makes the tenant set with one wildcard certificate and key that every tenant file
+names (/tmp/scale-shared-N, written by this script: 1,000,000 keys take too long to generate);
+each tenant still gets its own context when built.
+
 Prints a markdown table. --perf start|reload|reload-touched records `perf record -g` of that
 phase into perf.scale.<N>.<phase>.data. Stops only the processes it started, by pid.
 """
@@ -84,10 +96,60 @@ def ensure_tenants(n, gen):
     return d
 
 
+def ensure_shared_tenants(n):
+    """N tenant files naming one wildcard certificate (*.scale.test) and key."""
+    d = f"/tmp/scale-shared-{n}"
+    if os.path.isdir(os.path.join(d, "tenants.d")):
+        return d
+    log(f"generating {n} tenant files (one shared certificate) into {d} ...")
+    t0 = time.monotonic()
+    part = d + ".partial"
+    subprocess.run(["rm", "-rf", part], check=True)
+    os.makedirs(os.path.join(part, "tenants.d"))
+    ossl = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-days", "365"]
+    subprocess.run(ossl + ["-keyout", os.path.join(part, "ca.key"), "-out",
+                           os.path.join(part, "ca.pem"), "-subj", "/CN=Scale CA"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", os.path.join(part, "shared.key"), "-out",
+                    os.path.join(part, "shared.csr"), "-subj", "/CN=*.scale.test"],
+                   check=True, capture_output=True)
+    ext = os.path.join(part, "ext.cnf")
+    with open(ext, "w", encoding="ascii") as f:
+        f.write("subjectAltName=DNS:*.scale.test\n")
+    leaf = os.path.join(part, "leaf.pem")
+    subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(part, "shared.csr"), "-CA",
+                    os.path.join(part, "ca.pem"), "-CAkey", os.path.join(part, "ca.key"),
+                    "-CAcreateserial", "-days", "365", "-extfile", ext, "-out", leaf],
+                   check=True, capture_output=True)
+    with open(os.path.join(part, "shared.pem"), "w", encoding="ascii") as out:
+        for src in (leaf, os.path.join(part, "ca.pem")):
+            with open(src, encoding="ascii") as f:
+                out.write(f.read())
+    for i in range(n):
+        name = f"t{i:06d}"
+        with open(os.path.join(part, "tenants.d", name + ".toml"), "w", encoding="ascii") as f:
+            f.write(f'''name = "{name}"
+hosts = ["{host_of(i)}"]
+
+[tls]
+cert = "../shared.pem"
+key = "../shared.key"
+
+[[route]]
+path_prefix = "/"
+direct_response = "{name}\\n"
+''')
+    os.rename(part, d)
+    log(f"  generated in {time.monotonic() - t0:.1f} s")
+    return d
+
+
 class Gateway:
     """One portcullis process over a tenant set; config in its own run directory."""
 
-    def __init__(self, binary, tenant_dir, workers, run_dir):
+    def __init__(self, binary, tenant_dir, workers, run_dir, max_contexts=None):
         self.binary = binary
         self.tenant_dir = tenant_dir
         self.run_dir = run_dir
@@ -113,6 +175,8 @@ name = "public"
 kind = "ingress"
 address = "127.0.0.1:{self.port}"
 """)
+            if max_contexts is not None:
+                f.write(f"\n[limits]\nmax_tenant_contexts = {max_contexts}\n")
         self.proc = None
         self.perf = None
         self.stderr_path = os.path.join(run_dir, "stderr.log")
@@ -320,9 +384,53 @@ class HealthProbe:
         self.thread.join(600)
 
 
+def handshake_ms(port, ctx, host):
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname=host):
+            pass
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def cold_warm(gw, tenant_dir, n, count, seen):
+    """Median handshake ms to `count` tenants not handshaken before, then to the same again."""
+    ctx = ssl.create_default_context(cafile=os.path.join(tenant_dir, "ca.pem"))
+    ctx.options |= ssl.OP_NO_TICKET  # a full handshake each time
+    rng = random.Random(n + 1)
+    picks = [i for i in rng.sample(range(n), min(n, count + len(seen))) if i not in seen][:count]
+    cold = [handshake_ms(gw.port, ctx, host_of(i)) for i in picks]
+    warm = [handshake_ms(gw.port, ctx, host_of(i)) for i in picks]
+    return statistics.median(cold), statistics.median(warm)
+
+
+def one_tenant_reload(gw, n, runs=5):
+    """Append a comment to one tenant file: wall s to the generation bump, and the build ms the
+    gateway logs. Medians."""
+    walls, logged = [], []
+    for k in range(runs):
+        path = os.path.join(gw.tenant_dir, "tenants.d", f"t{(k * 7919) % n:06d}.toml")
+        gen0 = gw.generation()
+        before = len(RELOAD_LOG_RE.findall(gw.stderr()))
+        t0 = time.monotonic()
+        with open(path, "a", encoding="ascii") as f:
+            f.write(f"# touched {time.time()}\n")
+        while (gw.generation() or 0) <= gen0:
+            time.sleep(0.01)
+        walls.append(time.monotonic() - t0)
+        h.wait_for(lambda: len(RELOAD_LOG_RE.findall(gw.stderr())) > before, 30, "reload line")
+        m = re.search(r"in (\d+) ms", RELOAD_LOG_RE.findall(gw.stderr())[-1][1])
+        if m:
+            logged.append(int(m.group(1)))
+    return statistics.median(walls), (statistics.median(logged) if logged else None)
+
+
 def touch_all(tenant_dir):
     now = time.time()
     certs = os.path.join(tenant_dir, "certs")
+    if not os.path.isdir(certs):  # --shared-cert
+        for name in ("shared.pem", "shared.key"):
+            os.utime(os.path.join(tenant_dir, name), (now, now))
+        return
     for name in os.listdir(certs):
         os.utime(os.path.join(certs, name), (now, now))
 
@@ -384,15 +492,15 @@ def reload_under_load(gw, n, touched, perf_out=None):
             "rss_after": rss_after, "logged": logged[-1][1].strip() if logged else ""}
 
 
-def measure(binary, n, workers, runs, gen, perf, spread):
-    tenant_dir = ensure_tenants(n, gen)
+def measure(binary, n, workers, runs, gen, perf, spread, max_contexts=None, shared=False):
+    tenant_dir = ensure_shared_tenants(n) if shared else ensure_tenants(n, gen)
     run_dir = f"/tmp/scale-run-{n}-w{workers}"
     starts = []
     gw = None
     result = {"tenants": n, "workers": workers}
     try:
         for r in range(runs):
-            gw = Gateway(binary, tenant_dir, workers, run_dir)
+            gw = Gateway(binary, tenant_dir, workers, run_dir, max_contexts)
             out = f"perf.scale.{n}.start.data" if perf == "start" and r == 0 else None
             wall, cpu = gw.start(perf_out=out)
             time.sleep(1.0)
@@ -405,12 +513,16 @@ def measure(binary, n, workers, runs, gen, perf, spread):
         result["start_cpu"] = statistics.median(s[1] for s in starts)
         result["rss"] = statistics.median(s[2] for s in starts)
         picks = [0, n // 4, n // 2, (3 * n) // 4, n - 1]
+        result["cold_warm"] = cold_warm(gw, tenant_dir, n, min(spread, 200), set(picks))
+        log(f"  handshake ms, cold {result['cold_warm'][0]:.2f}, warm {result['cold_warm'][1]:.2f}")
         result["hs"], rates = handshake_rate(gw, n, picks)
         log(f"  handshakes/s per tenant {[round(x) for x in rates]}")
         k, wrong, rate, refused = sni_spread(gw, tenant_dir, n, spread)
         result["spread"] = (k, wrong, rate, refused)
         log(f"  SNI spread: {k} random tenants, {wrong} wrong, {rate:.0f} conn/s (python client);"
             f" unknown SNI refused: {refused}")
+        result["one"] = one_tenant_reload(gw, n)
+        log(f"  one-tenant reload: {result['one'][0]:.3f} s wall, gateway build {result['one'][1]} ms")
         for touched in (False, True):
             phase = "reload-touched" if touched else "reload"
             out = f"perf.scale.{n}.{phase}.data" if perf == phase else None
@@ -436,6 +548,10 @@ def main():
                     "portcullis build, tests/bench/gen_tenants)")
     ap.add_argument("--spread", type=int, default=300, help="random tenants for the SNI check")
     ap.add_argument("--perf", choices=["start", "reload", "reload-touched"])
+    ap.add_argument("--max-contexts", type=int, default=None,
+                    help="[limits] max_tenant_contexts (default: the gateway's)")
+    ap.add_argument("--shared-cert", action="store_true",
+                    help="one wildcard certificate for every tenant (quick 1,000,000 sets)")
     args = ap.parse_args()
     binary = os.path.abspath(args.portcullis)
     gen = args.gen or os.path.join(os.path.dirname(os.path.dirname(binary)), "tests", "bench",
@@ -444,21 +560,25 @@ def main():
     for n in (int(x) for x in args.tenants.split(",")):
         for w in (int(x) for x in args.workers.split(",")):
             log(f"{n} tenants, workers = {w}")
-            results.append(measure(binary, n, w, args.runs, gen, args.perf, args.spread))
+            results.append(measure(binary, n, w, args.runs, gen, args.perf, args.spread,
+                                   args.max_contexts, args.shared_cert))
     print()
     print(f"Loopback, release build; start-up median of {args.runs}; RSS once ready; "
           "reload under h2load (h2 + h1).")
     print()
-    print("| tenants | workers | start-up s (cpu s) | RSS MiB | handshakes/s | SNI spread ok | "
+    print("| tenants | workers | start-up s (cpu s) | RSS MiB | handshakes/s | "
+          "handshake ms cold/warm | SNI spread ok | one-tenant reload s (build ms) | "
           "reload s, unchanged | reload s, all touched | slowest /healthz during reloads ms | "
           "RSS MiB before/peak/after reload | failed requests during reloads |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         k, wrong, _, refused = r["spread"]
         a, b = r["reload"], r["reload-touched"]
         print(f"| {r['tenants']} | {r['workers'] or 'auto'} | {r['start']:.1f} "
               f"({r['start_cpu']:.1f}) | {r['rss']:.0f} | {r['hs']:.0f} | "
+              f"{r['cold_warm'][0]:.2f}/{r['cold_warm'][1]:.2f} | "
               f"{k - wrong}/{k}{'' if refused else ' (unknown SNI NOT refused)'} | "
+              f"{r['one'][0]:.3f} ({r['one'][1]}) | "
               f"{a['wall']:.2f} | {b['wall']:.2f} | "
               f"{max(a['healthz_ms'], b['healthz_ms']):.0f} | "
               f"{b['rss_before']:.0f}/{b['rss_peak']:.0f}/{b['rss_after']:.0f} | "

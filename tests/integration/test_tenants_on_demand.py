@@ -1,0 +1,120 @@
+"""Tenants on demand (issue #13, item 4): with more tenants than [limits] max_tenant_contexts,
+start-up only indexes them and each tenant's TLS context is built at its first handshake, the
+least recently used dropped past the cap.
+
+One gateway, 50 tenants (each its own certificate), max_tenant_contexts = 5:
+- every tenant's first handshake is served with that tenant's certificate, and never more than
+  5 contexts are in memory (portcullis_tenant_contexts{state="built"}), so most are evicted and
+  one served again after eviction is rebuilt with the same certificate;
+- "broken" names another tenant's key: start-up does not notice (files exist), its first
+  handshake is refused (tenant_quarantined, audit tenant_state deny naming the mismatch,
+  portcullis_tenant_state quarantined) and the other tenants keep serving;
+- `check` still validates every tenant and names the broken one.
+"""
+
+import hashlib
+import os
+import re
+import socket
+import ssl
+
+import harness as h
+from harness import metric_sum, metrics
+
+COUNT = 50
+CAP = 5
+
+
+def host(i):
+    return f"t{i:02d}.lazy.example"
+
+
+def tenant_toml(name, hostname, cert, key):
+    return f"""name = "{name}"
+hosts = [{h.toml_str(hostname)}]
+
+[tls]
+cert = {h.toml_str(cert)}
+key = {h.toml_str(key)}
+
+[[route]]
+path_prefix = "/"
+direct_response = "{name}"
+"""
+
+
+def leaf_sha256(pem_path):
+    with open(pem_path, encoding="ascii") as f:
+        text = f.read()
+    first = text[:text.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(first)).hexdigest()
+
+
+def served_sha256(port, servername):
+    """sha256 of the leaf the gateway presents for `servername`, or None when refused."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=servername) as tls:
+                return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+def built(gw):
+    return metric_sum(metrics(gw), "portcullis_tenant_contexts", state="built")
+
+
+def test_tenants_are_built_at_first_handshake_within_the_cap():
+    with h.TestEnv("lazy") as env:
+        gw = h.Gateway(env, extra_gateway_toml=f"[limits]\nmax_tenant_contexts = {CAP}\n")
+        mesh = h.init_ca(env.path("pki", "mesh"), "Mesh CA", h.TRUST_DOMAIN)
+        cert, key = h.issue(mesh, env.path("pki", "gateway"), spiffe=h.GATEWAY_ID)
+        gw.set_mesh(os.path.join(mesh, "ca.pem"), cert, key)
+        ca = h.init_ca(env.path("pki", "tenants"), "Tenants CA")
+        files = [h.issue(ca, env.path("pki", f"t{i:02d}"), dns=[host(i)]) for i in range(COUNT)]
+        for i, (c, k) in enumerate(files):
+            gw.add_tenant_file(f"t{i:02d}", tenant_toml(f"t{i:02d}", host(i), c, k))
+        bad_host = "broken.lazy.example"
+        bad_cert, _ = h.issue(ca, env.path("pki", "broken"), dns=[bad_host])
+        gw.add_tenant_file("broken", tenant_toml("broken", bad_host, bad_cert, files[0][1]))
+        gw.start()
+
+        h.check(built(gw) == 0, f"{built(gw)} contexts built before any handshake")
+        for i, (c, _) in enumerate(files):
+            got = served_sha256(gw.port, host(i))
+            h.check(got == leaf_sha256(c), f"{host(i)}: served {got}, want its own certificate")
+            n = built(gw)
+            h.check(1 <= n <= CAP, f"after {i + 1} tenants, {n} contexts built (cap {CAP})")
+        evicted = metric_sum(metrics(gw), "portcullis_tenant_context_evictions_total")
+        h.check(evicted >= COUNT - CAP, f"{evicted} evictions for {COUNT} tenants, cap {CAP}")
+        # The first tenant was evicted long ago: rebuilt, same certificate.
+        h.check(served_sha256(gw.port, host(0)) == leaf_sha256(files[0][0]), "t00 after eviction")
+
+        # --- a tenant whose files are broken is found at its first handshake
+        refusals = metric_sum(metrics(gw), "portcullis_tls_handshake_failures_total",
+                              reason="tenant_quarantined")
+        h.check(served_sha256(gw.port, bad_host) is None, "the broken tenant was served")
+        h.wait_for(lambda: metric_sum(metrics(gw), "portcullis_tls_handshake_failures_total",
+                                      reason="tenant_quarantined") > refusals, 5,
+                   "tls_handshake_failures_total{reason=tenant_quarantined}")
+        line = gw.wait_audit(lambda e: e.get("event") == "tenant_state"
+                             and e.get("tenant") == "broken"
+                             and e.get("reason") == "tenant_quarantined"
+                             and e.get("decision") == "deny", "tenant_state deny for broken")[-1]
+        h.check(line.get("file", "").endswith("broken.toml") and line.get("detail"),
+                f"audit line: {line}")
+        states = {l["state"]: v for n, l, v in metrics(gw)
+                  if n == "portcullis_tenant_state" and l.get("tenant") == "broken"}
+        h.check(states == {"quarantined": 1}, f"broken: {states}")
+        h.check(served_sha256(gw.port, bad_host) is None, "the broken tenant was served later")
+        for i in (1, COUNT - 1):
+            h.check(served_sha256(gw.port, host(i)) == leaf_sha256(files[i][0]),
+                    f"{host(i)} after the broken tenant")
+
+        r = h.run([h.portcullis_bin(), "check", "-c", gw.config_path], timeout=30)
+        out = r.stdout + r.stderr
+        h.check(r.returncode == 1, f"check with a broken tenant: exit {r.returncode}\n{out}")
+        h.check(re.search(r"broken\.toml:\d+:\d+: error:", out), f"check output:\n{out}")
