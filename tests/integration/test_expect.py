@@ -15,94 +15,65 @@ import os
 import socket
 import ssl
 import subprocess
-import threading
 
 import harness as h
+from harness.servers import Listener, read_head
 from harness.proto import PROTO_HOST, proto_topology, server_ctx
 
 UPLOAD = 200 * 1024
 
 
-class ExpectUpstream:
+class ExpectUpstream(Listener):
     """HTTP/1.1 over mTLS, one request per connection. /up/upload: 100 when asked, reads the
     body, answers 200 with its length. /up/auth: 401 at once, then counts the body bytes that
     still arrive before the gateway closes."""
 
     def __init__(self, ctx):
+        super().__init__(backlog=8)
         self.ctx = ctx
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.seen = []  # (path, expect header forwarded, body bytes received)
-        self.stop_ev = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        self.start()
 
-    def _loop(self):
-        while not self.stop_ev.is_set():
+    def serve(self, conn):
+        conn.settimeout(10)
+        tls = self.ctx.wrap_socket(conn, server_side=True)
+        buf = read_head(tls)
+        if b"\r\n\r\n" not in buf:
+            return
+        head, _, body = buf.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        path = lines[0].split(b" ")[1].decode()
+        fields = {k.strip().lower(): v.strip() for k, _, v in
+                  (ln.partition(b":") for ln in lines[1:])}
+        expect = fields.get(b"expect", b"").lower() == b"100-continue"
+        length = int(fields.get(b"content-length", b"0"))
+        if path == "/up/auth":
+            tls.sendall(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
+            got = len(body)
             try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            conn.settimeout(10)
-            tls = self.ctx.wrap_socket(conn, server_side=True)
-            buf = b""
-            for _ in range(1000):
-                if b"\r\n\r\n" in buf:
-                    break
-                data = tls.recv(65536)
-                if not data:
-                    return
-                buf += data
-            head, _, body = buf.partition(b"\r\n\r\n")
-            lines = head.split(b"\r\n")
-            path = lines[0].split(b" ")[1].decode()
-            fields = {k.strip().lower(): v.strip() for k, _, v in
-                      (ln.partition(b":") for ln in lines[1:])}
-            expect = fields.get(b"expect", b"").lower() == b"100-continue"
-            length = int(fields.get(b"content-length", b"0"))
-            if path == "/up/auth":
-                tls.sendall(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
-                got = len(body)
-                try:
-                    for _ in range(10000):  # until the gateway closes (bounded by the timeout)
-                        data = tls.recv(65536)
-                        if not data:
-                            break
-                        got += len(data)
-                except (socket.timeout, ssl.SSLError, OSError):
-                    pass
-                self.seen.append((path, expect, got))
-                return
-            if expect:
-                tls.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            for _ in range(10000):
-                if len(body) >= length:
-                    break
-                data = tls.recv(65536)
-                if not data:
-                    break
-                body += data
-            self.seen.append((path, expect, len(body)))
-            answer = str(len(body)).encode()
-            tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s"
-                        % (len(answer), answer))
-            tls.close()
-        except (OSError, ssl.SSLError, ValueError, IndexError):
-            conn.close()
-
-    def stop(self):
-        self.stop_ev.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
+                for _ in range(10000):  # until the gateway closes (bounded by the timeout)
+                    data = tls.recv(65536)
+                    if not data:
+                        break
+                    got += len(data)
+            except (socket.timeout, ssl.SSLError, OSError):
+                pass
+            self.seen.append((path, expect, got))
+            return
+        if expect:
+            tls.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        for _ in range(10000):
+            if len(body) >= length:
+                break
+            data = tls.recv(65536)
+            if not data:
+                break
+            body += data
+        self.seen.append((path, expect, len(body)))
+        answer = str(len(body)).encode()
+        tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(answer), answer))
+        tls.close()
 
 
 def _curl(t, path, upload, expect="100-continue", http2=False):

@@ -9,42 +9,15 @@ import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import threading
 
 import harness as h
+from harness.load import CurlLoad
 from harness.wire import recv_until_close
 
 URLS_PER_CURL = 5
 # HAProxy checks every 100 ms and needs 2 failures: well inside drain_delay.
 DRAIN_DELAY = "1500ms"
-
-
-class Load(threading.Thread):
-    """curl in a loop through HAProxy, URLS_PER_CURL requests per connection: all must be 200."""
-
-    def __init__(self, t, port, http2):
-        super().__init__(daemon=True)
-        self.http2 = http2
-        self.ok = 0
-        self.failures = []
-        self.stop = threading.Event()
-        url = f"https://{h.ACME_HOST}:{port}/fleet-load"
-        self.argv = ["curl", "-sS", "--max-time", "15", "--resolve",
-                     f"{h.ACME_HOST}:{port}:127.0.0.1", "--cacert", h.tenant_ca_pem(t, "acme"),
-                     "--http2" if http2 else "--http1.1", "-w", "%{http_code}\\n"]
-        for _ in range(URLS_PER_CURL):
-            self.argv += ["-o", "/dev/null", url]
-
-    def run(self):
-        for _ in range(5000):  # bounded; stopped by the test long before
-            if self.stop.is_set():
-                return
-            r = subprocess.run(self.argv, capture_output=True, text=True, timeout=60)
-            codes = r.stdout.split()
-            self.ok += codes.count("200")
-            if r.returncode != 0 or codes != ["200"] * URLS_PER_CURL:
-                self.failures.append(f"rc={r.returncode} codes={codes} {r.stderr[-300:]}")
 
 
 class ConnLoad(threading.Thread):
@@ -190,7 +163,8 @@ backend be
                 f"resumed {resumed}")
         print(f"  TLS resumption: {len(resumed)} of 5 resumed, on {len(others)} other instance(s)")
 
-        loads = [Load(t, hp_port, False), Load(t, hp_port, True), ConnLoad(t, hp_port)]
+        loads = [CurlLoad(t, hp_port, "/fleet-load", http2, urls_per_curl=URLS_PER_CURL)
+                 for http2 in (False, True)] + [ConnLoad(t, hp_port)]
         for load in loads:
             load.start()
         try:

@@ -20,6 +20,7 @@ import time
 from concurrent import futures
 
 import harness as h
+from harness.servers import Listener, read_head
 from harness.proto import PROTO_HOST, proto_topology, server_ctx
 
 try:
@@ -53,67 +54,38 @@ def _handlers(release):
 HOLD_S = 3  # the held upstream's answer time; the gateway's deadline must beat it
 
 
-class HoldUpstream:
+class HoldUpstream(Listener):
     """HTTP/1.1 over mTLS: reads one request head, records its grpc-timeout, then waits up to
     HOLD_S for the gateway to close the connection before answering grpc-status 0."""
 
     def __init__(self, ctx):
+        super().__init__(backlog=4)
         self.ctx = ctx
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.timeouts = []  # grpc-timeout values received
         self.cut = []       # True: the gateway closed the connection before HOLD_S
-        self.stop_ev = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        self.start()
 
-    def _loop(self):
-        while not self.stop_ev.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
+        conn.settimeout(HOLD_S + 5)
+        tls = self.ctx.wrap_socket(conn, server_side=True)
+        buf = read_head(tls)
+        if b"\r\n\r\n" not in buf:
+            return
+        for line in buf.split(b"\r\n"):
+            if line.lower().startswith(b"grpc-timeout:"):
+                self.timeouts.append(line.split(b":", 1)[1].strip().decode())
+        tls.settimeout(HOLD_S)
         try:
-            conn.settimeout(HOLD_S + 5)
-            tls = self.ctx.wrap_socket(conn, server_side=True)
-            buf = b""
-            for _ in range(1000):
-                if b"\r\n\r\n" in buf:
-                    break
-                data = tls.recv(65536)
-                if not data:
+            for _ in range(1000):  # the 5-byte message, then EOF when the gateway gives up
+                if not tls.recv(65536):
+                    self.cut.append(True)
                     return
-                buf += data
-            for line in buf.split(b"\r\n"):
-                if line.lower().startswith(b"grpc-timeout:"):
-                    self.timeouts.append(line.split(b":", 1)[1].strip().decode())
-            tls.settimeout(HOLD_S)
-            try:
-                for _ in range(1000):  # the 5-byte message, then EOF when the gateway gives up
-                    if not tls.recv(65536):
-                        self.cut.append(True)
-                        return
-            except (socket.timeout, ssl.SSLError, OSError):
-                pass
-            self.cut.append(False)
-            tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n"
-                        b"grpc-status: 0\r\ncontent-length: 0\r\n\r\n")
-            tls.close()
-        except (OSError, ssl.SSLError):
-            conn.close()
-
-    def stop(self):
-        self.stop_ev.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
+        except (socket.timeout, ssl.SSLError, OSError):
+            pass
+        self.cut.append(False)
+        tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n"
+                    b"grpc-status: 0\r\ncontent-length: 0\r\n\r\n")
+        tls.close()
 
 
 def _grpc_curl(t, path, timeout_value):

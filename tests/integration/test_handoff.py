@@ -5,42 +5,11 @@ becomes ready, and the old one drains and exits 0. 20 consecutive upgrades under
 HTTP/2 load: zero failed requests. Without --takeover, an address in use is a clear error.
 """
 
-import subprocess
-import threading
 
 import harness as h
+from harness.load import URLS_PER_CURL, CurlLoad
 
-URLS_PER_CURL = 10
 HANDOFFS = 20
-
-
-class Load(threading.Thread):
-    """curl in a loop, URLS_PER_CURL requests per connection (keep-alive, one after the other):
-    every request must get a 200; a refused connection or a cut request is a failure."""
-
-    def __init__(self, t, http2):
-        super().__init__(daemon=True)
-        self.t, self.http2 = t, http2
-        self.ok = 0
-        self.failures = []
-        self.stop = threading.Event()
-
-    def run(self):
-        url = f"https://{h.ACME_HOST}:{self.t.gw.port}/handoff-load"
-        argv = ["curl", "-sS", "--max-time", "15", "--resolve",
-                f"{h.ACME_HOST}:{self.t.gw.port}:127.0.0.1", "--cacert",
-                h.tenant_ca_pem(self.t, "acme"), "--http2" if self.http2 else "--http1.1",
-                "-w", "%{http_code}\\n"]
-        for _ in range(URLS_PER_CURL):
-            argv += ["-o", "/dev/null", url]
-        for _ in range(5000):  # bounded; stopped by the test long before
-            if self.stop.is_set():
-                return
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-            codes = r.stdout.split()
-            self.ok += codes.count("200")
-            if r.returncode != 0 or codes != ["200"] * URLS_PER_CURL:
-                self.failures.append(f"rc={r.returncode} codes={codes} {r.stderr[-300:]}")
 
 
 def test_twenty_handoffs_under_load_fail_no_request():
@@ -48,7 +17,7 @@ def test_twenty_handoffs_under_load_fail_no_request():
         t = h.build_topology(env, start=False)
         t.gw.workers = 2  # the workers of one process share each listening socket
         t.gw.start()
-        loads = [Load(t, False), Load(t, True)]
+        loads = [CurlLoad(t, t.gw.port, "/handoff-load", http2) for http2 in (False, True)]
         for load in loads:
             load.start()
         try:

@@ -13,41 +13,9 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import threading
 
 import harness as h
-
-URLS_PER_CURL = 10
-
-
-class Load(threading.Thread):
-    """curl in a loop, URLS_PER_CURL keep-alive requests per connection; every one must be a
-    200 (a refused connection or a cut request is a failure)."""
-
-    def __init__(self, t, http2):
-        super().__init__(daemon=True)
-        self.t, self.http2 = t, http2
-        self.ok = 0
-        self.failures = []
-        self.stop = threading.Event()
-
-    def run(self):
-        url = f"https://{h.ACME_HOST}:{self.t.gw.port}/upgrade-load"
-        argv = ["curl", "-sS", "--max-time", "15", "--resolve",
-                f"{h.ACME_HOST}:{self.t.gw.port}:127.0.0.1", "--cacert",
-                h.tenant_ca_pem(self.t, "acme"), "--http2" if self.http2 else "--http1.1",
-                "-w", "%{http_code}\\n"]
-        for _ in range(URLS_PER_CURL):
-            argv += ["-o", "/dev/null", url]
-        for _ in range(3000):  # bounded; stopped by the test long before
-            if self.stop.is_set():
-                return
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-            codes = r.stdout.split()
-            self.ok += codes.count("200")
-            if r.returncode != 0 or codes != ["200"] * URLS_PER_CURL:
-                self.failures.append(f"rc={r.returncode} codes={codes} {r.stderr[-300:]}")
+from harness.load import URLS_PER_CURL, CurlLoad
 
 
 def fields(msg):
@@ -118,7 +86,7 @@ def test_sigusr2_upgrade_hands_off_and_moves_mainpid():
             seen = []
             recv_until(sock, lambda m: "READY=1" in m, "READY=1 at start", seen)
             t.gw.wait_ready(10)
-            loads = [Load(t, False), Load(t, True)]
+            loads = [CurlLoad(t, t.gw.port, "/upgrade-load", http2) for http2 in (False, True)]
             for load in loads:
                 load.start()
             h.wait_for(lambda: all(load.ok >= URLS_PER_CURL for load in loads), 20,
