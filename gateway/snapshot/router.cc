@@ -40,7 +40,15 @@ RouteResult route_request(const Snapshot& snap, const RouteInput& in) {
     r.reply = http::no_route_reply();
     return r;
   }
-  r.cluster = &tenant.clusters[static_cast<std::size_t>(ci)];
+  const ClusterRuntime& cluster = tenant.clusters[static_cast<std::size_t>(ci)];
+  // The relay speaks the HTTP/1.1 handshake upstream; an HTTP/2 cluster would get a request
+  // with connection-specific headers it must refuse, so say so here instead.
+  if (!in.upgrade.empty() && cluster.cfg->protocol == config::ClusterConfig::Protocol::h2) {
+    r.reply = http::LocalReply{501, Reason::upgrade_refused,
+                               "websocket to an HTTP/2 cluster is not supported"};
+    return r;
+  }
+  r.cluster = &cluster;
   return r;
 }
 

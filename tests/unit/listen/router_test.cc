@@ -97,6 +97,21 @@ TEST_CASE("router: no route, or a route without a cluster, is 404", "[router]") 
   CHECK(r.route == "/gone/");
 }
 
+TEST_CASE("router: a WebSocket handshake to an HTTP/2 cluster is 501, to HTTP/1.1 routed",
+          "[router]") {
+  const auto snap = two_tenants();
+  auto in = input("acme.test", "/api/ws");
+  in.upgrade = "websocket";
+  CHECK(route_request(*snap, in).cluster != nullptr);
+  snap->config.tenants[0].clusters[0].protocol = gw::config::ClusterConfig::Protocol::h2;
+  const auto r = route_request(*snap, in);
+  CHECK(r.cluster == nullptr);
+  CHECK(r.reply.status == 501);
+  CHECK(r.reply.why == Reason::upgrade_refused);
+  in.upgrade = {};
+  CHECK(route_request(*snap, in).cluster != nullptr);  // plain requests still go there
+}
+
 TEST_CASE("router: direct_response substitutes identity and tenant", "[router]") {
   const auto snap = two_tenants();
   auto in = input("acme.test", "/direct");
