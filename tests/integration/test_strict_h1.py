@@ -26,7 +26,8 @@ def test_underscore_identity_headers_and_trailers_h1():
                        "trailer at the upstream")
             raw = t.raw.bytes_since(mark)
             h.check(b"6.6.6.6" not in raw and b"evil" not in raw and b"forged" not in raw
-                    and b"7.7.7.7" not in raw and b"99" not in raw,
+                    and b"7.7.7.7" not in raw and b"content_length" not in raw.lower()
+                    and b": 99\r\n" not in raw,  # not a bare "99": the random x-request-id has some
                     f"an underscore spelling reached the upstream: {raw!r}")
             h.check(b"x_custom_thing: kept" in raw.lower(), f"other underscores pass: {raw!r}")
             h.check(b"0\r\nx-checksum: abc\r\n\r\n" in raw, f"trailer section: {raw!r}")
