@@ -7,24 +7,7 @@ import signal
 import socket
 
 import harness as h
-
-
-def recv_until(sock, pred, what, rounds=40):
-    """Datagrams until one satisfies pred (bounded: rounds x 0.5 s)."""
-    seen = []
-    for _ in range(rounds):
-        try:
-            msg = sock.recv(4096).decode()
-        except socket.timeout:
-            continue
-        seen.append(msg)
-        if pred(msg):
-            return msg, seen
-    raise h.TestFailure(f"no {what} notification; got {seen}")
-
-
-def fields(msg):
-    return dict(line.split("=", 1) for line in msg.splitlines() if "=" in line)
+from harness.notify import fields, recv_until
 
 
 def test_notify_ready_reloading_stopping():
@@ -39,7 +22,7 @@ def test_notify_ready_reloading_stopping():
             proc = env.start("gw", [h.portcullis_bin(), "run", "-c", t.gw.config_path],
                              cwd=t.gw.dir, env=dict(os.environ, NOTIFY_SOCKET=path))
             t.gw.proc = proc
-            msg, _ = recv_until(sock, lambda m: "READY=1" in m, "READY=1 at start")
+            msg = recv_until(sock, lambda m: "READY=1" in m, "READY=1 at start")
             h.check(fields(msg).get("MAINPID") == str(proc.pid), f"MAINPID missing: {msg!r}")
             h.check(t.gw.admin_get("/readyz")[0] == 200, "READY=1 before /readyz is 200")
 
@@ -48,11 +31,11 @@ def test_notify_ready_reloading_stopping():
             rel = h.run([h.portcullis_bin(), "reload", "-c", t.gw.config_path,
                          "--pid", str(proc.pid)])
             h.check(rel.returncode == 0, f"portcullis reload of a good config: {rel!r}")
-            msg, _ = recv_until(sock, lambda m: "RELOADING=1" in m, "RELOADING=1")
+            msg = recv_until(sock, lambda m: "RELOADING=1" in m, "RELOADING=1")
             usec = fields(msg).get("MONOTONIC_USEC", "")
             h.check(usec.isdigit() and int(usec) > 0, f"RELOADING=1 without MONOTONIC_USEC: "
                     f"{msg!r}")
-            msg, _ = recv_until(sock, lambda m: "READY=1" in m, "READY=1 after the reload")
+            msg = recv_until(sock, lambda m: "READY=1" in m, "READY=1 after the reload")
             h.check("serving generation 2" in msg, f"reload not reported as applied: {msg!r}")
 
             # an error confined to one tenant: check fails, but reload goes ahead (the running

@@ -15,11 +15,9 @@ import signal
 import socket
 
 import harness as h
+from harness import notify
+from harness.notify import fields
 from harness.load import URLS_PER_CURL, CurlLoad
-
-
-def fields(msg):
-    return dict(line.split("=", 1) for line in msg.splitlines() if "=" in line)
 
 
 def drain_notifications(sock):
@@ -36,17 +34,8 @@ def drain_notifications(sock):
     return out
 
 
-def recv_until(sock, pred, what, seen, rounds=60):
-    """Datagrams (appended to seen) until one satisfies pred; bounded: rounds x 0.5 s."""
-    for _ in range(rounds):
-        try:
-            msg = sock.recv(4096).decode()
-        except socket.timeout:
-            continue
-        seen.append(msg)
-        if pred(msg):
-            return msg
-    raise h.TestFailure(f"no {what} notification; got {seen}")
+def recv_until(sock, pred, what, seen):
+    return notify.recv_until(sock, pred, what, seen, rounds=60)
 
 
 def gone(pid):
