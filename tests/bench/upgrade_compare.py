@@ -42,15 +42,6 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def gone(pid):
-    """Exited (a zombie counts: its parent may be a non-reaping init)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
 def children(pid):
     out = []
     for d in os.listdir("/proc"):
@@ -155,7 +146,7 @@ class Portcullis:
         raise RuntimeError("no MAINPID after SIGUSR2")
 
     def stop(self):
-        if not gone(self.pid):
+        if not h.pid_gone(self.pid):
             os.kill(self.pid, signal.SIGTERM)
 
 
@@ -237,7 +228,7 @@ http {{
         return old
 
     def stop(self):
-        if not gone(self.pid):
+        if not h.pid_gone(self.pid):
             os.kill(self.pid, signal.SIGQUIT)
 
 
@@ -293,7 +284,7 @@ def round_(proxy, cacert):
     with Load(proxy.port, cacert) as load:
         t0 = time.monotonic()
         old = proxy.upgrade()
-        wait(lambda: gone(old), 120, f"{proxy.name}: old process {old} gone")
+        wait(lambda: h.pid_gone(old), 120, f"{proxy.name}: old process {old} gone")
         took = time.monotonic() - t0
         time.sleep(1)  # served by the new process for a while
     return load.failed, load.ok, took, load.errors

@@ -38,15 +38,6 @@ def recv_until(sock, pred, what, seen):
     return notify.recv_until(sock, pred, what, seen, rounds=60)
 
 
-def gone(pid):
-    """True once pid has exited (a zombie left for a non-reaping init counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
 def fresh_copy(src, dst):
     """As dpkg installs a file: written beside it, then renamed over it (a new inode)."""
     shutil.copy2(src, dst + ".dpkg-new")
@@ -133,9 +124,9 @@ def test_sigusr2_upgrade_hands_off_and_moves_mainpid():
             for load in loads:
                 load.join(60)
             sock.close()
-            if new_pid is not None and not gone(new_pid):
+            if new_pid is not None and not h.pid_gone(new_pid):
                 os.kill(new_pid, signal.SIGTERM)  # ours: started by our gateway, by pid
-                h.wait_for(lambda: gone(new_pid), 20, f"new process {new_pid} exit")
+                h.wait_for(lambda: h.pid_gone(new_pid), 20, f"new process {new_pid} exit")
         for load in loads:
             kind = "HTTP/2" if load.http2 else "HTTP/1.1"
             h.check(not load.failures, f"{kind}: {len(load.failures)} failed curl runs "

@@ -26,7 +26,7 @@ import urllib.request
 __all__ = [
     'MIB', 'Skip', 'TestFailure', 'check', 'portcullis_bin', 'free_port',
     'ipv6_loopback_available', 'run', 'wait_for', 'tcp_connectable', 'http_get', 'rss_kib',
-    'RssSampler', 'Proc', 'TestEnv', 'shared_blob', 'sha256_file', 'fd_count'
+    'RssSampler', 'Proc', 'TestEnv', 'shared_blob', 'sha256_file', 'fd_count', 'pid_gone'
 ]
 
 
@@ -310,3 +310,12 @@ def fd_count(pid):
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return -1
+
+
+def pid_gone(pid):
+    """True once pid has exited (a zombie left for a non-reaping init counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
