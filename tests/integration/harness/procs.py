@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import tempfile
@@ -56,7 +57,19 @@ def portcullis_bin():
 # processes, ports, waiting
 
 def free_port(host="127.0.0.1"):
+    """A port free now, for a process to listen on a moment later. Picked below the kernel's
+    ephemeral range: a port from bind(0) is an ephemeral one, and any test's outgoing
+    connection may take it as its source port before the gateway binds it (the gateway no
+    longer shares ports via SO_REUSEPORT, so that race ended in "address already in use")."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
