@@ -75,6 +75,8 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
   for (const auto& e : cfg.egress) {
     add(e.ca);
   }
+  const std::uint32_t cap = cfg.limits.max_tenant_contexts;
+  stat_only_ = cap != 0 && cfg.tenants.size() > cap;
   const std::string& tdir = cfg.gateway.tenants_dir;
   tenants_dir_ = tdir;
   if (!tdir.empty()) {
@@ -138,6 +140,15 @@ std::size_t Watcher::content_hash(const std::string& path) {
       it->second.size == id.size && it->second.mtime_ns == id.mtime_ns &&
       it->second.ctime_ns == id.ctime_ns) {
     return it->second.hash;
+  }
+  if (it == seen_.end() && stat_only_) {
+    // Tenants on demand: reading every tenant file, certificate and key at start took 7 of
+    // 14 CPU seconds at 100,000 tenants. The stat identity stands in for the content until it
+    // changes; the first change then reads a hash that differs (same bytes rewritten reload).
+    id.hash = std::hash<std::string_view>{}(std::string_view(
+        reinterpret_cast<const char*>(&id), sizeof(id) - sizeof(id.hash)));
+    seen_.emplace(path, id);
+    return id.hash == kMissing ? 0 : id.hash;
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

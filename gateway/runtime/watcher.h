@@ -63,6 +63,7 @@ class Watcher {
     std::size_t hash = 0;
   };
   std::map<std::string, Seen> seen_;
+  bool stat_only_ = false;  // tenants on demand: a file first seen is not read (content_hash)
   bool closed_ = false;
 };
 
