@@ -492,7 +492,8 @@ def reload_under_load(gw, n, touched, perf_out=None):
             "rss_after": rss_after, "logged": logged[-1][1].strip() if logged else ""}
 
 
-def measure(binary, n, workers, runs, gen, perf, spread, max_contexts=None, shared=False):
+def measure(binary, n, workers, runs, gen, perf, spread, max_contexts=None, shared=False,
+            skip=()):
     tenant_dir = ensure_shared_tenants(n) if shared else ensure_tenants(n, gen)
     run_dir = f"/tmp/scale-run-{n}-w{workers}"
     starts = []
@@ -521,10 +522,14 @@ def measure(binary, n, workers, runs, gen, perf, spread, max_contexts=None, shar
         result["spread"] = (k, wrong, rate, refused)
         log(f"  SNI spread: {k} random tenants, {wrong} wrong, {rate:.0f} conn/s (python client);"
             f" unknown SNI refused: {refused}")
-        result["one"] = one_tenant_reload(gw, n)
-        log(f"  one-tenant reload: {result['one'][0]:.3f} s wall, gateway build {result['one'][1]} ms")
+        if "one" not in skip:
+            result["one"] = one_tenant_reload(gw, n)
+            log(f"  one-tenant reload: {result['one'][0]:.3f} s wall, "
+                f"gateway build {result['one'][1]} ms")
         for touched in (False, True):
             phase = "reload-touched" if touched else "reload"
+            if phase in skip:
+                continue
             out = f"perf.scale.{n}.{phase}.data" if perf == phase else None
             rl = reload_under_load(gw, n, touched, perf_out=out)
             result[phase] = rl
@@ -536,6 +541,10 @@ def measure(binary, n, workers, runs, gen, perf, spread, max_contexts=None, shar
         if gw:
             gw.stop()
     return result
+
+
+def wall_of(reload_result):
+    return f"{reload_result['wall']:.2f}" if reload_result else "not run"
 
 
 def main():
@@ -552,7 +561,10 @@ def main():
                     help="[limits] max_tenant_contexts (default: the gateway's)")
     ap.add_argument("--shared-cert", action="store_true",
                     help="one wildcard certificate for every tenant (quick 1,000,000 sets)")
+    ap.add_argument("--skip", default="", help="phases not to run, comma-separated: one "
+                    "(one-tenant reload), reload, reload-touched (each takes minutes at 1M)")
     args = ap.parse_args()
+    skip = {x for x in args.skip.split(",") if x}
     binary = os.path.abspath(args.portcullis)
     gen = args.gen or os.path.join(os.path.dirname(os.path.dirname(binary)), "tests", "bench",
                                    "gen_tenants")
@@ -561,7 +573,7 @@ def main():
         for w in (int(x) for x in args.workers.split(",")):
             log(f"{n} tenants, workers = {w}")
             results.append(measure(binary, n, w, args.runs, gen, args.perf, args.spread,
-                                   args.max_contexts, args.shared_cert))
+                                   args.max_contexts, args.shared_cert, skip))
     print()
     print(f"Loopback, release build; start-up median of {args.runs}; RSS once ready; "
           "reload under h2load (h2 + h1).")
@@ -573,16 +585,19 @@ def main():
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         k, wrong, _, refused = r["spread"]
-        a, b = r["reload"], r["reload-touched"]
+        a, b = r.get("reload"), r.get("reload-touched")
+        done = [x for x in (a, b) if x]
+        last = b or a
+        one = f"{r['one'][0]:.3f} ({r['one'][1]})" if "one" in r else "not run"
         print(f"| {r['tenants']} | {r['workers'] or 'auto'} | {r['start']:.1f} "
               f"({r['start_cpu']:.1f}) | {r['rss']:.0f} | {r['hs']:.0f} | "
               f"{r['cold_warm'][0]:.2f}/{r['cold_warm'][1]:.2f} | "
-              f"{k - wrong}/{k}{'' if refused else ' (unknown SNI NOT refused)'} | "
-              f"{r['one'][0]:.3f} ({r['one'][1]}) | "
-              f"{a['wall']:.2f} | {b['wall']:.2f} | "
-              f"{max(a['healthz_ms'], b['healthz_ms']):.0f} | "
-              f"{b['rss_before']:.0f}/{b['rss_peak']:.0f}/{b['rss_after']:.0f} | "
-              f"{a['failed']} of {a['requests']}, {b['failed']} of {b['requests']} |")
+              f"{k - wrong}/{k}{'' if refused else ' (unknown SNI NOT refused)'} | {one} | "
+              f"{wall_of(a)} | {wall_of(b)} | "
+              f"{max((x['healthz_ms'] for x in done), default=0):.0f} | "
+              + (f"{last['rss_before']:.0f}/{last['rss_peak']:.0f}/{last['rss_after']:.0f} | "
+                 if last else "– | ")
+              + (", ".join(f"{x['failed']} of {x['requests']}" for x in done) or "–") + " |")
 
 
 if __name__ == "__main__":
