@@ -66,6 +66,10 @@ class MemoryBudget {
   bool non_heap_known_ = false;
   std::uint64_t non_heap_ = 0;       // resident outside malloc's heap at the first sample
   std::int64_t last_trim_ms_ = -1;   // steady clock
+  std::int64_t trim_gap_ms_ = kTrimIntervalMs;  // between trims
+  std::int64_t next_heap_ms_ = 0;    // steady clock: mallinfo2 not before (sample())
+  std::optional<std::uint64_t> last_heap_;  // mallinfo2's last figure, at RSS rss_at_heap_
+  std::uint64_t rss_at_heap_ = 0;
   std::atomic<bool> shedding_{false};
   std::atomic<std::uint64_t> budget_{0};  // 0 = off
   std::atomic<std::uint64_t> rss_{0};
