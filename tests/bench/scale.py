@@ -575,7 +575,8 @@ def main():
             results.append(measure(binary, n, w, args.runs, gen, args.perf, args.spread,
                                    args.max_contexts, args.shared_cert, skip))
     print()
-    print(f"Loopback, release build; start-up median of {args.runs}; RSS once ready; "
+    print(f"Loopback, {binary} (say its build type); start-up median of {args.runs}; "
+          "RSS once ready; "
           "reload under h2load (h2 + h1).")
     print()
     print("| tenants | workers | start-up s (cpu s) | RSS MiB | handshakes/s | "
