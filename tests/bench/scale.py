@@ -40,6 +40,7 @@ phase into perf.scale.<N>.<phase>.data. Stops only the processes it started, by 
 """
 
 import argparse
+import http.client
 import os
 import random
 import re
@@ -218,7 +219,15 @@ address = "127.0.0.1:{self.port}"
         return (h.rss_kib(self.proc.pid) or 0) / 1024.0
 
     def generation(self, timeout=1800):
-        status, body = h.http_get(f"http://127.0.0.1:{self.admin}/metrics", timeout=timeout)
+        for _ in range(5):  # /metrics is megabytes at 100k tenants: a cut-off read is retried
+            try:
+                status, body = h.http_get(f"http://127.0.0.1:{self.admin}/metrics",
+                                          timeout=timeout)
+                break
+            except (OSError, http.client.HTTPException) as e:
+                log(f"  /metrics read failed ({e!r}), again")
+        else:
+            return None
         if status != 200:
             return None
         m = GEN_RE.search(body)
