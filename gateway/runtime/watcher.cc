@@ -147,8 +147,9 @@ std::size_t Watcher::content_hash(const std::string& path) {
     // changes; the first change then reads a hash that differs (same bytes rewritten reload).
     id.hash = std::hash<std::string_view>{}(std::string_view(
         reinterpret_cast<const char*>(&id), sizeof(id) - sizeof(id.hash)));
+    id.hash = id.hash == kMissing ? 0 : id.hash;
     seen_.emplace(path, id);
-    return id.hash == kMissing ? 0 : id.hash;
+    return id.hash;
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
