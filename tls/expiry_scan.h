@@ -3,7 +3,8 @@
 // never built would have no series, and operators alert on every tenant's expiry.
 //
 // One background thread at the lowest priority (nice 19) reads each listed tenant's certificate
-// file (PEM parse of the chain only: no key, no SSL_CTX) and stores the leaf's notAfter and the
+// file (base64 and the DER down to each certificate's validity: no X509 parse, no key, no
+// SSL_CTX) and stores the leaf's notAfter and the
 // chain's earliest on its LazyContext, where /metrics reads them. A LazyContext is shared by
 // generations while its files are unchanged, so after a reload only new or changed tenants are
 // read. Memory: two int64 per tenant plus the list (one shared_ptr per tenant) while a pass runs.
