@@ -14,12 +14,12 @@ ContextBuilder::Request ContextBuilder::request(LazyContext& t) noexcept {
   if (pending_.count(&t) != 0) {
     return Request::queued;
   }
-  if (t.state() != LazyContext::State::cold) {
-    return Request::ready;
+  std::shared_ptr<LazyContext> keep = t.weak_from_this().lock();
+  if (t.state() != LazyContext::State::cold || !keep) {
+    return Request::ready;  // not cold, or not shared-owned (then built inline)
   }
   if (pending_.size() >= kMaxQueued) {
-    ++refused_;
-    return Request::full;
+    return Request::full;  // counted as handshake failures, reason tenant_build_queue_full
   }
   if (threads_.empty()) {
     const unsigned n = std::thread::hardware_concurrency() >= 4 ? 2 : 1;
@@ -33,7 +33,7 @@ ContextBuilder::Request ContextBuilder::request(LazyContext& t) noexcept {
       }
     }
   }
-  pending_.emplace(&t, Pending{t.shared_from_this(), {}});
+  pending_.emplace(&t, Pending{std::move(keep), {}});
   queue_.push_back(&t);
   cv_.notify_one();
   return Request::queued;
@@ -51,11 +51,6 @@ void ContextBuilder::notify(LazyContext& t, std::weak_ptr<BuildWaiter> w) noexce
   if (auto waiter = w.lock()) {
     waiter->ready();  // landed between the callback's request and this registration
   }
-}
-
-std::uint64_t ContextBuilder::refused() const noexcept {
-  std::lock_guard lock(const_cast<std::mutex&>(mu_));
-  return refused_;
 }
 
 void ContextBuilder::run() noexcept {

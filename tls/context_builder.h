@@ -55,8 +55,6 @@ class ContextBuilder {
   // Wakes `w` when `t`'s build has landed: now, if it is not pending any more.
   void notify(LazyContext& t, std::weak_ptr<BuildWaiter> w) noexcept;
 
-  std::uint64_t refused() const noexcept;  // requests refused because the queue was full
-
  private:
   ContextBuilder() = default;
   void run() noexcept;
@@ -70,7 +68,6 @@ class ContextBuilder {
   std::unordered_map<const LazyContext*, Pending> pending_;
   std::deque<const LazyContext*> queue_;  // the pending ones not yet taken by a thread
   std::vector<std::thread> threads_;      // never joined: the singleton is never destroyed
-  std::uint64_t refused_ = 0;
 };
 
 }  // namespace portcullis::tls

@@ -67,7 +67,7 @@ LazyResult lazy_context(SSL* ssl, LazyContext& lazy, std::shared_ptr<SSL_CTX>& h
   }
   switch (ContextBuilder::instance().request(lazy)) {
     case ContextBuilder::Request::queued:
-      s->wait_for_context(lazy.shared_from_this());
+      s->wait_for_context(lazy.weak_from_this().lock());  // owned: request() checked
       return LazyResult::paused;
     case ContextBuilder::Request::full:
       return LazyResult::queue_full;
