@@ -15,6 +15,7 @@ std::string_view to_string(Failure f) noexcept {
     case Failure::peer_key_weak: return "peer_key_weak";
     case Failure::closed: return "closed";
     case Failure::tenant_quarantined: return "tenant_quarantined";
+    case Failure::tenant_build_queue_full: return "tenant_build_queue_full";
   }
   return "unknown";
 }

@@ -20,6 +20,7 @@ enum class Failure : std::uint8_t {
   peer_key_weak,
   closed,             // peer closed the transport mid-handshake
   tenant_quarantined,  // the name belongs to a tenant left out for its errors
+  tenant_build_queue_full,  // the tenant is cold and too many tenants already wait for a build
 };
 
 std::string_view to_string(Failure f) noexcept;

@@ -46,20 +46,31 @@ void ContextCache::set_failure_hook(FailureHook hook) {
   hook_ = std::move(hook);
 }
 
-std::shared_ptr<SSL_CTX> ContextCache::acquire(LazyContext& t) noexcept {
+std::shared_ptr<SSL_CTX> ContextCache::warm(LazyContext& t) noexcept {
   if (t.state() == LazyContext::State::failed) {
     return nullptr;
   }
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
   if (std::shared_ptr<SSL_CTX> ctx = t.ctx_.load(std::memory_order_acquire)) {
     if (!t.used_.load(std::memory_order_relaxed)) {
       t.used_.store(true, std::memory_order_relaxed);  // written only when it changes
     }
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
     if (t.not_after_.load(std::memory_order_relaxed) > now) {
       return ctx;
     }
     return fail(t, "certificate " + t.spec_.cert_chain + " (or its chain) has expired");
   }
+  return nullptr;
+}
+
+std::shared_ptr<SSL_CTX> ContextCache::acquire(LazyContext& t) noexcept {
+  if (std::shared_ptr<SSL_CTX> ctx = warm(t)) {
+    return ctx;
+  }
+  if (t.state() == LazyContext::State::failed) {
+    return nullptr;
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
   // Cold: built outside the lock, so that one slow build holds nobody else up. Two workers may
   // race to build the same tenant; the first to insert wins and the other's copy is freed.
   // One loader per thread (a loader is not thread-safe): its key decoder and the shared CA
@@ -72,6 +83,7 @@ std::shared_ptr<SSL_CTX> ContextCache::acquire(LazyContext& t) noexcept {
   if (!r.ctx) {
     return fail(t, r.error);
   }
+  builds_.fetch_add(1, std::memory_order_relaxed);  // every one that ran, kept or not
   const std::int64_t not_after = chain_not_after(r.ctx.get());
   if (not_after <= now) {
     return fail(t, "certificate " + t.spec_.cert_chain + " (or its chain) has expired");
@@ -90,7 +102,6 @@ std::shared_ptr<SSL_CTX> ContextCache::acquire(LazyContext& t) noexcept {
   t.state_.store(LazyContext::State::built, std::memory_order_release);
   ring_.push_back(t.weak_from_this());
   built_.fetch_add(1, std::memory_order_relaxed);
-  builds_.fetch_add(1, std::memory_order_relaxed);
   evict_locked();
   return built;
 }

@@ -4,8 +4,8 @@
 // A snapshot with more tenants than the cap indexes them (names, hosts, file paths and stamps)
 // and gives each a LazyContext instead of an SSL_CTX. The client-hello callback asks the cache
 // for it: a warm tenant costs one atomic shared_ptr load and a relaxed flag; a cold one is
-// built there and then (one certificate chain and key parsed: about a millisecond), inserted,
-// and, past the cap, the least recently used one (CLOCK: a second chance for each tenant
+// built off the loop by context_builder.h (one certificate chain and key parsed: about a
+// millisecond) while its handshake pauses, inserted, and, past the cap, the least recently used one (CLOCK: a second chance for each tenant
 // handshaken since the hand last passed) is dropped. An SSL that switched to a context holds its
 // own reference, so dropping it never affects a handshake in progress.
 // A tenant whose files do not build (unreadable, key mismatch, expired chain) is failed once:
@@ -45,6 +45,18 @@ class LazyContext : public std::enable_shared_from_this<LazyContext> {
   const std::string& file() const noexcept { return file_; }
   State state() const noexcept { return state_.load(std::memory_order_acquire); }
   std::string error() const;  // why it failed; "" otherwise
+  // From the certificate file alone (expiry_scan.h), without building: the leaf's notAfter and
+  // the earliest of the chain's; 0 until read.
+  std::int64_t file_leaf_not_after() const noexcept {
+    return file_leaf_not_after_.load(std::memory_order_relaxed);
+  }
+  std::int64_t file_chain_not_after() const noexcept {
+    return file_chain_not_after_.load(std::memory_order_relaxed);
+  }
+  void set_file_not_after(std::int64_t leaf, std::int64_t chain) noexcept {
+    file_chain_not_after_.store(chain, std::memory_order_relaxed);
+    file_leaf_not_after_.store(leaf, std::memory_order_relaxed);
+  }
 
  private:
   friend class ContextCache;
@@ -55,6 +67,8 @@ class LazyContext : public std::enable_shared_from_this<LazyContext> {
   std::atomic<State> state_{State::cold};
   std::atomic<bool> used_{false};  // CLOCK's reference bit
   std::atomic<std::int64_t> not_after_{0};  // earliest notAfter of the chain, once built
+  std::atomic<std::int64_t> file_leaf_not_after_{0};
+  std::atomic<std::int64_t> file_chain_not_after_{0};
   std::string error_;  // guarded by the cache's mutex
 };
 
@@ -70,8 +84,11 @@ class ContextCache {
   void set_failure_hook(FailureHook hook);
 
   // The tenant's context, built now if it is cold; null when its files do not build (the
-  // tenant is then failed, and `t.error()` says why).
+  // tenant is then failed, and `t.error()` says why). Workers call warm() first and leave cold
+  // tenants to context_builder.h.
   std::shared_ptr<SSL_CTX> acquire(LazyContext& t) noexcept;
+  // The warm path alone: the context if built and unexpired, else null (cold, or failed now).
+  std::shared_ptr<SSL_CTX> warm(LazyContext& t) noexcept;
 
   std::size_t built() const noexcept { return built_.load(std::memory_order_relaxed); }
   std::uint64_t builds() const noexcept { return builds_.load(std::memory_order_relaxed); }

@@ -1,6 +1,7 @@
 #include "tls/sni.h"
 
 #include "tls/acme_challenges.h"
+#include "tls/context_builder.h"
 #include "tls/stream.h"
 
 namespace portcullis::tls {
@@ -48,6 +49,35 @@ bool answer_acme_tls(SSL* ssl, const std::string& name) noexcept {
   return true;
 }
 
+enum class LazyResult : std::uint8_t { ready, paused, queue_full };
+
+// A lazy tenant's context: warm (no lock), or built off the loop while the handshake pauses
+// (context_builder.h), or inline when the stream cannot pause (unit tests, fuzzing) or was
+// already woken once for it (evicted again meanwhile: rare, and bounded).
+LazyResult lazy_context(SSL* ssl, LazyContext& lazy, std::shared_ptr<SSL_CTX>& held) noexcept {
+  ContextCache& cache = ContextCache::instance();
+  held = cache.warm(lazy);
+  if (held || lazy.state() == LazyContext::State::failed) {
+    return LazyResult::ready;
+  }
+  TlsStream* s = stream_of(ssl);
+  if (s == nullptr || !s->can_wait_for_context()) {
+    held = cache.acquire(lazy);
+    return LazyResult::ready;
+  }
+  switch (ContextBuilder::instance().request(lazy)) {
+    case ContextBuilder::Request::queued:
+      s->wait_for_context(lazy.weak_from_this().lock());  // owned: request() checked
+      return LazyResult::paused;
+    case ContextBuilder::Request::full:
+      return LazyResult::queue_full;
+    case ContextBuilder::Request::ready:
+      break;
+  }
+  held = cache.acquire(lazy);
+  return LazyResult::ready;
+}
+
 int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
   const auto* sel = static_cast<const SniSelector*>(SSL_get_ex_data(ssl, selector_index()));
   if (sel == nullptr || sel->table == nullptr) {
@@ -84,7 +114,18 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
   SSL_CTX* ctx = t != nullptr ? t->ctx : nullptr;
   std::shared_ptr<SSL_CTX> held;  // a lazy tenant's: the SSL takes its own reference below
   if (t != nullptr && !t->quarantined && ctx == nullptr && t->lazy != nullptr) {
-    held = ContextCache::instance().acquire(*t->lazy);
+    switch (lazy_context(ssl, *t->lazy, held)) {
+      case LazyResult::ready:
+        break;
+      case LazyResult::paused:
+        return SSL_CLIENT_HELLO_RETRY;  // SSL_do_handshake says WANT_CLIENT_HELLO_CB
+      case LazyResult::queue_full:
+        if (TlsStream* s = stream_of(ssl)) {
+          s->set_failure_hint(Failure::tenant_build_queue_full);
+        }
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
     ctx = held.get();
   }
   if (t != nullptr && (t->quarantined || ctx == nullptr)) {

@@ -159,6 +159,9 @@ Progress TlsStream::read(std::string_view ciphertext, std::string& out) {
 }
 
 Progress TlsStream::do_handshake() {
+  if (context_wait_ == ContextWait::waiting) {
+    return Progress::want_input;  // paused for the tenant's context: bytes wait in unread_
+  }
   clear_errors();
   const int rc = SSL_do_handshake(ssl_.get());
   if (rc == 1) {
@@ -167,7 +170,8 @@ Progress TlsStream::do_handshake() {
     return Progress::handshake_done;
   }
   const int err = SSL_get_error(ssl_.get(), rc);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ||
+      (err == SSL_ERROR_WANT_CLIENT_HELLO_CB && context_wait_ == ContextWait::waiting)) {
     return Progress::want_input;
   }
   if (SSL_get_verify_result(ssl_.get()) != X509_V_OK) {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,8 @@
 #include "tls/ptr.h"
 
 namespace portcullis::tls {
+
+class LazyContext;
 
 enum class Role : std::uint8_t { client, server };
 
@@ -83,6 +86,25 @@ class TlsStream {
   void set_requested_sni(std::string name) { requested_sni_ = std::move(name); }
   const std::string& requested_sni() const noexcept { return requested_sni_; }
 
+  // A cold tenant's context is built off the loop (context_builder.h) while the handshake
+  // pauses. Only a stream whose owner can resume it (io::TlsSocket) enables that; otherwise the
+  // SNI callback builds inline. The callback calls wait_for_context() when it returns RETRY;
+  // feed() then only keeps bytes until the owner, woken, calls context_ready() and feeds again.
+  void enable_context_wait() noexcept { context_wait_ = ContextWait::enabled; }
+  bool can_wait_for_context() const noexcept { return context_wait_ == ContextWait::enabled; }
+  void wait_for_context(std::shared_ptr<LazyContext> t) noexcept {
+    waiting_for_ = std::move(t);
+    context_wait_ = ContextWait::waiting;
+  }
+  bool waiting_for_context() const noexcept { return context_wait_ == ContextWait::waiting; }
+  LazyContext* waited_context() const noexcept { return waiting_for_.get(); }
+  // After the wake-up; the resumed callback builds inline in the rare case the context was
+  // evicted again meanwhile (no second wait: bounded).
+  void context_ready() noexcept {
+    waiting_for_.reset();
+    context_wait_ = ContextWait::resumed;
+  }
+
  private:
   Progress do_handshake();
   Progress read_all(std::string& out);
@@ -112,6 +134,9 @@ class TlsStream {
   std::string failure_detail_;
   unsigned long failure_code_ = 0;
   std::string requested_sni_;
+  enum class ContextWait : std::uint8_t { off, enabled, waiting, resumed };
+  ContextWait context_wait_ = ContextWait::off;
+  std::shared_ptr<LazyContext> waiting_for_;  // kept alive while its build runs
   TlsSummary summary_;
 };
 

@@ -1,8 +1,10 @@
 #include "gateway/io/socket.h"
 
 #include <cstdlib>
+#include <mutex>
 
 #include "gateway/io/uv.h"
+#include "tls/context_builder.h"
 
 namespace portcullis::gateway::io {
 namespace {
@@ -21,6 +23,21 @@ struct ShutdownReq {
 thread_local char t_read_buffer[kReadChunk];
 
 }  // namespace
+
+// Owned by the socket; a builder thread holds it only while waking it. `open` turns false (under
+// the lock) before the handle is closed, so no uv_async_send reaches a closing handle.
+class TlsSocket::Resume final : public tls::BuildWaiter {
+ public:
+  void ready() noexcept override {
+    std::lock_guard lock(mu);
+    if (open) {
+      uv_async_send(&async);
+    }
+  }
+  std::mutex mu;
+  uv_async_t async{};
+  bool open = false;
+};
 
 TlsSocket::TlsSocket(uv_loop_t* loop, SocketOwner& owner) : owner_(owner) {
   uv_tcp_init(loop, &tcp_);
@@ -45,6 +62,9 @@ void TlsSocket::on_connect(uv_connect_t* req, int status) noexcept {
 
 void TlsSocket::set_tls(tls::SslPtr ssl, tls::Role role) {
   tls_.emplace(std::move(ssl), role);
+  if (role == tls::Role::server) {
+    tls_->enable_context_wait();
+  }
   if (role == tls::Role::client) {
     tls_->start();
     flush_tls();
@@ -105,6 +125,9 @@ void TlsSocket::handle_ciphertext(std::string_view bytes) noexcept {
       return;
     }
     if (!t.established()) {
+      if (t.waiting_for_context() && !paused_) {
+        pause_for_context();
+      }
       return;
     }
     owner_.on_handshake_done();
@@ -129,6 +152,34 @@ void TlsSocket::handle_ciphertext(std::string_view bytes) noexcept {
   } else if (p == tls::Progress::failed) {
     owner_.on_transport_error(UV_EPROTO);
   }
+}
+
+void TlsSocket::pause_for_context() noexcept {
+  if (!resume_) {
+    auto r = std::make_shared<Resume>();
+    if (uv_async_init(tcp_.loop, &r->async, &TlsSocket::on_resume) != 0) {
+      owner_.on_transport_error(UV_ENOMEM);
+      return;
+    }
+    r->async.data = this;
+    r->open = true;
+    ++open_handles_;
+    resume_ = std::move(r);
+  }
+  paused_ = true;
+  // The handshake timer keeps running: a build that outlasts it closes the connection, and
+  // the waker then finds `open` false.
+  tls::ContextBuilder::instance().notify(*tls_->waited_context(), resume_);
+}
+
+void TlsSocket::on_resume(uv_async_t* a) noexcept {
+  auto& self = owner_of<TlsSocket>(a);
+  if (self.closing_ || !self.paused_) {
+    return;
+  }
+  self.paused_ = false;
+  self.tls_->context_ready();
+  self.handle_ciphertext({});  // SSL_do_handshake again: the callback finds the context warm
 }
 
 bool TlsSocket::send(std::string_view plaintext) noexcept {
@@ -254,6 +305,13 @@ void TlsSocket::close() noexcept {
   reading_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &TlsSocket::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &TlsSocket::on_handle_closed);
+  if (resume_) {
+    {
+      std::lock_guard lock(resume_->mu);
+      resume_->open = false;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&resume_->async), &TlsSocket::on_handle_closed);
+  }
 }
 
 void TlsSocket::on_handle_closed(uv_handle_t* h) noexcept {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,6 +90,11 @@ class TlsSocket {
   void flush_tls() noexcept;
   void queue_write(std::string data) noexcept;
   void maybe_done() noexcept;
+  // A server handshake paused for its tenant's context (tls/context_builder.h): a uv_async_t,
+  // made at the first pause, wakes this loop when the build lands.
+  class Resume;
+  void pause_for_context() noexcept;
+  static void on_resume(uv_async_t*) noexcept;
 
   SocketOwner& owner_;
   uv_tcp_t tcp_{};
@@ -96,6 +102,7 @@ class TlsSocket {
   uv_connect_t connect_req_{};
   std::optional<tls::TlsStream> tls_;
   std::string plain_;  // scratch for decrypted bytes
+  std::shared_ptr<Resume> resume_;  // the builder holds it weakly: gone or closed, it is skipped
   std::size_t backlog_ = 0;
   std::size_t high_watermark_ = kWriteHighWatermark;
   int writes_in_flight_ = 0;
@@ -104,6 +111,7 @@ class TlsSocket {
   bool closing_ = false;
   bool eof_seen_ = false;
   bool shutdown_pending_ = false;
+  bool paused_ = false;  // registered with the builder, not yet woken
 };
 
 }  // namespace portcullis::gateway::io

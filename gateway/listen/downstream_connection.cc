@@ -381,6 +381,7 @@ void DownstreamConnection::handshake_failed() noexcept {
     switch (t->failure()) {
       case tls::Failure::unknown_sni: why = Reason::tls_unknown_sni; break;
       case tls::Failure::tenant_quarantined: why = Reason::tenant_quarantined; break;
+      case tls::Failure::tenant_build_queue_full: why = Reason::tenant_build_queue_full; break;
       case tls::Failure::peer_cert_untrusted: why = Reason::tls_client_cert_rejected; break;
       case tls::Failure::peer_cert_missing: why = Reason::tls_client_cert_required; break;
       default: break;

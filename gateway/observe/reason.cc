@@ -13,6 +13,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::tls_client_cert_required: return "tls_client_cert_required";
     case Reason::tls_client_cert_rejected: return "tls_client_cert_rejected";
     case Reason::tenant_quarantined: return "tenant_quarantined";
+    case Reason::tenant_build_queue_full: return "tenant_build_queue_full";
     case Reason::http_malformed: return "http_malformed";
     case Reason::h2_protocol_error: return "h2_protocol_error";
     case Reason::h2_flood: return "h2_flood";

@@ -20,6 +20,7 @@ enum class Reason : std::uint16_t {
   tls_client_cert_required,
   tls_client_cert_rejected,
   tenant_quarantined,  // the SNI names a tenant left out for its errors (audit tenant_state)
+  tenant_build_queue_full,  // the SNI names a cold tenant and the context builder's queue is full
   // Downstream request.
   http_malformed,
   h2_protocol_error,

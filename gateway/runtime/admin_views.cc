@@ -36,6 +36,14 @@ void Server::publish_metrics() {
         for (const auto& c : snap->certs) {
           out.add({c.name}, static_cast<double>(c.not_after - now));
         }
+        // Tenants built on demand have no CertFact: their files' expiry, read in the
+        // background (tls/expiry_scan.h) whether or not the context was ever built.
+        for (const auto& t : snap->tenants) {
+          if (t.lazy && t.tls_source.leaf_sha256.empty() && t.lazy->file_leaf_not_after() != 0) {
+            out.add({"tenant:" + t.cfg->name},
+                    static_cast<double>(t.lazy->file_leaf_not_after() - now));
+          }
+        }
       }));
   published_.push_back(metrics.callback_gauge(
       "portcullis_tenant_state",
@@ -73,6 +81,13 @@ void Server::publish_metrics() {
       "Tenant TLS contexts dropped to stay within [limits] max_tenant_contexts.", {},
       [](observe::SampleSink& out) {
         out.add(static_cast<double>(tls::ContextCache::instance().evictions()));
+      }));
+  published_.push_back(metrics.callback_counter(
+      "portcullis_tenant_context_builds_total",
+      "Tenant TLS contexts built at a first handshake (off the event loop; handshakes waiting "
+      "for the same tenant share one build).",
+      {}, [](observe::SampleSink& out) {
+        out.add(static_cast<double>(tls::ContextCache::instance().builds()));
       }));
   published_.push_back(metrics.callback_gauge(
       "portcullis_memory_rss_bytes", "Resident memory of the gateway process.", {},

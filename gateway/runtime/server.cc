@@ -18,6 +18,7 @@
 #include "gateway/runtime/cpu_quota.h"
 #include "gateway/runtime/listen_sockets.h"
 #include "gateway/runtime/sd_notify.h"
+#include "gateway/runtime/tenant_expiry.h"
 #include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
 
@@ -320,6 +321,7 @@ int Server::run() {
         events_.tenant_state(tenant, file, Reason::tenant_quarantined, error);
       });
   events_.config_published(*current_);
+  scan_tenant_expiry(*current_);
 
   watcher_ = std::make_unique<Watcher>(&loop_, [this](std::vector<std::string> changed) {
     reload(std::move(changed));

@@ -7,6 +7,7 @@
 
 #include "gateway/runtime/sd_notify.h"
 #include "gateway/runtime/server.h"
+#include "gateway/runtime/tenant_expiry.h"
 #include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
 
@@ -193,6 +194,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   }
   events_.reload_result(true, generation_);
   events_.config_published(*built.snapshot);
+  scan_tenant_expiry(*built.snapshot);
   sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "

@@ -10,6 +10,14 @@ One gateway, 50 tenants (each its own certificate), max_tenant_contexts = 5:
   handshake is refused (tenant_quarantined, audit tenant_state deny naming the mismatch,
   portcullis_tenant_state quarantined) and the other tenants keep serving;
 - `check` still validates every tenant and names the broken one.
+Built off the event loop (tls/context_builder.h):
+- before any handshake, every tenant already has its expiry series
+  (portcullis_certificate_expiry_seconds{certificate="tenant:NAME"}, from a background read of
+  its certificate file), matching the certificate's notAfter;
+- eight concurrent first handshakes to one cold tenant all get its certificate, and it is built
+  once (portcullis_tenant_context_builds_total rises by 1);
+- connections that send a ClientHello for a cold tenant and close at once (while it builds) do
+  not disturb the gateway (the sanitizer stage runs this too): the tenants serve afterwards.
 """
 
 import hashlib
@@ -17,6 +25,8 @@ import os
 import re
 import socket
 import ssl
+import struct
+import time
 
 import harness as h
 from harness import metric_sum, metrics
@@ -63,6 +73,80 @@ def served_sha256(port, servername):
         return None
 
 
+def send_client_hello_and_close(port, servernames):
+    """Opens one connection per name, sends each a ClientHello, then closes them all at once:
+    their tenants' builds are under way (or queued) when the connections go."""
+    socks = []
+    try:
+        for name in servernames:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = ctx.wrap_bio(incoming, outgoing, server_hostname=name)
+            try:
+                obj.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            socks.append(s)
+            s.sendall(outgoing.read())
+    finally:
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()  # RST: the gateway sees the close while the tenant may still be building
+
+
+def concurrent_first_handshakes(port, servername, n):
+    """n handshakes whose ClientHellos are written back to back (made beforehand, on
+    connections already open), so that all reach the gateway while the tenant is cold; the
+    served leaf hashes (None for a failed one)."""
+    conns = []
+    for _ in range(n):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, outgoing, server_hostname=servername)
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        conns.append((socket.create_connection(("127.0.0.1", port), timeout=10), obj,
+                      incoming, outgoing))
+    got = []
+    try:
+        for sock, _, _, outgoing in conns:
+            sock.sendall(outgoing.read())
+        for sock, obj, incoming, outgoing in conns:
+            digest = None
+            for _ in range(50):  # a handshake is a few flights
+                data = sock.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+                try:
+                    obj.do_handshake()
+                    digest = hashlib.sha256(obj.getpeercert(binary_form=True)).hexdigest()
+                    break
+                except ssl.SSLWantReadError:
+                    pass
+                finally:
+                    if outgoing.pending:
+                        sock.sendall(outgoing.read())
+            got.append(digest)
+    except (ssl.SSLError, OSError) as e:
+        got.append(f"error: {e}")
+    finally:
+        for sock, _, _, _ in conns:
+            sock.close()
+    return got
+
+
+def cert_not_after(pem_path):
+    return ssl.cert_time_to_seconds(ssl._ssl._test_decode_cert(pem_path)["notAfter"])
+
+
 def built(gw):
     return metric_sum(metrics(gw), "portcullis_tenant_contexts", state="built")
 
@@ -83,6 +167,32 @@ def test_tenants_are_built_at_first_handshake_within_the_cap():
         gw.start()
 
         h.check(built(gw) == 0, f"{built(gw)} contexts built before any handshake")
+
+        # --- every tenant has its expiry series before its context was ever built
+        def expiry():
+            return {l["certificate"]: v for n, l, v in metrics(gw)
+                    if n == "portcullis_certificate_expiry_seconds"
+                    and l.get("certificate", "").startswith("tenant:t")}
+        series = h.wait_for(lambda: (lambda e: e if len(e) == COUNT else None)(expiry()), 20,
+                            f"expiry series for all {COUNT} unbuilt tenants")
+        for i in (0, COUNT - 1):
+            want = cert_not_after(files[i][0]) - time.time()
+            got = series[f"tenant:t{i:02d}"]
+            h.check(abs(got - want) < 300, f"t{i:02d} expiry {got}, want about {want}")
+        h.check(built(gw) == 0, f"{built(gw)} contexts built by the expiry pass")
+
+        # --- concurrent first handshakes to one cold tenant: all served, one build
+        builds = metric_sum(metrics(gw), "portcullis_tenant_context_builds_total")
+        got = concurrent_first_handshakes(gw.port, host(COUNT - 1), 8)
+        h.check(got == [leaf_sha256(files[COUNT - 1][0])] * 8, f"concurrent handshakes: {got}")
+        after = metric_sum(metrics(gw), "portcullis_tenant_context_builds_total")
+        h.check(after == builds + 1, f"{after - builds} builds for one cold tenant")
+
+        # --- connections closed while their tenants build
+        send_client_hello_and_close(gw.port, [host(i) for i in range(COUNT - 11, COUNT - 1)])
+        for i in (COUNT - 11, COUNT - 2):
+            h.check(served_sha256(gw.port, host(i)) == leaf_sha256(files[i][0]),
+                    f"{host(i)} after connections closed during its build")
         for i, (c, _) in enumerate(files):
             got = served_sha256(gw.port, host(i))
             h.check(got == leaf_sha256(c), f"{host(i)}: served {got}, want its own certificate")
