@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gateway/http/nghttp2_mem.h"
+
 namespace portcullis::gateway::http::h2 {
 
 SessionBuilder::SessionBuilder() noexcept {
@@ -22,7 +24,7 @@ SessionBuilder::~SessionBuilder() {
 
 SessionPtr SessionBuilder::server(void* user_data) noexcept {
   nghttp2_session* s = nullptr;
-  if (!ok() || nghttp2_session_server_new2(&s, cbs_, user_data, opt_) != 0) {
+  if (!ok() || nghttp2_session_server_new3(&s, cbs_, user_data, opt_, session_mem()) != 0) {
     return nullptr;
   }
   return SessionPtr(s);
@@ -30,7 +32,7 @@ SessionPtr SessionBuilder::server(void* user_data) noexcept {
 
 SessionPtr SessionBuilder::client(void* user_data) noexcept {
   nghttp2_session* s = nullptr;
-  if (!ok() || nghttp2_session_client_new2(&s, cbs_, user_data, opt_) != 0) {
+  if (!ok() || nghttp2_session_client_new3(&s, cbs_, user_data, opt_, session_mem()) != 0) {
     return nullptr;
   }
   return SessionPtr(s);

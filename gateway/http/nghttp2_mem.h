@@ -1,0 +1,39 @@
+// The nghttp2_mem every HTTP/2 session (server and client) allocates through.
+//
+// Why: nghttp2 1.52 allocates a 16 KiB frame buffer per session at creation and keeps it for
+// the session's life. From malloc it is usually carved out of heap memory that an earlier TLS
+// handshake already touched (OpenSSL's 17 KiB record buffers come and go in the same sizes),
+// so all of it counts in RSS even though an idle session writes only its first page. Blocks
+// of kMinPooled..kSlotBytes bytes therefore come from slots of one reserved, never-touched
+// anonymous mapping: only the pages nghttp2 writes become resident, and a freed slot's pages
+// go back to the kernel (MADV_DONTNEED) before the slot is reused, so a new session's buffer
+// starts untouched again. Everything else is malloc. When the mapping cannot be reserved (an
+// address-space limit, overcommit 2) or all slots are taken, every block is malloc.
+//
+// Thread:   any; the slot list is under a mutex (taken only for the large blocks, which a
+//           session allocates at creation and when a frame outgrows its buffer).
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstddef>
+
+namespace portcullis::gateway::http::h2 {
+
+// Pooled block sizes: the frame buffer (NGHTTP2_FRAMEBUF_CHUNKLEN, 16394 bytes), the stream
+// map, larger HPACK buffers.
+inline constexpr std::size_t kMinPooled = 4096;
+inline constexpr std::size_t kSlotBytes = 20 * 1024;
+
+// Pass to nghttp2_session_{server,client}_new3. Valid for the life of the process.
+nghttp2_mem* session_mem() noexcept;
+
+// For tests and the bench: slots handed out and not yet freed, and whether the mapping exists.
+struct SlotStats {
+  std::size_t in_use = 0;
+  std::size_t capacity = 0;  // 0: no mapping, everything is malloc
+};
+SlotStats slot_stats() noexcept;
+bool pooled(const void* p) noexcept;
+
+}  // namespace portcullis::gateway::http::h2
