@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "gateway/http/nghttp2_mem.h"
-
 namespace portcullis::gateway::http::h2 {
 
 SessionBuilder::SessionBuilder() noexcept {
@@ -22,9 +20,10 @@ SessionBuilder::~SessionBuilder() {
   nghttp2_option_del(opt_);
 }
 
-SessionPtr SessionBuilder::server(void* user_data) noexcept {
+SessionPtr SessionBuilder::server(void* user_data, FrameBufferTag* tag) noexcept {
   nghttp2_session* s = nullptr;
-  if (!ok() || nghttp2_session_server_new3(&s, cbs_, user_data, opt_, session_mem()) != 0) {
+  nghttp2_mem mem = session_mem(tag);
+  if (!ok() || nghttp2_session_server_new3(&s, cbs_, user_data, opt_, &mem) != 0) {
     return nullptr;
   }
   return SessionPtr(s);
@@ -32,7 +31,8 @@ SessionPtr SessionBuilder::server(void* user_data) noexcept {
 
 SessionPtr SessionBuilder::client(void* user_data) noexcept {
   nghttp2_session* s = nullptr;
-  if (!ok() || nghttp2_session_client_new3(&s, cbs_, user_data, opt_, session_mem()) != 0) {
+  nghttp2_mem mem = session_mem();
+  if (!ok() || nghttp2_session_client_new3(&s, cbs_, user_data, opt_, &mem) != 0) {
     return nullptr;
   }
   return SessionPtr(s);

@@ -36,6 +36,11 @@ class SlotPool {
     } catch (const std::bad_alloc&) {
       return;
     }
+    // calloc of this size is a fresh mapping: untouched until a slot's tag is written.
+    tags_ = static_cast<FrameBufferTag**>(std::calloc(kSlots, sizeof(FrameBufferTag*)));
+    if (tags_ == nullptr) {
+      return;
+    }
     void* p = mmap(nullptr, kRegionBytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p != MAP_FAILED) {
@@ -47,6 +52,13 @@ class SlotPool {
     const auto* c = static_cast<const char*>(p);
     return base_ != nullptr && c >= base_ && c < base_ + kRegionBytes;
   }
+
+  std::size_t index(const void* p) const noexcept {
+    return static_cast<std::size_t>(static_cast<const char*>(p) - base_) / kSlotBytes;
+  }
+
+  // The tag slot p belongs to; only the owning session's thread touches it.
+  FrameBufferTag*& tag(const void* p) noexcept { return tags_[index(p)]; }
 
   // A zeroed, untouched slot, or null when none is left.
   void* take() noexcept {
@@ -68,7 +80,11 @@ class SlotPool {
   }
 
   void give(void* p) noexcept {
-    const std::size_t i = static_cast<std::size_t>(static_cast<char*>(p) - base_) / kSlotBytes;
+    const std::size_t i = index(p);
+    if (tags_[i] != nullptr) {
+      tags_[i]->block = nullptr;
+      tags_[i] = nullptr;
+    }
     char* slot = base_ + i * kSlotBytes;
     // The pages go back to the kernel; the next user reads zeros and touches only what it
     // writes. Should madvise fail, the slot is retired (zeroed slots are what calloc promises).
@@ -89,6 +105,7 @@ class SlotPool {
 
  private:
   char* base_ = nullptr;
+  FrameBufferTag** tags_ = nullptr;  // per slot: the session tag recording it, if any
   std::mutex mu_;
   std::vector<std::uint32_t> free_;
   std::size_t next_ = 0;  // slots past this one were never handed out
@@ -97,16 +114,27 @@ class SlotPool {
 
 // Never destroyed: nghttp2 may free a block (a header rcbuf) during static destruction.
 SlotPool& pool() noexcept {
-  static SlotPool* p = new (std::nothrow) SlotPool();
+  alignas(SlotPool) static unsigned char storage[sizeof(SlotPool)];
+  static SlotPool* p = new (storage) SlotPool();
   return *p;
 }
 
 bool poolable(std::size_t size) noexcept { return size >= kMinPooled && size <= kSlotBytes; }
 
-void* mem_malloc(std::size_t size, void*) {
+// A pooled block of the frame buffer's size, the first for this session: record it.
+void* tagged(void* p, std::size_t size, void* user) noexcept {
+  auto* t = static_cast<FrameBufferTag*>(user);
+  if (t != nullptr && t->block == nullptr && size == kFrameBufferBytes) {
+    t->block = p;
+    pool().tag(p) = t;
+  }
+  return p;
+}
+
+void* mem_malloc(std::size_t size, void* user) {
   if (poolable(size)) {
     if (void* p = pool().take()) {
-      return p;
+      return tagged(p, size, user);
     }
   }
   return std::malloc(size);
@@ -123,10 +151,10 @@ void mem_free(void* ptr, void*) {
   }
 }
 
-void* mem_calloc(std::size_t n, std::size_t size, void*) {
+void* mem_calloc(std::size_t n, std::size_t size, void* user) {
   if (size != 0 && n <= kSlotBytes / size && poolable(n * size)) {
     if (void* p = pool().take()) {
-      return p;  // already zero, and left untouched
+      return tagged(p, n * size, user);  // already zero, and left untouched
     }
   }
   return std::calloc(n, size);
@@ -151,13 +179,18 @@ void* mem_realloc(void* ptr, std::size_t size, void* user) {
   return q;
 }
 
-nghttp2_mem g_mem{nullptr, mem_malloc, mem_free, mem_calloc, mem_realloc};
-
 }  // namespace
 
-nghttp2_mem* session_mem() noexcept {
+nghttp2_mem session_mem(FrameBufferTag* tag) noexcept {
   pool();  // reserve the mapping before the first session, outside any nghttp2 call
-  return &g_mem;
+  return nghttp2_mem{tag, mem_malloc, mem_free, mem_calloc, mem_realloc};
+}
+
+void release_frame_buffer(const FrameBufferTag& tag) noexcept {
+  if (tag.block != nullptr) {
+    // Failure leaves the pages resident, nothing worse.
+    (void)madvise(tag.block, kSlotBytes, MADV_DONTNEED);
+  }
 }
 
 SlotStats slot_stats() noexcept { return pool().stats(); }

@@ -10,6 +10,11 @@
 // starts untouched again. Everything else is malloc. When the mapping cannot be reserved (an
 // address-space limit, overcommit 2) or all slots are taken, every block is malloc.
 //
+// An idle session's frame buffer holds nothing (nghttp2 copies each frame out through
+// nghttp2_session_mem_send and rewrites the buffer before the next one), yet the pages a
+// SETTINGS or a response wrote stay resident: release_frame_buffer() gives them back while
+// the session is idle, and the next frame gets zero pages.
+//
 // Thread:   any; the slot list is under a mutex (taken only for the large blocks, which a
 //           session allocates at creation and when a frame outgrows its buffer).
 #pragma once
@@ -25,8 +30,22 @@ namespace portcullis::gateway::http::h2 {
 inline constexpr std::size_t kMinPooled = 4096;
 inline constexpr std::size_t kSlotBytes = 20 * 1024;
 
-// Pass to nghttp2_session_{server,client}_new3. Valid for the life of the process.
-nghttp2_mem* session_mem() noexcept;
+// nghttp2's frame buffer chunk (NGHTTP2_FRAMEBUF_CHUNKLEN: 9-byte header, 1 pad-length byte,
+// 16384 payload bytes; the constant is internal to the library).
+inline constexpr std::size_t kFrameBufferBytes = 16394;
+
+// Where one session's frame buffer lives; the allocator fills it in. Must outlive the session.
+struct FrameBufferTag {
+  void* block = nullptr;  // null: not pooled (or freed)
+};
+
+// Pass to nghttp2_session_{server,client}_new3 (nghttp2 copies it). With a tag, the first
+// frame-buffer-sized block the session allocates is recorded there.
+nghttp2_mem session_mem(FrameBufferTag* tag = nullptr) noexcept;
+
+// Returns the frame buffer's pages to the kernel. Only while nghttp2 has nothing to send
+// (nghttp2_session_want_write() == 0): then no frame is being built in it.
+void release_frame_buffer(const FrameBufferTag& tag) noexcept;
 
 // For tests and the bench: slots handed out and not yet freed, and whether the mapping exists.
 struct SlotStats {
