@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -119,6 +120,8 @@ SlotPool& pool() noexcept {
   return *p;
 }
 
+std::atomic<std::uint64_t> g_releases{0};
+
 bool poolable(std::size_t size) noexcept { return size >= kMinPooled && size <= kSlotBytes; }
 
 // A pooled block of the frame buffer's size, the first for this session: record it.
@@ -187,10 +190,14 @@ nghttp2_mem session_mem(FrameBufferTag* tag) noexcept {
 }
 
 void release_frame_buffer(const FrameBufferTag& tag) noexcept {
-  if (tag.block != nullptr) {
-    // Failure leaves the pages resident, nothing worse.
-    (void)madvise(tag.block, kSlotBytes, MADV_DONTNEED);
+  // Failure leaves the pages resident, nothing worse.
+  if (tag.block != nullptr && madvise(tag.block, kSlotBytes, MADV_DONTNEED) == 0) {
+    g_releases.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+std::uint64_t frame_buffer_releases() noexcept {
+  return g_releases.load(std::memory_order_relaxed);
 }
 
 SlotStats slot_stats() noexcept { return pool().stats(); }

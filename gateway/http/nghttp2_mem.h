@@ -22,6 +22,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace portcullis::gateway::http::h2 {
 
@@ -53,6 +54,7 @@ struct SlotStats {
   std::size_t capacity = 0;  // 0: no mapping, everything is malloc
 };
 SlotStats slot_stats() noexcept;
+std::uint64_t frame_buffer_releases() noexcept;  // release_frame_buffer calls that released
 bool pooled(const void* p) noexcept;
 
 }  // namespace portcullis::gateway::http::h2
