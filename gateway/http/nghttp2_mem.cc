@@ -14,9 +14,10 @@
 namespace portcullis::gateway::http::h2 {
 namespace {
 
-// 64Ki slots of 20 KiB: 1.25 GiB of address space, reserved but not committed (MAP_NORESERVE);
-// one slot per session in practice, and past that malloc.
-constexpr std::size_t kSlots = 64 * 1024;
+// 128Ki slots of 20 KiB: 2.5 GiB of address space, reserved but not committed (MAP_NORESERVE,
+// page tables only for touched pages). A session takes two (the frame buffer and the 4 KiB
+// stream map), so 64Ki HTTP/2 sessions at once; past that, malloc.
+constexpr std::size_t kSlots = 128 * 1024;
 constexpr std::size_t kRegionBytes = kSlots * kSlotBytes;
 
 // Under AddressSanitizer every block stays malloc, so that its checks still cover nghttp2's.

@@ -27,7 +27,8 @@
 namespace portcullis::gateway::http::h2 {
 
 // Pooled block sizes: the frame buffer (NGHTTP2_FRAMEBUF_CHUNKLEN, 16394 bytes), the stream
-// map, larger HPACK buffers.
+// map (4 KiB, calloc: from a slot it stays untouched until streams arrive), larger HPACK
+// buffers. Smaller blocks would cost a whole page each once written: malloc packs them.
 inline constexpr std::size_t kMinPooled = 4096;
 inline constexpr std::size_t kSlotBytes = 20 * 1024;
 
