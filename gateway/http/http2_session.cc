@@ -63,7 +63,7 @@ Http2Session::Http2Session(SessionOwner& owner, const ConnFacts& facts,
   // HTTP messaging validation stays on (the default): uppercase names, connection-specific
   // fields and bad pseudo-headers are rejected by nghttp2 itself.
 
-  session_ = b.server(this);
+  session_ = b.server(this, &frame_buffer_);
   if (session_ == nullptr) {
     fatal_ = true;
     return;
@@ -135,10 +135,21 @@ void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
   if (session_ == nullptr || aborted_ || send_failed_) {
     return;
   }
+  const std::size_t before = out.size();
   if (!h2::send_into(session_.get(), out, max)) {
     // Nothing more can be sent: close without a GOAWAY.
     fatal_ = true;
     send_failed_ = true;
+    return;
+  }
+  const std::size_t sent = out.size() - before;
+  frame_buffer_dirty_ = frame_buffer_dirty_ || sent != 0;
+  // Idle, and nghttp2 returned 0 (sent < max: nothing half-sent left in the frame buffer): its
+  // pages need not stay resident (issue #18).
+  if (frame_buffer_dirty_ && sent < max && streams_.empty() &&
+      nghttp2_session_want_write(session_.get()) == 0) {
+    h2::release_frame_buffer(frame_buffer_);
+    frame_buffer_dirty_ = false;
   }
 }
 

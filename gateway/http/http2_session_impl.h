@@ -165,6 +165,9 @@ class Http2Session final : public Session {
   SessionOwner& owner_;
   std::string scheme_;  // the only connection fact a request head needs
   SessionLimits limits_;
+  // Declared before session_ (destroyed after it): nghttp2 clears it when freeing the buffer.
+  h2::FrameBufferTag frame_buffer_;
+  bool frame_buffer_dirty_ = false;  // frames were sent since the buffer's pages were released
   h2::SessionPtr session_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> graveyard_;

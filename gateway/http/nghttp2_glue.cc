@@ -20,9 +20,10 @@ SessionBuilder::~SessionBuilder() {
   nghttp2_option_del(opt_);
 }
 
-SessionPtr SessionBuilder::server(void* user_data) noexcept {
+SessionPtr SessionBuilder::server(void* user_data, FrameBufferTag* tag) noexcept {
   nghttp2_session* s = nullptr;
-  if (!ok() || nghttp2_session_server_new2(&s, cbs_, user_data, opt_) != 0) {
+  nghttp2_mem mem = session_mem(tag);
+  if (!ok() || nghttp2_session_server_new3(&s, cbs_, user_data, opt_, &mem) != 0) {
     return nullptr;
   }
   return SessionPtr(s);
@@ -30,7 +31,8 @@ SessionPtr SessionBuilder::server(void* user_data) noexcept {
 
 SessionPtr SessionBuilder::client(void* user_data) noexcept {
   nghttp2_session* s = nullptr;
-  if (!ok() || nghttp2_session_client_new2(&s, cbs_, user_data, opt_) != 0) {
+  nghttp2_mem mem = session_mem();
+  if (!ok() || nghttp2_session_client_new3(&s, cbs_, user_data, opt_, &mem) != 0) {
     return nullptr;
   }
   return SessionPtr(s);

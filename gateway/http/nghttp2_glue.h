@@ -21,6 +21,7 @@
 #include "gateway/http/callback_guard.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/message.h"
+#include "gateway/http/nghttp2_mem.h"
 
 namespace portcullis::gateway::http::h2 {
 
@@ -42,7 +43,9 @@ class SessionBuilder {
   nghttp2_session_callbacks* callbacks() noexcept { return cbs_; }
   nghttp2_option* option() noexcept { return opt_; }
 
-  SessionPtr server(void* user_data) noexcept;
+  // Sessions allocate through session_mem() (nghttp2_mem.h); `tag`, when given, learns where
+  // the frame buffer is (release_frame_buffer) and must outlive the session.
+  SessionPtr server(void* user_data, FrameBufferTag* tag = nullptr) noexcept;
   SessionPtr client(void* user_data) noexcept;
 
  private:
