@@ -15,9 +15,11 @@
 #include <string>
 #include <utility>
 
+#include "gateway/http/body_limit.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/http1_request_head.h"
 #include "gateway/http/llhttp_glue.h"
+#include "gateway/http/local_reply.h"
 #include "gateway/http/message.h"
 #include "gateway/http/obs_fold.h"
 #include "gateway/http/session.h"
@@ -116,7 +118,11 @@ class Http1Session final : public Session, private DownstreamSide {
     return closing_ && out_.empty() && !ex_;
   }
 
-  bool idle() const noexcept override { return !ex_ && !in_head_ && out_.empty() && in_.empty(); }
+  bool idle() const noexcept override {
+    return !ex_ && !in_head_ && out_.empty() && in_.empty() && !linger_;
+  }
+
+  bool lingering() const noexcept override { return linger_ && !closing_ && !aborted_; }
 
   void start_drain() noexcept override {
     draining_ = true;
@@ -171,6 +177,10 @@ class Http1Session final : public Session, private DownstreamSide {
       // No byte of this response reached the client yet: it gets a 502 instead of a cut, and
       // the access log says 502 with the upstream's reason.
       const Reason why = ex.info().reason;
+      if (why == Reason::request_body_too_large) {
+        send(ex, body_too_large_reply());  // Exchange::refuse_request_body
+        return;
+      }
       ex.local_reply(502, why,
                      why == Reason::upstream_protocol_error ? "upstream protocol error"
                                                             : "upstream connection reset");
@@ -258,6 +268,13 @@ class Http1Session final : public Session, private DownstreamSide {
   void fail_parse(int status, Reason why, std::string_view line) noexcept {
     in_.clear();
     scanned_ = 0;
+    if (linger_) {
+      // The dropped upload is malformed: its answer is already out; just close.
+      linger_ = false;
+      closing_ = true;
+      owner_.output_ready();
+      return;
+    }
     if (ex_) {
       bool head_out = resp_head_written_;
       if (ex_->info().reason == Reason::none) {
@@ -465,36 +482,67 @@ class Http1Session final : public Session, private DownstreamSide {
     // RFC 9110 10.1.1: 100-continue is the one expectation; the 100 goes out once the request
     // passed admission and reached its upstream (on_continue), so a refused request costs no
     // upload. Any other expectation gets 417.
-    if (http11 && find_header(head.headers, "expect") != nullptr) {
-      return set_error(417, Reason::expectation_failed, "expectation failed");
-    }
+    const bool bad_expect = http11 && find_header(head.headers, "expect") != nullptr;
     head.expect_continue = expect_continue && head.has_body && http11;
 
     request_complete_ = false;
+    linger_ = false;
+    discard_.reset();
     reset_response_state();
     ex_ = std::make_unique<Exchange>(static_cast<DownstreamSide&>(*this));
     ex_->request() = std::move(head);
     if (!ex_->request().has_body) {
       ex_->request_body().set_eof();
     }
-    owner_.start_exchange(*ex_);
+    // Refused here, as local replies: the body that may follow is read and dropped (on_body).
+    if (bad_expect) {
+      ex_->local_reply(417, Reason::expectation_failed, "expectation failed");
+    } else if (BodyLimit{limits_.max_request_body}.refuses(ex_->request().content_length)) {
+      send(*ex_, body_too_large_reply());  // before any upstream: no 100, no byte forwarded
+    } else {
+      owner_.start_exchange(*ex_);
+    }
     return 0;
   }
 
   static int cb_body(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    return run(p, [&](Http1Session& s) {
-      if (!s.ex_) {
-        return 0;
+    return run(p, [&](Http1Session& s) { return s.on_body(std::string_view(at, len)); });
+  }
+  int on_body(std::string_view bytes) {
+    if (ex_) {
+      ex_->info().bytes_in += bytes.size();
+    }
+    if (!ex_ || (ex_->response_started() && !ex_->has_upstream())) {
+      // Nobody reads this body any more (a local reply, or the answer is already out): read
+      // and drop it, within bounds (body_limit.h); past them, the connection ends.
+      if (!discard_.drop(bytes.size()) && !ex_) {
+        closing_ = true;
       }
-      s.ex_->request_body().append(std::string_view(at, len));
-      s.ex_->info().bytes_in += len;
-      s.ex_->request_body_added();
       return 0;
-    });
+    }
+    if (BodyLimit{limits_.max_request_body}.over(ex_->info().bytes_in)) {
+      ex_->refuse_request_body(413, Reason::request_body_too_large, kBodyTooLargeLine);
+      discard_.drop(bytes.size());
+      return 0;
+    }
+    ex_->request_body().append(bytes);
+    ex_->request_body_added();
+    return 0;
   }
 
   static int cb_message_complete(llhttp_t* p) noexcept {
     return run(p, [](Http1Session& s) {
+      if (s.linger_) {
+        // The dropped upload ended within bounds: close as the answer announced, or (an
+        // upstream's early answer without Connection: close) go on to the next request.
+        s.linger_ = false;
+        s.in_trailers_ = false;
+        if (s.close_after_ || s.draining_ || s.closing_) {
+          s.closing_ = true;
+          return static_cast<int>(HPE_PAUSED);
+        }
+        return 0;
+      }
       if (s.upgrading_) {
         return static_cast<int>(HPE_PAUSED);  // parse() turns the connection into a tunnel
       }
@@ -611,6 +659,16 @@ class Http1Session final : public Session, private DownstreamSide {
     owner_.exchange_done(*ex_);
     ex_.reset();
     reset_response_state();
+    if (!request_complete_ && !tunnel_ && !upgrading_ && !discard_.spent()) {
+      // The answer is out before the upload ended: read and drop the rest (on_body) rather
+      // than close now, which with unread bytes sends RST and can destroy the answer in flight.
+      linger_ = true;
+      if (!in_.empty()) {
+        parse();
+      }
+      owner_.output_ready();
+      return;
+    }
     if (!request_complete_ || close_after_) {
       closing_ = true;
       in_.clear();
@@ -673,6 +731,8 @@ class Http1Session final : public Session, private DownstreamSide {
   bool in_pull_ = false;
   bool closing_ = false;
   bool draining_ = false;
+  bool linger_ = false;     // the answer is out; the rest of the upload is read and dropped
+  DiscardBudget discard_;   // body bytes dropped for the current request
   bool aborted_ = false;
 };
 
