@@ -18,6 +18,7 @@
 #include "gateway/http/body_limit.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/http1_request_head.h"
+#include "gateway/http/http1_response_out.h"
 #include "gateway/http/llhttp_glue.h"
 #include "gateway/http/local_reply.h"
 #include "gateway/http/message.h"
@@ -162,7 +163,7 @@ class Http1Session final : public Session, private DownstreamSide {
     owner_.output_ready();
   }
   void on_continue(Exchange&) noexcept override {
-    if (resp_head_written_ || request_complete_ || closing_) {
+    if (resp_.head_written() || request_complete_ || closing_) {
       return;
     }
     try {
@@ -173,7 +174,7 @@ class Http1Session final : public Session, private DownstreamSide {
     owner_.output_ready();
   }
   void on_upstream_abort(Exchange& ex) noexcept override {
-    if (!resp_head_written_) {
+    if (!resp_.head_written()) {
       // No byte of this response reached the client yet: it gets a 502 instead of a cut, and
       // the access log says 502 with the upstream's reason.
       const Reason why = ex.info().reason;
@@ -248,7 +249,7 @@ class Http1Session final : public Session, private DownstreamSide {
       }
     }
     in_parse_ = false;
-    if (ex_ && resp_complete_) {
+    if (ex_ && resp_.complete()) {
       owner_.output_ready();  // let pull_output() finish the exchange now that parsing stopped
     }
   }
@@ -276,13 +277,13 @@ class Http1Session final : public Session, private DownstreamSide {
       return;
     }
     if (ex_) {
-      bool head_out = resp_head_written_;
+      bool head_out = resp_.head_written();
       if (ex_->info().reason == Reason::none) {
         ex_->info().reason = why;
       }
       owner_.exchange_done(*ex_);
       ex_.reset();
-      reset_response_state();
+      resp_.reset();
       if (head_out) {
         aborted_ = true;
         owner_.request_rejected(status, why);
@@ -488,7 +489,7 @@ class Http1Session final : public Session, private DownstreamSide {
     request_complete_ = false;
     linger_ = false;
     discard_.reset();
-    reset_response_state();
+    resp_.reset();
     ex_ = std::make_unique<Exchange>(static_cast<DownstreamSide&>(*this));
     ex_->request() = std::move(head);
     if (!ex_->request().has_body) {
@@ -562,20 +563,12 @@ class Http1Session final : public Session, private DownstreamSide {
     });
   }
 
-  // ---- output ----
-  void reset_response_state() noexcept {
-    resp_head_written_ = false;
-    resp_chunked_ = false;
-    resp_body_allowed_ = false;
-    resp_close_delimited_ = false;
-    resp_complete_ = false;
-  }
-
+  // ---- output (http1_response_out.h serializes) ----
   void write_head(std::string& out) {
     if (!request_complete_ && !ex_->has_upstream()) {
       // A local reply while the request body is still coming: nobody will read the rest, so
-      // the connection ends with this response. (With an upstream attached the body usually
-      // completes first; if not, finish_exchange() closes without having announced it.)
+      // the connection ends with this response, once the rest is read and dropped (linger_).
+      // An upstream's early answer announces nothing: finish_exchange() decides then.
       close_after_ = true;
     }
     ResponseFraming f;
@@ -583,40 +576,7 @@ class Http1Session final : public Session, private DownstreamSide {
     f.head_request = head_is_head_;
     f.http10 = http10_;
     f.close = close_after_ || draining_;
-    write_response_head(out, ex_->response(), f);
-    resp_body_allowed_ = f.body_allowed;
-    resp_chunked_ = f.chunked;
-    resp_close_delimited_ = f.close_delimited;
-    close_after_ = f.close;
-    resp_head_written_ = true;
-  }
-
-  // Moves body bytes; returns true once the whole response was serialized.
-  bool write_body(std::string& out, std::size_t limit) {
-    BodyBuffer& body = ex_->response_body();
-    if (!resp_body_allowed_) {
-      std::size_t n = body.size();
-      if (n > 0) {
-        body.consume(n);
-        ex_->response_body_consumed(n);
-      }
-      return body.eof();
-    }
-    while (!body.empty() && out.size() < limit) {
-      std::size_t room = limit - out.size();
-      std::size_t n = std::min(room, body.size());
-      append_body_piece(out, body.peek().substr(0, n), resp_chunked_);
-      body.consume(n);
-      ex_->info().bytes_out += n;
-      ex_->response_body_consumed(n);
-    }
-    if (body.finished()) {
-      if (resp_chunked_) {
-        append_last_chunk(out, ex_->response().trailers);
-      }
-      return true;
-    }
-    return false;
+    close_after_ = resp_.write_head(out, *ex_, f);
   }
 
   void pull_loop(std::string& out, std::size_t limit) {
@@ -635,13 +595,13 @@ class Http1Session final : public Session, private DownstreamSide {
       if (!ex_ || !ex_->response_started()) {
         return;
       }
-      if (!resp_complete_) {
-        if (!resp_head_written_) {
+      if (!resp_.complete()) {
+        if (!resp_.head_written()) {
           write_head(out);
         }
-        resp_complete_ = write_body(out, limit);
+        resp_.write_body(out, *ex_, limit);
       }
-      if (!resp_complete_ || in_parse_) {
+      if (!resp_.complete() || in_parse_) {
         return;
       }
       finish_exchange();
@@ -658,7 +618,7 @@ class Http1Session final : public Session, private DownstreamSide {
   void finish_exchange() {
     owner_.exchange_done(*ex_);
     ex_.reset();
-    reset_response_state();
+    resp_.reset();
     if (!request_complete_ && !tunnel_ && !upgrading_ && !discard_.spent()) {
       // The answer is out before the upload ended: read and drop the rest (on_body) rather
       // than close now, which with unread bytes sends RST and can destroy the answer in flight.
@@ -716,11 +676,7 @@ class Http1Session final : public Session, private DownstreamSide {
   bool http10_ = false;
   bool head_is_head_ = false;
   bool request_complete_ = false;
-  bool resp_head_written_ = false;
-  bool resp_chunked_ = false;
-  bool resp_body_allowed_ = false;
-  bool resp_close_delimited_ = false;
-  bool resp_complete_ = false;
+  h1::ResponseOut resp_;  // the response being written
   bool close_after_ = false;
 
   bool upgrading_ = false;  // the head being parsed asks for a WebSocket upgrade
