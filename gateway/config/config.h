@@ -83,6 +83,7 @@ struct Limits {
   // Tenant TLS contexts in memory: above this many tenants, contexts are built at the first
   // handshake (tls/lazy_context.h); 0 = every tenant built at start.
   std::uint32_t max_tenant_contexts{};
+  std::uint64_t max_request_body{};  // bytes of one request body; 0 = no limit (413 past it)
   Pos pos_memory_budget;          // for check's warning when off
   Pos pos_max_connections_per_listener;  // set when explicit: check's descriptor-limit warning
 };

@@ -99,6 +99,9 @@ constexpr std::array kRows{
            "tenant TLS contexts kept in memory; with more tenants than this, each is built at its "
            "first handshake and the least recently used are dropped; 0 = no cap (all built at "
            "start)"},
+  LimitRow{"max_request_body", K::size, 0, 0, 1ULL << 50, &Limits::max_request_body,
+           "bytes in one request body (Content-Length, chunked or HTTP/2 DATA): 413 "
+           "(`request_body_too_large`); 0 = no limit"},
 };
 // clang-format on
 

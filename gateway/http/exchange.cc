@@ -186,6 +186,23 @@ void Exchange::fail(int status, Reason why) noexcept {
   }
 }
 
+void Exchange::refuse_request_body(int status, Reason why, std::string_view body_line) noexcept {
+  if (up_ != nullptr) {
+    UpstreamSide* up = std::exchange(up_, nullptr);
+    up->on_downstream_abort(*this);
+  }
+  info_.reason = why;
+  if (const std::size_t n = request_body_.size(); n > 0) {
+    request_body_.consume(n);
+    request_body_consumed(n);  // the client's window / reads reopen: the rest is dropped
+  }
+  if (!response_started_) {
+    local_reply(status, why, body_line);
+  } else {
+    down_->on_upstream_abort(*this);
+  }
+}
+
 void Exchange::local_reply(int status, Reason why, std::string_view body_line) noexcept {
   local_reply(status, why, body_line, 0);
 }

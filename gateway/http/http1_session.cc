@@ -15,9 +15,12 @@
 #include <string>
 #include <utility>
 
+#include "gateway/http/body_limit.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/http1_request_head.h"
+#include "gateway/http/http1_response_out.h"
 #include "gateway/http/llhttp_glue.h"
+#include "gateway/http/local_reply.h"
 #include "gateway/http/message.h"
 #include "gateway/http/obs_fold.h"
 #include "gateway/http/session.h"
@@ -116,7 +119,11 @@ class Http1Session final : public Session, private DownstreamSide {
     return closing_ && out_.empty() && !ex_;
   }
 
-  bool idle() const noexcept override { return !ex_ && !in_head_ && out_.empty() && in_.empty(); }
+  bool idle() const noexcept override {
+    return !ex_ && !in_head_ && out_.empty() && in_.empty() && !linger_;
+  }
+
+  bool lingering() const noexcept override { return linger_ && !closing_ && !aborted_; }
 
   void start_drain() noexcept override {
     draining_ = true;
@@ -156,7 +163,7 @@ class Http1Session final : public Session, private DownstreamSide {
     owner_.output_ready();
   }
   void on_continue(Exchange&) noexcept override {
-    if (resp_head_written_ || request_complete_ || closing_) {
+    if (resp_.head_written() || request_complete_ || closing_) {
       return;
     }
     try {
@@ -167,10 +174,14 @@ class Http1Session final : public Session, private DownstreamSide {
     owner_.output_ready();
   }
   void on_upstream_abort(Exchange& ex) noexcept override {
-    if (!resp_head_written_) {
+    if (!resp_.head_written()) {
       // No byte of this response reached the client yet: it gets a 502 instead of a cut, and
       // the access log says 502 with the upstream's reason.
       const Reason why = ex.info().reason;
+      if (why == Reason::request_body_too_large) {
+        send(ex, body_too_large_reply());  // Exchange::refuse_request_body
+        return;
+      }
       ex.local_reply(502, why,
                      why == Reason::upstream_protocol_error ? "upstream protocol error"
                                                             : "upstream connection reset");
@@ -238,7 +249,7 @@ class Http1Session final : public Session, private DownstreamSide {
       }
     }
     in_parse_ = false;
-    if (ex_ && resp_complete_) {
+    if (ex_ && resp_.complete()) {
       owner_.output_ready();  // let pull_output() finish the exchange now that parsing stopped
     }
   }
@@ -258,14 +269,21 @@ class Http1Session final : public Session, private DownstreamSide {
   void fail_parse(int status, Reason why, std::string_view line) noexcept {
     in_.clear();
     scanned_ = 0;
+    if (linger_) {
+      // The dropped upload is malformed: its answer is already out; just close.
+      linger_ = false;
+      closing_ = true;
+      owner_.output_ready();
+      return;
+    }
     if (ex_) {
-      bool head_out = resp_head_written_;
+      bool head_out = resp_.head_written();
       if (ex_->info().reason == Reason::none) {
         ex_->info().reason = why;
       }
       owner_.exchange_done(*ex_);
       ex_.reset();
-      reset_response_state();
+      resp_.reset();
       if (head_out) {
         aborted_ = true;
         owner_.request_rejected(status, why);
@@ -465,36 +483,67 @@ class Http1Session final : public Session, private DownstreamSide {
     // RFC 9110 10.1.1: 100-continue is the one expectation; the 100 goes out once the request
     // passed admission and reached its upstream (on_continue), so a refused request costs no
     // upload. Any other expectation gets 417.
-    if (http11 && find_header(head.headers, "expect") != nullptr) {
-      return set_error(417, Reason::expectation_failed, "expectation failed");
-    }
+    const bool bad_expect = http11 && find_header(head.headers, "expect") != nullptr;
     head.expect_continue = expect_continue && head.has_body && http11;
 
     request_complete_ = false;
-    reset_response_state();
+    linger_ = false;
+    discard_.reset();
+    resp_.reset();
     ex_ = std::make_unique<Exchange>(static_cast<DownstreamSide&>(*this));
     ex_->request() = std::move(head);
     if (!ex_->request().has_body) {
       ex_->request_body().set_eof();
     }
-    owner_.start_exchange(*ex_);
+    // Refused here, as local replies: the body that may follow is read and dropped (on_body).
+    if (bad_expect) {
+      ex_->local_reply(417, Reason::expectation_failed, "expectation failed");
+    } else if (BodyLimit{limits_.max_request_body}.refuses(ex_->request().content_length)) {
+      send(*ex_, body_too_large_reply());  // before any upstream: no 100, no byte forwarded
+    } else {
+      owner_.start_exchange(*ex_);
+    }
     return 0;
   }
 
   static int cb_body(llhttp_t* p, const char* at, std::size_t len) noexcept {
-    return run(p, [&](Http1Session& s) {
-      if (!s.ex_) {
-        return 0;
+    return run(p, [&](Http1Session& s) { return s.on_body(std::string_view(at, len)); });
+  }
+  int on_body(std::string_view bytes) {
+    if (ex_) {
+      ex_->info().bytes_in += bytes.size();
+    }
+    if (!ex_ || (ex_->response_started() && !ex_->has_upstream())) {
+      // Nobody reads this body any more (a local reply, or the answer is already out): read
+      // and drop it, within bounds (body_limit.h); past them, the connection ends.
+      if (!discard_.drop(bytes.size()) && !ex_) {
+        closing_ = true;
       }
-      s.ex_->request_body().append(std::string_view(at, len));
-      s.ex_->info().bytes_in += len;
-      s.ex_->request_body_added();
       return 0;
-    });
+    }
+    if (BodyLimit{limits_.max_request_body}.over(ex_->info().bytes_in)) {
+      ex_->refuse_request_body(413, Reason::request_body_too_large, kBodyTooLargeLine);
+      discard_.drop(bytes.size());
+      return 0;
+    }
+    ex_->request_body().append(bytes);
+    ex_->request_body_added();
+    return 0;
   }
 
   static int cb_message_complete(llhttp_t* p) noexcept {
     return run(p, [](Http1Session& s) {
+      if (s.linger_) {
+        // The dropped upload ended within bounds: close as the answer announced, or (an
+        // upstream's early answer without Connection: close) go on to the next request.
+        s.linger_ = false;
+        s.in_trailers_ = false;
+        if (s.close_after_ || s.draining_ || s.closing_) {
+          s.closing_ = true;
+          return static_cast<int>(HPE_PAUSED);
+        }
+        return 0;
+      }
       if (s.upgrading_) {
         return static_cast<int>(HPE_PAUSED);  // parse() turns the connection into a tunnel
       }
@@ -514,20 +563,12 @@ class Http1Session final : public Session, private DownstreamSide {
     });
   }
 
-  // ---- output ----
-  void reset_response_state() noexcept {
-    resp_head_written_ = false;
-    resp_chunked_ = false;
-    resp_body_allowed_ = false;
-    resp_close_delimited_ = false;
-    resp_complete_ = false;
-  }
-
+  // ---- output (http1_response_out.h serializes) ----
   void write_head(std::string& out) {
     if (!request_complete_ && !ex_->has_upstream()) {
       // A local reply while the request body is still coming: nobody will read the rest, so
-      // the connection ends with this response. (With an upstream attached the body usually
-      // completes first; if not, finish_exchange() closes without having announced it.)
+      // the connection ends with this response, once the rest is read and dropped (linger_).
+      // An upstream's early answer announces nothing: finish_exchange() decides then.
       close_after_ = true;
     }
     ResponseFraming f;
@@ -535,40 +576,7 @@ class Http1Session final : public Session, private DownstreamSide {
     f.head_request = head_is_head_;
     f.http10 = http10_;
     f.close = close_after_ || draining_;
-    write_response_head(out, ex_->response(), f);
-    resp_body_allowed_ = f.body_allowed;
-    resp_chunked_ = f.chunked;
-    resp_close_delimited_ = f.close_delimited;
-    close_after_ = f.close;
-    resp_head_written_ = true;
-  }
-
-  // Moves body bytes; returns true once the whole response was serialized.
-  bool write_body(std::string& out, std::size_t limit) {
-    BodyBuffer& body = ex_->response_body();
-    if (!resp_body_allowed_) {
-      std::size_t n = body.size();
-      if (n > 0) {
-        body.consume(n);
-        ex_->response_body_consumed(n);
-      }
-      return body.eof();
-    }
-    while (!body.empty() && out.size() < limit) {
-      std::size_t room = limit - out.size();
-      std::size_t n = std::min(room, body.size());
-      append_body_piece(out, body.peek().substr(0, n), resp_chunked_);
-      body.consume(n);
-      ex_->info().bytes_out += n;
-      ex_->response_body_consumed(n);
-    }
-    if (body.finished()) {
-      if (resp_chunked_) {
-        append_last_chunk(out, ex_->response().trailers);
-      }
-      return true;
-    }
-    return false;
+    close_after_ = resp_.write_head(out, *ex_, f);
   }
 
   void pull_loop(std::string& out, std::size_t limit) {
@@ -587,13 +595,13 @@ class Http1Session final : public Session, private DownstreamSide {
       if (!ex_ || !ex_->response_started()) {
         return;
       }
-      if (!resp_complete_) {
-        if (!resp_head_written_) {
+      if (!resp_.complete()) {
+        if (!resp_.head_written()) {
           write_head(out);
         }
-        resp_complete_ = write_body(out, limit);
+        resp_.write_body(out, *ex_, limit);
       }
-      if (!resp_complete_ || in_parse_) {
+      if (!resp_.complete() || in_parse_) {
         return;
       }
       finish_exchange();
@@ -610,7 +618,17 @@ class Http1Session final : public Session, private DownstreamSide {
   void finish_exchange() {
     owner_.exchange_done(*ex_);
     ex_.reset();
-    reset_response_state();
+    resp_.reset();
+    if (!request_complete_ && !tunnel_ && !upgrading_ && !discard_.spent()) {
+      // The answer is out before the upload ended: read and drop the rest (on_body) rather
+      // than close now, which with unread bytes sends RST and can destroy the answer in flight.
+      linger_ = true;
+      if (!in_.empty()) {
+        parse();
+      }
+      owner_.output_ready();
+      return;
+    }
     if (!request_complete_ || close_after_) {
       closing_ = true;
       in_.clear();
@@ -658,11 +676,7 @@ class Http1Session final : public Session, private DownstreamSide {
   bool http10_ = false;
   bool head_is_head_ = false;
   bool request_complete_ = false;
-  bool resp_head_written_ = false;
-  bool resp_chunked_ = false;
-  bool resp_body_allowed_ = false;
-  bool resp_close_delimited_ = false;
-  bool resp_complete_ = false;
+  h1::ResponseOut resp_;  // the response being written
   bool close_after_ = false;
 
   bool upgrading_ = false;  // the head being parsed asks for a WebSocket upgrade
@@ -673,6 +687,8 @@ class Http1Session final : public Session, private DownstreamSide {
   bool in_pull_ = false;
   bool closing_ = false;
   bool draining_ = false;
+  bool linger_ = false;     // the answer is out; the rest of the upload is read and dropped
+  DiscardBudget discard_;   // body bytes dropped for the current request
   bool aborted_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "gateway/http/http2_session_impl.h"
+#include "gateway/http/local_reply.h"
 
 namespace portcullis::gateway::http::h2s {
 
@@ -192,6 +193,10 @@ void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
   if (!st.protocol_.empty() && !websocket) {
     // Another protocol (or a CONNECT that ended its stream): nothing here speaks it.
     st.ex_->local_reply(501, Reason::upgrade_refused, "upgrade not supported");
+    return;
+  }
+  if (BodyLimit{limits_.max_request_body}.refuses(st.ex_->request().content_length)) {
+    send(*st.ex_, body_too_large_reply());  // before any upstream: no byte forwarded
     return;
   }
   owner_.start_exchange(*st.ex_);

@@ -442,8 +442,15 @@ int Http2Session::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data
     nghttp2_session_consume(session_.get(), stream_id, len);
     return 0;
   }
-  st->unconsumed_ += len;
   Exchange& ex = *st->ex_;
+  if (!st->websocket_ && ex.response_started() && !ex.has_upstream()) {
+    // A local reply (or a refused body): nobody reads the rest; its window goes back now and
+    // the stream ends as for an early answer (on_frame_send: drop, then RST_STREAM NO_ERROR).
+    ex.info().bytes_in += len;
+    nghttp2_session_consume(session_.get(), stream_id, len);
+    return 0;
+  }
+  st->unconsumed_ += len;
   if (st->websocket_) {
     // The client's side of a WebSocket (upgrade_relay.h); what it drops gets its window back.
     const std::uint64_t before = ex.info().bytes_in;
@@ -457,8 +464,14 @@ int Http2Session::on_data_chunk(std::int32_t stream_id, const std::uint8_t* data
     }
     return 0;
   }
-  ex.request_body().append(as_view(data, len));
   ex.info().bytes_in += len;
+  if (BodyLimit{limits_.max_request_body}.over(ex.info().bytes_in)) {
+    // Past [limits] max_request_body: the upstream request is reset, never completed.
+    h2::consume(session_.get(), stream_id, st->unconsumed_, len);
+    ex.refuse_request_body(413, Reason::request_body_too_large, kBodyTooLargeLine);
+    return 0;
+  }
+  ex.request_body().append(as_view(data, len));
   ex.request_body_added();
   return 0;
 }

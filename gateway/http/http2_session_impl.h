@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/http/body_limit.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/message.h"
 #include "gateway/http/nghttp2_callbacks.h"
@@ -105,8 +106,6 @@ class Stream final : public DownstreamSide {
   bool discard_ = false;
   std::size_t discarded_ = 0;
 };
-
-constexpr std::size_t kMaxDiscard = 8u << 20;
 
 class Http2Session final : public Session {
  public:

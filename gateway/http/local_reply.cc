@@ -1,5 +1,6 @@
 #include "gateway/http/local_reply.h"
 
+#include "gateway/http/body_limit.h"
 #include "gateway/http/exchange.h"
 
 namespace portcullis::gateway::http {
@@ -20,6 +21,8 @@ std::string_view status_text(int status) noexcept {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 417: return "Expectation Failed";
     case 421: return "Misdirected Request";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -44,6 +47,10 @@ LocalReply overloaded_reply() {
 
 LocalReply rate_limited_reply(std::uint32_t retry_after) {
   return {429, Reason::rate_limited, "rate limited: retry later", true, retry_after};
+}
+
+LocalReply body_too_large_reply() {
+  return {413, Reason::request_body_too_large, std::string(kBodyTooLargeLine), true};
 }
 
 LocalReply egress_denied_reply(int status, Reason why, Reason audit_reason) {

@@ -28,6 +28,7 @@ LocalReply misdirected_reply();   // 421: the host belongs to another tenant
 LocalReply no_route_reply();      // 404
 LocalReply overloaded_reply();    // 503: over [limits].memory_budget
 LocalReply rate_limited_reply(std::uint32_t retry_after);  // 429 + Retry-After
+LocalReply body_too_large_reply();  // 413: over [limits] max_request_body
 LocalReply egress_denied_reply(int status, Reason why, Reason audit_reason);
 // A configured direct_response: {client_identity} and {tenant} substituted, one trailing
 // newline dropped (the reply adds its own).

@@ -44,6 +44,7 @@ struct SessionLimits {
   std::uint32_t h2_max_outbound_control_frames = 1000;
   std::uint32_t h2_max_client_resets = 1000;
   std::uint32_t h2_max_server_resets = 1000;
+  std::uint64_t max_request_body = 0;  // bytes; 0 = no limit (body_limit.h)
 };
 
 class SessionOwner {
@@ -77,6 +78,9 @@ class Session {
   virtual bool should_close() const noexcept = 0;
   // True when no request is in flight (drain may close now).
   virtual bool idle() const noexcept = 0;
+  // True while the answer is out and the rest of an upload is only read and dropped
+  // (body_limit.h): the idle timeout may close the connection.
+  virtual bool lingering() const noexcept { return false; }
   // Graceful shutdown: H2 GOAWAY; H1 "Connection: close" on the next response, or close if idle.
   virtual void start_drain() noexcept = 0;
   // The process is shutting down: as start_drain, but HTTP/2 sends the two-step GOAWAY of

@@ -35,6 +35,7 @@ http::SessionLimits session_limits(const config::Limits& l) {
   s.h2_max_outbound_control_frames = l.h2_max_outbound_control_frames;
   s.h2_max_client_resets = l.h2_max_client_resets;
   s.h2_max_server_resets = l.h2_max_server_resets;
+  s.max_request_body = l.max_request_body;
   return s;
 }
 
@@ -433,7 +434,7 @@ void DownstreamConnection::on_timeout() noexcept {
     close(Reason::none);  // drained, and no request came within the grace
     return;
   }
-  if (!session_ || session_->idle() || (tunnel_ && tunnel_->active())) {
+  if (!session_ || session_->idle() || session_->lingering() || (tunnel_ && tunnel_->active())) {
     worker_.events().connection_closed_on_limit(Reason::idle_timeout);
     close(Reason::idle_timeout);
     return;

@@ -36,6 +36,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::upgrade_refused: return "upgrade_refused";
     case Reason::upgraded_connection_limit: return "upgraded_connection_limit";
     case Reason::admin_unauthorized: return "admin_unauthorized";
+    case Reason::request_body_too_large: return "request_body_too_large";
     case Reason::upstream_timeout: return "upstream_timeout";
     case Reason::egress_denied: return "egress_denied";
     case Reason::egress_private_address: return "egress_private_address";

@@ -36,6 +36,7 @@ enum class Reason : std::uint16_t {
   upgrade_refused,       // 403/501: an Upgrade / extended CONNECT the route does not allow
   upgraded_connection_limit,  // 503: the tenant's open WebSockets reached its [limits] cap
   admin_unauthorized,    // 401 on the admin listener: no or a wrong bearer token (audit admin_reject)
+  request_body_too_large,  // 413: the body is over [limits] max_request_body
   // Upstream.
   upstream_connect_failed,     // 502
   upstream_tls_failed,         // 502

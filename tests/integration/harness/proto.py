@@ -29,10 +29,11 @@ def server_ctx(t, alpn=("http/1.1",)):
 
 
 def proto_topology(env, clusters, routes, route_extra=None, extra_gateway_toml="",
-                   start=True):
+                   start=True, acme_extra_toml=""):
     """clusters: {name: (endpoint "host:port", protocol)}; routes: [(path_prefix, cluster)];
     route_extra: {path_prefix: "key = value\\n..."} added to that route."""
-    t = build_topology(env, start=False, extra_gateway_toml=extra_gateway_toml)
+    t = build_topology(env, start=False, extra_gateway_toml=extra_gateway_toml,
+                       acme_extra_toml=acme_extra_toml)
     pki = env.path("pki")
     ca = init_ca(os.path.join(pki, "proto-ca"), "Proto CA")
     cert, key = issue(ca, os.path.join(pki, "proto-tls"), dns=[PROTO_HOST])

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "gateway/http/body_limit.h"
 #include "gateway/http/message.h"
 #include "gateway/http/session.h"
 #include "tests/unit/http1/fakes.h"
@@ -371,6 +372,9 @@ TEST_CASE("http1 session: Expect 100-continue") {
     const std::string out = h.pull();
     CHECK(starts_with(out, "HTTP/1.1 404 Not Found\r\n"));
     CHECK(out.find("100 Continue") == std::string::npos);
+    // A client that sends the body anyway has it read and dropped, then the connection closes.
+    CHECK(h.session->lingering());
+    h.feed("hello");
     CHECK(h.session->should_close());
   }
   SECTION("any other expectation is 417") {
@@ -483,15 +487,113 @@ TEST_CASE("http1 session: upstream failure before the head is a local 502") {
   CHECK_FALSE(h.session->should_close());
 }
 
-TEST_CASE("http1 session: response before the request body ends closes the connection") {
+TEST_CASE("http1 session: a local reply during the upload reads the rest, then closes") {
   Harness h;
   h.owner.router = [](Exchange& ex) { ex.local_reply(404, Reason::no_route, "no route"); };
   REQUIRE(h.feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc"));
   std::string out = h.pull();
   CHECK(starts_with(out, "HTTP/1.1 404 Not Found\r\n"));
   CHECK(out.find("connection: close\r\n") != std::string::npos);
+  // Closing now would reset the connection with the upload unread (the answer can be lost).
+  CHECK_FALSE(h.session->should_close());
+  CHECK(h.session->lingering());
+  CHECK_FALSE(h.session->idle());
+  CHECK(h.session->want_read());
+  REQUIRE(h.feed(std::string(50, 'x')));
+  CHECK_FALSE(h.session->should_close());
+  h.feed(std::string(47, 'x') + "GET / HTTP/1.1\r\n\r\n");
+  CHECK(h.pull().empty());  // nothing after the close it announced
   CHECK(h.session->should_close());
-  CHECK_FALSE(h.feed("more body"));
+  CHECK(h.owner.heads.size() == 1);
+}
+
+TEST_CASE("http1 session: the dropped upload is bounded") {
+  Harness h;
+  h.owner.router = [](Exchange& ex) { ex.local_reply(404, Reason::no_route, "no route"); };
+  REQUIRE(h.feed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  CHECK(starts_with(h.pull(), "HTTP/1.1 404 Not Found\r\n"));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
+  std::size_t fed = 0;
+  for (int i = 0; i < 200 && !h.session->should_close(); ++i) {
+    h.feed(chunk);
+    fed += 0x10000;
+  }
+  CHECK(h.session->should_close());
+  CHECK(fed > kMaxDiscard);
+  CHECK(fed <= kMaxDiscard + 0x20000);
+}
+
+TEST_CASE("http1 session: an early upstream answer without close keeps the connection") {
+  Harness h;
+  struct Up : UpstreamSide {  // answers at once and never reads the body
+    void on_request_body(Exchange&) noexcept override {}
+    void on_response_body_consumed(Exchange&, std::size_t) noexcept override {}
+    void on_downstream_abort(Exchange&) noexcept override {}
+  } up;
+  h.owner.router = [&](Exchange& ex) {
+    ex.attach_upstream(up);
+    reply(ex, 200, "ok");
+  };
+  REQUIRE(h.feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"));
+  CHECK(h.pull() == kOk);
+  CHECK(h.session->lingering());
+  REQUIRE(h.feed("defghijGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"));
+  CHECK(h.pull() == kOk);
+  CHECK_FALSE(h.session->should_close());
+  CHECK(h.owner.heads.size() == 2);
+}
+
+TEST_CASE("http1 session: max_request_body") {
+  SessionLimits limits;
+  limits.max_request_body = 10;
+  SECTION("a Content-Length over it is 413 before routing, with no 100") {
+    Harness h(limits);
+    answer_ok(h);
+    REQUIRE(h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 11\r\n\r\n"));
+    const std::string out = h.pull();
+    CHECK(starts_with(out, "HTTP/1.1 413 Content Too Large\r\n"));
+    CHECK(out.find("100 Continue") == std::string::npos);
+    CHECK(out.find("connection: close\r\n") != std::string::npos);
+    CHECK(h.owner.heads.empty());
+    CHECK(h.owner.done_statuses == std::vector<int>{413});
+  }
+  SECTION("exactly the limit passes") {
+    Harness h(limits);
+    answer_ok(h);
+    REQUIRE(h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789"));
+    CHECK(h.pull() == kOk);
+  }
+  SECTION("a chunked body growing past it: the upstream lets go, the client gets 413") {
+    Harness h(limits);
+    struct Up : UpstreamSide {
+      void on_request_body(Exchange& ex) noexcept override {
+        got += ex.request_body().size();
+        ex.request_body().consume(ex.request_body().size());
+        eof = ex.request_body().eof();
+      }
+      void on_response_body_consumed(Exchange&, std::size_t) noexcept override {}
+      void on_downstream_abort(Exchange&) noexcept override { ++aborts; }
+      std::size_t got = 0;
+      bool eof = false;
+      int aborts = 0;
+    } up;
+    h.owner.router = [&](Exchange& ex) { ex.attach_upstream(up); };
+    REQUIRE(h.feed("PUT /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "8\r\n01234567\r\n"));
+    CHECK(up.got == 8);
+    h.feed("8\r\n01234567\r\n");
+    CHECK(up.got == 8);
+    CHECK(up.aborts == 1);
+    CHECK_FALSE(up.eof);
+    const std::string out = h.pull();
+    CHECK(starts_with(out, "HTTP/1.1 413 Content Too Large\r\n"));
+    CHECK(out.find("connection: close\r\n") != std::string::npos);
+    CHECK(h.session->lingering());
+    h.feed("8\r\n01234567\r\n0\r\n\r\n");
+    CHECK(up.got == 8);
+    CHECK(h.session->should_close());
+  }
 }
 
 TEST_CASE("http1 session: abort destroys the exchange and tells the upstream side") {
@@ -547,4 +649,23 @@ TEST_CASE("http1 session: obs-fold is caught at any split, spaces inside values 
     CHECK(*find_header(h.owner.heads[0].headers, "x") == "a b  c");
     CHECK(*find_header(h.owner.heads[0].headers, "y") == "");
   }
+}
+
+TEST_CASE("body_limit: declared and received lengths, and the drop budget") {
+  const BodyLimit none{};
+  CHECK_FALSE(none.refuses(std::uint64_t{1} << 40));
+  CHECK_FALSE(none.over(std::uint64_t{1} << 40));
+  const BodyLimit ten{10};
+  CHECK_FALSE(ten.refuses(std::nullopt));
+  CHECK_FALSE(ten.refuses(10));
+  CHECK(ten.refuses(11));
+  CHECK_FALSE(ten.over(10));
+  CHECK(ten.over(11));
+  DiscardBudget d;
+  CHECK(d.drop(kMaxDiscard));
+  CHECK_FALSE(d.spent());
+  CHECK_FALSE(d.drop(1));
+  CHECK(d.spent());
+  d.reset();
+  CHECK(d.dropped() == 0);
 }

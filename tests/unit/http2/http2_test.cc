@@ -539,3 +539,48 @@ TEST_CASE("h2: an endless CONTINUATION chain is cut off", "[http][h2]") {
   CHECK(p.server->should_close());
   CHECK(p.sown.heads.empty());
 }
+
+// [limits] max_request_body: a declared length is refused before routing; a body without one is
+// cut off as it streams (the upstream side lets go without seeing the end) and answered 413.
+TEST_CASE("h2: max_request_body", "[http][h2]") {
+  SessionLimits limits;
+  limits.max_request_body = 100 * 1024;
+  Pair p(limits);
+  p.sown.mode = FakeSessionOwner::Mode::hold;
+  const bool declared = GENERATE(true, false);
+  ClientReq req("POST", "/up", true);
+  if (declared) {
+    req.ex->request().content_length = 200 * 1024;
+  }
+  std::size_t sent = 0;
+  p.tick = [&]() {
+    Exchange& ex = *req.ex;
+    bool progress = false;
+    while (sent < 200 * 1024 && !ex.request_body().over_high()) {
+      ex.request_body().append(std::string(16 * 1024, 'x'));
+      sent += 16 * 1024;
+      ex.request_body_added();
+      progress = true;
+    }
+    if (sent == 200 * 1024 && !ex.request_body().eof()) {
+      ex.request_body().set_eof();
+      ex.request_body_added();
+      progress = true;
+    }
+    return req.read() > 0 || progress;
+  };
+  p.client->attach(*req.ex);
+  p.pump();
+  REQUIRE(req.got_head);
+  CHECK(req.head.status == 413);
+  CHECK(req.body == "request body too large\n");
+  REQUIRE(p.sown.done_status.size() == 1);
+  CHECK(p.sown.done_status[0] == 413);
+  if (declared) {
+    CHECK(p.sown.heads.empty());  // never routed
+  } else {
+    REQUIRE(p.sown.ups.size() == 1);
+    CHECK(p.sown.ups[0]->aborted);
+    CHECK(p.sown.ups[0]->received.size() <= limits.max_request_body);
+  }
+}
