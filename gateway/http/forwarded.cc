@@ -109,11 +109,18 @@ std::string forwarded_node(std::string_view ip) {
 
 std::string apply_forwarding(RequestHead& req, const ForwardingInput& in) {
   // Edge semantics: drop whatever the client claimed, then write our own view.
-  remove_header(req.headers, "x-forwarded-for");
-  remove_header(req.headers, "x-forwarded-proto");
-  remove_header(req.headers, "x-forwarded-host");
-  remove_header(req.headers, "forwarded");
-  remove_header(req.headers, "x-forwarded-client-cert");
+  // One pass over the fields for the five names (it was one pass per name).
+  std::erase_if(req.headers, [](const Header& f) {
+    const std::string_view n = f.name;
+    if (n == "forwarded") {
+      return true;
+    }
+    if (!n.starts_with("x-forwarded-")) {
+      return false;
+    }
+    const std::string_view rest = n.substr(12);
+    return rest == "for" || rest == "proto" || rest == "host" || rest == "client-cert";
+  });
 
   const std::string client_ip = in.conn != nullptr ? in.conn->client_ip : std::string();
   const std::string& scheme = req.scheme;
