@@ -263,7 +263,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     head_out_.clear();
     head_out_ += req.method;
     head_out_ += ' ';
-    head_out_ += req.path.empty() ? std::string("/") : req.path;
+    head_out_ += req.path.empty() ? std::string_view("/") : std::string_view(req.path);
     head_out_ += " HTTP/1.1\r\nhost: ";
     head_out_ += req.authority;
     head_out_ += "\r\n";

@@ -21,15 +21,26 @@ void remove_header(Headers& h, std::string_view name) {
 }
 
 bool is_hop_by_hop(std::string_view lower_name) noexcept {
-  static constexpr std::array<std::string_view, 9> kHopByHop = {
-      "connection", "keep-alive",          "proxy-connection",    "transfer-encoding", "te",
-      "upgrade",    "proxy-authenticate", "proxy-authorization", "trailer"};
-  for (std::string_view h : kHopByHop) {
-    if (h == lower_name) {
-      return true;
-    }
+  // By length first: every field of every message is asked, and most names match no length
+  // (nine string compares per field before).
+  switch (lower_name.size()) {
+    case 2:
+      return lower_name == "te";
+    case 7:
+      return lower_name == "upgrade" || lower_name == "trailer";
+    case 10:
+      return lower_name == "connection" || lower_name == "keep-alive";
+    case 16:
+      return lower_name == "proxy-connection";
+    case 17:
+      return lower_name == "transfer-encoding";
+    case 18:
+      return lower_name == "proxy-authenticate";
+    case 19:
+      return lower_name == "proxy-authorization";
+    default:
+      return false;
   }
-  return false;
 }
 
 bool is_owned_field_alias(std::string_view lower_name) noexcept {

@@ -25,6 +25,10 @@ TEST_CASE("message: find_header, remove_header, is_hop_by_hop") {
   }
   CHECK_FALSE(is_hop_by_hop("content-type"));
   CHECK_FALSE(is_hop_by_hop("trailers"));
+  for (const char* n : {"tf", "upgradf", "trailex", "keep-alivf", "connectioN", "proxy-connectiom",
+                        "transfer-encodinf", "proxy-authenticatf", "proxy-authorizatiom", ""}) {
+    CHECK_FALSE(is_hop_by_hop(n));
+  }
   CHECK_FALSE(is_hop_by_hop("host"));
 }
 
