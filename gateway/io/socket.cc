@@ -1,6 +1,7 @@
 #include "gateway/io/socket.h"
 
 #include <cstdlib>
+#include <new>
 
 #include "gateway/io/uv.h"
 
@@ -12,6 +13,31 @@ struct WriteReq {
   TlsSocket* socket;
   std::string data;
 };
+
+// Write requests are recycled per loop thread (two per proxied request, each a malloc and a
+// free otherwise). A few are kept, never their data.
+struct WriteReqCache {
+  static constexpr std::size_t kKeep = 32;
+  WriteReq* free[kKeep] = {};
+  std::size_t count = 0;
+  ~WriteReqCache() {
+    while (count > 0) {
+      delete free[--count];
+    }
+  }
+  WriteReq* take() {
+    return count > 0 ? free[--count] : new WriteReq{};
+  }
+  void give(WriteReq* w) noexcept {
+    std::string().swap(w->data);
+    if (count < kKeep) {
+      free[count++] = w;
+    } else {
+      delete w;
+    }
+  }
+};
+thread_local WriteReqCache t_write_reqs;
 
 struct ShutdownReq {
   uv_shutdown_t req;
@@ -194,7 +220,13 @@ void TlsSocket::queue_write(std::string data) noexcept {
   if (closing_ || data.empty()) {
     return;
   }
-  auto* w = new WriteReq{};
+  WriteReq* w;
+  try {
+    w = t_write_reqs.take();
+  } catch (const std::bad_alloc&) {
+    owner_.on_transport_error(UV_ENOMEM);
+    return;
+  }
   w->socket = this;
   w->data = std::move(data);
   w->req.data = w;
@@ -205,7 +237,7 @@ void TlsSocket::queue_write(std::string data) noexcept {
   if (rc != 0) {
     --writes_in_flight_;
     backlog_ -= w->data.size();
-    delete w;
+    t_write_reqs.give(w);
     owner_.on_transport_error(rc);
   }
 }
@@ -214,7 +246,7 @@ void TlsSocket::on_write(uv_write_t* req, int status) noexcept {
   auto* w = static_cast<WriteReq*>(req->data);
   TlsSocket& self = *w->socket;
   const std::size_t n = w->data.size();
-  delete w;
+  t_write_reqs.give(w);
   --self.writes_in_flight_;
   const bool was_high = self.backlog_ >= self.high_watermark_;
   self.backlog_ -= n;
