@@ -1,6 +1,7 @@
 // Forwarding headers (see forwarded.h).
 #include "gateway/http/forwarded.h"
 
+#include <array>
 #include <cstdint>
 #include <random>
 
@@ -71,14 +72,26 @@ std::string generate_request_id() {
   std::uint64_t lo = prng()();
   hi = (hi & ~std::uint64_t{0xF000}) | std::uint64_t{0x4000};            // version 4
   lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);  // variant 10xx
-  static constexpr char kHex[] = "0123456789abcdef";
-  // Filled in place: one allocation, no capacity check per character (this runs per request).
+  // A byte at a time through a pair table, into a string filled in place: one allocation and
+  // 16 table reads (a nibble at a time with the dash test was ~700 instructions per request).
+  static constexpr auto kHexPairs = [] {
+    std::array<char, 512> t{};
+    constexpr char kHex[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      t[static_cast<std::size_t>(2 * b)] = kHex[b >> 4];
+      t[static_cast<std::size_t>(2 * b + 1)] = kHex[b & 0xF];
+    }
+    return t;
+  }();
+  // Positions of the 16 bytes' two digits in 8-4-4-4-12 form.
+  static constexpr std::array<unsigned char, 16> kAt = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                        19, 21, 24, 26, 28, 30, 32, 34};
   std::string out(36, '-');
-  std::size_t pos = 0;
-  for (int i = 0; i < 32; ++i) {
-    pos += (i == 8 || i == 12 || i == 16 || i == 20) ? 1 : 0;
-    const std::uint64_t word = i < 16 ? hi : lo;
-    out[pos++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xF];
+  for (int i = 0; i < 16; ++i) {
+    const std::uint64_t word = i < 8 ? hi : lo;
+    const auto byte = static_cast<std::size_t>((word >> (56 - 8 * (i % 8))) & 0xFF);
+    out[kAt[static_cast<std::size_t>(i)]] = kHexPairs[2 * byte];
+    out[kAt[static_cast<std::size_t>(i)] + 1u] = kHexPairs[2 * byte + 1];
   }
   return out;
 }
@@ -109,11 +122,18 @@ std::string forwarded_node(std::string_view ip) {
 
 std::string apply_forwarding(RequestHead& req, const ForwardingInput& in) {
   // Edge semantics: drop whatever the client claimed, then write our own view.
-  remove_header(req.headers, "x-forwarded-for");
-  remove_header(req.headers, "x-forwarded-proto");
-  remove_header(req.headers, "x-forwarded-host");
-  remove_header(req.headers, "forwarded");
-  remove_header(req.headers, "x-forwarded-client-cert");
+  // One pass over the fields for the five names (it was one pass per name).
+  std::erase_if(req.headers, [](const Header& f) {
+    const std::string_view n = f.name;
+    if (n == "forwarded") {
+      return true;
+    }
+    if (!n.starts_with("x-forwarded-")) {
+      return false;
+    }
+    const std::string_view rest = n.substr(12);
+    return rest == "for" || rest == "proto" || rest == "host" || rest == "client-cert";
+  });
 
   const std::string client_ip = in.conn != nullptr ? in.conn->client_ip : std::string();
   const std::string& scheme = req.scheme;

@@ -263,7 +263,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     head_out_.clear();
     head_out_ += req.method;
     head_out_ += ' ';
-    head_out_ += req.path.empty() ? std::string("/") : req.path;
+    head_out_ += req.path.empty() ? std::string_view("/") : std::string_view(req.path);
     head_out_ += " HTTP/1.1\r\nhost: ";
     head_out_ += req.authority;
     head_out_ += "\r\n";
@@ -388,8 +388,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     }
     for (const Header& f : fields_) {
       // llhttp 8 lets a space (and other non-token bytes) into a response field name.
-      if (f.name.empty() || !std::all_of(f.name.begin(), f.name.end(), is_token_char) ||
-          !valid_field_value(f.value)) {
+      if (!is_token(f.name) || !valid_field_value(f.value)) {
         return -1;
       }
     }
@@ -406,7 +405,7 @@ class Http1Client final : public ClientSession, private UpstreamSide {
     head.status = status;
     std::vector<std::string> connection;
     for (Header& f : fields_) {
-      f.name = to_lower_ascii(f.name);
+      lower_ascii_in_place(f.name);
       if (f.name == "connection") {
         for (std::string& tok : connection_tokens(f.value)) {
           connection.push_back(std::move(tok));

@@ -103,6 +103,11 @@ void Http2Session::header(Stream& st, std::string_view name, std::string_view va
   if (is_hop_by_hop(name) || is_owned_field_alias(name)) {
     return;
   }
+  if (h.headers.capacity() == 0) {
+    // One allocation for a typical request and the forwarding fields added later (the vector
+    // grew four times per request before).
+    h.headers.reserve(12);
+  }
   h.headers.push_back(Header{std::string(name), std::string(value)});
 }
 

@@ -6,6 +6,7 @@
 // serializer writes its own framing, so what goes upstream is always cleanly framed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -73,14 +74,43 @@ bool forwardable_trailer(std::string_view lower_name) noexcept;
 // The lower-cased, OWS-trimmed, non-empty tokens of a Connection field value ("close, Foo").
 std::vector<std::string> connection_tokens(std::string_view list);
 
+namespace detail {
+// Byte classes, one table lookup per byte on the hot path (every head byte of every message
+// passes a check): bit 0 token character, bit 1 not allowed in a field value.
+inline constexpr std::array<unsigned char, 256> kCharClass = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                           std::string_view::npos;
+    const bool bad_value = (c < 0x20 && c != '\t') || c == 0x7F;
+    t[static_cast<std::size_t>(c)] =
+        static_cast<unsigned char>((token ? 1 : 0) | (bad_value ? 2 : 0));
+  }
+  return t;
+}();
+}  // namespace detail
+
 // RFC 9110 5.6.2 token character (method names, field names, transfer codings).
-bool is_token_char(char c) noexcept;
+inline bool is_token_char(char c) noexcept {
+  return (detail::kCharClass[static_cast<unsigned char>(c)] & 1) != 0;
+}
+
+// True for a non-empty string of token characters.
+inline bool is_token(std::string_view s) noexcept {
+  unsigned all = 1;
+  for (char c : s) {
+    all &= detail::kCharClass[static_cast<unsigned char>(c)];
+  }
+  return !s.empty() && (all & 1) != 0;
+}
 
 // Field value bytes: VCHAR, obs-text, SP and HTAB. No CR, LF, NUL or other controls.
 bool valid_field_value(std::string_view v) noexcept;
 
 // ASCII lower-casing.
 std::string to_lower_ascii(std::string_view s);
+void lower_ascii_in_place(std::string& s) noexcept;
 
 // Case-insensitive ASCII equality.
 bool iequals_ascii(std::string_view a, std::string_view b) noexcept;

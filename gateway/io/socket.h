@@ -73,7 +73,8 @@ class TlsSocket {
   void set_high_watermark(std::size_t bytes) noexcept { high_watermark_ = bytes; }
   std::size_t high_watermark() const noexcept { return high_watermark_; }
 
-  void set_timer(std::uint64_t ms) noexcept;  // re-arms; 0 stops
+  // on_timeout() fires `ms` from now (loop time) unless re-armed or stopped first; 0 stops.
+  void set_timer(std::uint64_t ms) noexcept;
   void close() noexcept;
   bool closing() const noexcept { return closing_; }
 
@@ -101,8 +102,8 @@ class TlsSocket {
   uv_timer_t timer_{};
   uv_connect_t connect_req_{};
   std::optional<tls::TlsStream> tls_;
-  std::string plain_;  // scratch for decrypted bytes
   std::shared_ptr<Resume> resume_;  // the builder holds it weakly: gone or closed, it is skipped
+  std::uint64_t deadline_ = 0;  // loop time (ms) on_timeout() is due; 0: none
   std::size_t backlog_ = 0;
   std::size_t high_watermark_ = kWriteHighWatermark;
   int writes_in_flight_ = 0;

@@ -34,6 +34,7 @@ std::size_t count(const Headers& h, std::string_view name) {
 
 TEST_CASE("forwarded: generate_request_id is a UUID v4 and unique") {
   std::set<std::string> seen;
+  std::set<char> digits[36];
   for (int i = 0; i < 1000; ++i) {
     std::string id = generate_request_id();
     REQUIRE(id.size() == 36);
@@ -44,9 +45,20 @@ TEST_CASE("forwarded: generate_request_id is a UUID v4 and unique") {
     CHECK(id[14] == '4');
     CHECK(std::string("89ab").find(id[19]) != std::string::npos);
     CHECK(valid_request_id(id));
+    for (std::size_t p = 0; p < id.size(); ++p) {
+      if (p != 8 && p != 13 && p != 18 && p != 23) {
+        CHECK(std::string("0123456789abcdef").find(id[p]) != std::string::npos);
+        digits[p].insert(id[p]);
+      }
+    }
     seen.insert(id);
   }
   CHECK(seen.size() == 1000);
+  // Every random digit position takes every value (1000 draws: missing one is ~1e-27).
+  for (std::size_t p : {0u, 7u, 9u, 12u, 15u, 17u, 20u, 22u, 24u, 35u}) {
+    INFO("position " << p);
+    CHECK(digits[p].size() == 16);
+  }
 }
 
 TEST_CASE("forwarded: valid_request_id") {

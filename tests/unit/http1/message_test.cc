@@ -25,6 +25,10 @@ TEST_CASE("message: find_header, remove_header, is_hop_by_hop") {
   }
   CHECK_FALSE(is_hop_by_hop("content-type"));
   CHECK_FALSE(is_hop_by_hop("trailers"));
+  for (const char* n : {"tf", "upgradf", "trailex", "keep-alivf", "connectioN", "proxy-connectiom",
+                        "transfer-encodinf", "proxy-authenticatf", "proxy-authorizatiom", ""}) {
+    CHECK_FALSE(is_hop_by_hop(n));
+  }
   CHECK_FALSE(is_hop_by_hop("host"));
 }
 
@@ -131,4 +135,26 @@ TEST_CASE("exchange: fail before and after the head") {
   ex.local_reply(421, Reason::misdirected_host, "misdirected request");
   CHECK(ex.response_body().peek() == "misdirected request\n");
   CHECK(ex.response().content_length == std::optional<std::uint64_t>(20));
+}
+
+// The byte-class table against the RFC 9110 definitions, for every byte value.
+TEST_CASE("message: token and field-value byte classes, every byte") {
+  const std::string tchar_extra = "!#$%&'*+-.^_`|~";
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const bool token = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+                       (b >= '0' && b <= '9') || tchar_extra.find(c) != std::string::npos;
+    const bool value_ok = b == '\t' || (b >= 0x20 && b != 0x7F);  // SP, VCHAR, obs-text
+    INFO("byte " << b);
+    CHECK(is_token_char(c) == token);
+    CHECK(is_token(std::string(1, c)) == token);
+    CHECK(is_token("ab" + std::string(1, c) + "cd") == token);
+    CHECK(valid_field_value(std::string(1, c)) == value_ok);
+    CHECK(valid_field_value("text " + std::string(1, c) + " more") == value_ok);
+  }
+  CHECK_FALSE(is_token(""));
+  CHECK(valid_field_value(""));
+  std::string mixed = "Mixed-CASE";
+  lower_ascii_in_place(mixed);
+  CHECK(mixed == "mixed-case");
 }
