@@ -26,20 +26,25 @@ LoadResult reload_tenant_files(const Config& previous,
   cfg.mesh = previous.mesh;
   cfg.listeners = previous.listeners;
   cfg.egress = previous.egress;
-  cfg.tenants.reserve(previous.tenants.size() + tenant_files.size());
-  for (const auto& t : previous.tenants) {
-    if (files.count(t.file) == 0) {
-      cfg.tenants.push_back(t);
+  // The files read again go into `fresh` (only they are sorted, quarantined, judged); the
+  // unchanged tenants are shared with `previous`, never copied (cow_vector.h).
+  Config fresh = cfg;
+  Config kept = cfg;
+  const Config& unchanged = kept;
+  kept.tenants.reserve(previous.tenants.size());
+  for (std::size_t i = 0; i < previous.tenants.size(); ++i) {
+    if (files.count(previous.tenants[i].file) == 0) {
+      kept.tenants.push_shared(previous.tenants.shared(i));
     }
   }
   for (const auto& q : previous.quarantined) {
     if (files.count(q.file) == 0) {
-      cfg.quarantined.push_back(q);
+      kept.quarantined.push_back(q);
     }
   }
   auto& diags = result.diagnostics;
   Validator v(diags);
-  v.adopt(cfg);  // the names and hosts the unchanged tenants hold
+  v.adopt(unchanged);  // the names and hosts the unchanged tenants hold
   std::vector<std::string> read;  // the files that exist, in name order (load()'s order)
   for (const auto& f : tenant_files) {
     std::error_code ec;
@@ -50,31 +55,51 @@ LoadResult reload_tenant_files(const Config& previous,
   std::sort(read.begin(), read.end());
   for (const auto& f : read) {
     if (auto t = parse_toml_file(f, diags)) {
-      v.read_tenant(*t, f, cfg);
+      v.read_tenant(*t, f, fresh);
     }
   }
-  v.finish(cfg);  // sorts the tenants again
+  v.finish(fresh);  // sorts the tenants read
 
   std::vector<Diagnostic> errors;
   for (const auto& d : diags) {
     if (d.severity == Diagnostic::Severity::error) {
-      if (!is_tenant_error(cfg, d) ||
-          cfg.gateway.tenant_errors != GatewaySection::TenantErrors::quarantine) {
+      if (!is_tenant_error(fresh, d) ||
+          fresh.gateway.tenant_errors != GatewaySection::TenantErrors::quarantine) {
         return result;  // not for this path to judge: the caller loads everything
       }
       errors.push_back(d);
     }
   }
-  quarantine_unparsed(cfg, read, errors);
-  quarantine_tenants(cfg, errors);
+  quarantine_unparsed(fresh, read, errors);
+  quarantine_tenants(fresh, errors);
+
+  // Both sorted by name, names unique: merge by pointer.
+  const Config& added = fresh;
+  cfg.tenants.reserve(unchanged.tenants.size() + added.tenants.size());
+  std::size_t a = 0;
+  std::size_t b = 0;
+  while (a < unchanged.tenants.size() || b < added.tenants.size()) {
+    const bool take_added =
+        a == unchanged.tenants.size() ||
+        (b < added.tenants.size() && added.tenants[b].name < unchanged.tenants[a].name);
+    cfg.tenants.push_shared(take_added ? added.tenants.shared(b++) : unchanged.tenants.shared(a++));
+  }
+  cfg.quarantined = std::move(kept.quarantined);
+  for (auto& q : fresh.quarantined) {
+    cfg.quarantined.push_back(std::move(q));
+  }
+  std::sort(cfg.quarantined.begin(), cfg.quarantined.end(),
+            [](const QuarantinedTenant& x, const QuarantinedTenant& y) { return x.name < y.name; });
   // unknown_sni must still name a serving tenant (load() checks it against every file).
-  for (const auto& l : cfg.listeners) {
+  const Config& merged = cfg;
+  for (const auto& l : merged.listeners) {
     if (l.unknown_sni == "reject") {
       continue;
     }
-    const bool found = std::any_of(cfg.tenants.begin(), cfg.tenants.end(),
-                                   [&](const TenantConfig& t) { return t.name == l.unknown_sni; });
-    if (!found) {
+    const auto it = std::lower_bound(
+        merged.tenants.begin(), merged.tenants.end(), l.unknown_sni,
+        [](const TenantConfig& t, const std::string& name) { return t.name < name; });
+    if (it == merged.tenants.end() || it->name != l.unknown_sni) {
       return result;
     }
   }

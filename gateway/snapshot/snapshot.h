@@ -65,8 +65,10 @@ struct TenantTlsSource {
   std::int64_t chain_not_after = 0;  // earliest notAfter in the chain file
 };
 
+// Shared between generations while the tenant's configuration (the same TenantConfig object)
+// and its context are unchanged: a per-tenant reload takes every other tenant over as it is.
 struct TenantRuntime {
-  const config::TenantConfig* cfg = nullptr;
+  const config::TenantConfig* cfg = nullptr;  // into the (shared) config.tenants element
   tls::SslCtxPtr server_ctx;  // may be shared (up-ref'd) with the previous generation
   // Instead of server_ctx when there are more tenants than [limits] max_tenant_contexts: built
   // at the first handshake; shared with the previous generation while the files are unchanged.
@@ -95,7 +97,7 @@ struct ListenerRuntime {
 struct Snapshot {
   std::uint64_t generation = 0;
   config::Config config;
-  std::vector<TenantRuntime> tenants;
+  config::CowVector<TenantRuntime> tenants;  // index = config.tenants index
   tls::SniTable sni;  // host -> tenant; also the Host/:authority check
   std::vector<ListenerRuntime> listeners;
   routing::EgressPolicy egress_policy;
