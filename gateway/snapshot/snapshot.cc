@@ -146,10 +146,8 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     snap->mesh_h2 = share(take_over->mesh_h2);
     snap->mesh_h1 = share(take_over->mesh_h1);
     snap->gateway_identity = take_over->gateway_identity;
-    for (const auto& f : take_over->certs) {
-      if (f.name == "mesh") {
-        snap->certs.push_back(f);
-      }
+    if (!take_over->certs.empty() && take_over->certs[0].name == "mesh") {
+      snap->certs.push_shared(take_over->certs.shared(0));  // the mesh fact comes first
     }
   } else if (need_mesh || !c.mesh.cert.empty()) {
     for (const bool h2 : {true, false}) {
@@ -201,9 +199,8 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     if (const TenantRuntime* old = kept[ti]; old != nullptr) {
       snap->tenants.push_shared(b.from);
       ++result.tenants_reused;
-      if (!old->tls_source.leaf_sha256.empty()) {
-        snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, old->tls_source.leaf_sha256,
-                                       old->tls_source.leaf_not_after});
+      if (old->cert_fact) {
+        snap->certs.push_shared(old->cert_fact);
       }
       snap->sni.add_tenant(
           tls::TenantTls{old->server_ctx.get(), min_version, ti, false, old->lazy.get()});
@@ -228,8 +225,9 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     rt.tls_source = std::move(b.source);
     ++(b.reused ? result.tenants_reused : result.tenants_built);
     if (!rt.tls_source.leaf_sha256.empty()) {
-      snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256,
-                                     rt.tls_source.leaf_not_after});
+      rt.cert_fact = std::make_shared<const CertFact>(CertFact{
+          "tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256, rt.tls_source.leaf_not_after});
+      snap->certs.push_shared(rt.cert_fact);
     }
     snap->sni.add_tenant(
         tls::TenantTls{rt.server_ctx.get(), min_version, ti, false, rt.lazy.get()});

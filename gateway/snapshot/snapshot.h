@@ -74,6 +74,7 @@ struct TenantRuntime {
   // at the first handshake; shared with the previous generation while the files are unchanged.
   std::shared_ptr<tls::LazyContext> lazy;
   TenantTlsSource tls_source;
+  std::shared_ptr<const CertFact> cert_fact;  // also in Snapshot::certs; null without a leaf
   routing::RouteTable routes;            // -> index into cfg->routes
   std::vector<int> route_cluster;        // per route: index into clusters, -1 for direct
   std::vector<ClusterRuntime> clusters;
@@ -105,7 +106,7 @@ struct Snapshot {
   tls::SslCtxPtr mesh_h2;
   tls::SslCtxPtr mesh_h1;
   std::string gateway_identity;  // the URI SAN of [mesh].cert
-  std::vector<CertFact> certs;
+  config::CowVector<CertFact> certs;  // tenants' in tenant order, shared with their runtimes
   // Tenants whose new files have errors but whose previous version (configuration and context,
   // still valid) keeps serving: in `tenants` too. Quarantined ones are config.quarantined.
   std::vector<config::QuarantinedTenant> stale;
