@@ -4,14 +4,80 @@
 #include <filesystem>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 
 #include "gateway/config/toml_loader.h"
 #include "gateway/config/validate.h"
 
 namespace portcullis::gateway::config {
 
+namespace {
+
+// What Validator::adopt() + read_tenant() would say about `t` against the unchanged tenants,
+// found through `host_owner` and a binary search by name (previous.tenants is sorted).
+void check_against_unchanged(const Config& previous, const std::unordered_set<std::string_view>& files,
+                             const HostOwner& host_owner, const TenantConfig& t,
+                             const Pos& name_pos, std::vector<Diagnostic>& out) {
+  const auto held = [&](const std::string& file) { return files.count(file) == 0; };
+  const auto& ts = previous.tenants;
+  const auto it = std::lower_bound(ts.begin(), ts.end(), t.name,
+                                   [](const TenantConfig& x, const std::string& n) { return x.name < n; });
+  std::string other;
+  if (it != ts.end() && it->name == t.name && held(it->file)) {
+    other = it->file;
+  }
+  for (const auto& q : previous.quarantined) {
+    if (other.empty() && q.name == t.name && held(q.file)) {
+      other = q.file;
+    }
+  }
+  if (!other.empty()) {
+    out.push_back(Diagnostic{Diagnostic::Severity::error, name_pos,
+                             "tenant name \"" + t.name + "\" is already used by " + other,
+                             "a name used by no other tenant"});
+  }
+  for (std::size_t i = 0; i < t.hosts.size(); ++i) {
+    const auto owner = host_owner(t.hosts[i]);
+    if (!owner) {
+      continue;
+    }
+    std::string tenant;
+    Pos at;
+    if (*owner < ts.size()) {
+      const TenantConfig& o = ts[*owner];
+      if (!held(o.file)) {
+        continue;
+      }
+      tenant = o.name;
+      at = Pos{o.file, 0, 0};
+      for (std::size_t h = 0; h < o.hosts.size() && h < o.pos_hosts.size(); ++h) {
+        if (o.hosts[h] == t.hosts[i]) {
+          at = o.pos_hosts[h];
+        }
+      }
+    } else if (*owner - ts.size() < previous.quarantined.size()) {
+      const QuarantinedTenant& q = previous.quarantined[*owner - ts.size()];
+      if (!held(q.file)) {
+        continue;
+      }
+      tenant = q.name;
+      at = Pos{q.file, 0, 0};
+    } else {
+      continue;
+    }
+    out.push_back(Diagnostic{
+        Diagnostic::Severity::error, i < t.pos_hosts.size() ? t.pos_hosts[i] : Pos{t.file, 0, 0},
+        "host \"" + t.hosts[i] + "\" is already claimed by tenant \"" + tenant + "\" in " +
+            at.file + ":" + std::to_string(at.line) + ":" + std::to_string(at.col),
+        "a host name that no other tenant lists"});
+  }
+}
+
+}  // namespace
+
 LoadResult reload_tenant_files(const Config& previous,
-                               const std::vector<std::string>& tenant_files) {
+                               const std::vector<std::string>& tenant_files,
+                               const HostOwner& host_owner) {
   LoadResult result;
   const std::unordered_set<std::string_view> files(tenant_files.begin(), tenant_files.end());
   // Every section gateway.toml owns, as it was (a new section of Config belongs here too: a
@@ -44,7 +110,13 @@ LoadResult reload_tenant_files(const Config& previous,
   }
   auto& diags = result.diagnostics;
   Validator v(diags);
-  v.adopt(unchanged);  // the names and hosts the unchanged tenants hold
+  if (host_owner) {
+    Config seen = cfg;  // [mesh] and the quarantined ones: a few; the tenants are looked up
+    seen.quarantined = unchanged.quarantined;
+    v.adopt(seen);
+  } else {
+    v.adopt(unchanged);  // the names and hosts the unchanged tenants hold
+  }
   std::vector<std::string> read;  // the files that exist, in name order (load()'s order)
   for (const auto& f : tenant_files) {
     std::error_code ec;
@@ -55,7 +127,17 @@ LoadResult reload_tenant_files(const Config& previous,
   std::sort(read.begin(), read.end());
   for (const auto& f : read) {
     if (auto t = parse_toml_file(f, diags)) {
+      const std::size_t before = fresh.tenants.size();
       v.read_tenant(*t, f, fresh);
+      if (host_owner && fresh.tenants.size() > before) {
+        Pos name_pos{f, 0, 0};
+        if (const toml::node* n = t->get("name")) {
+          name_pos = Pos{f, static_cast<int>(n->source().begin.line),
+                         static_cast<int>(n->source().begin.column)};
+        }
+        check_against_unchanged(previous, files, host_owner, std::as_const(fresh.tenants).back(),
+                                name_pos, diags);
+      }
     }
   }
   v.finish(fresh);  // sorts the tenants read

@@ -510,7 +510,13 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
   }
   std::sort(tenant_files.begin(), tenant_files.end());
   tenant_files.erase(std::unique(tenant_files.begin(), tenant_files.end()), tenant_files.end());
-  config::LoadResult loaded = config::reload_tenant_files(pc, tenant_files);
+  // The running generation's SNI table says who holds a host: the unchanged tenants are not
+  // indexed again to check the new files against them.
+  const auto host_owner = [&previous](std::string_view pattern) -> std::optional<std::size_t> {
+    const auto owner = previous.sni.owner(pattern);
+    return owner ? std::optional<std::size_t>(*owner) : std::nullopt;
+  };
+  config::LoadResult loaded = config::reload_tenant_files(pc, tenant_files, host_owner);
   if (!loaded.ok()) {
     return std::nullopt;
   }
