@@ -26,7 +26,7 @@ TEST_CASE("CowVector: shared elements are the same objects until written", "[cow
     b.push_shared(a.shared(i));
   }
   const CowVector<Item>& cb = b;
-  CHECK(b.same(0, &a[0]));  // const reads copy nothing
+  CHECK(b.same(0, &std::as_const(a)[0]));  // const reads copy nothing
   CHECK(cb[1].value == 2);
   CHECK(b.same(1, &std::as_const(a)[1]));
 
