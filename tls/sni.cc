@@ -1,5 +1,8 @@
 #include "tls/sni.h"
 
+#include <functional>
+#include <utility>
+
 #include "tls/acme_challenges.h"
 #include "tls/context_builder.h"
 #include "tls/stream.h"
@@ -156,9 +159,117 @@ int on_client_hello(SSL* ssl, int* alert, void*) noexcept {
 
 }  // namespace
 
+std::size_t SniTable::shard_of(std::string_view key) noexcept {
+  return std::hash<std::string_view>{}(key) % kShards;
+}
+
+SniTable::Shard& SniTable::writable(std::size_t shard) {
+  if (shards_.empty()) {
+    shards_.resize(kShards);
+  }
+  auto& s = shards_[shard];
+  if (!s) {
+    s = std::make_shared<const Shard>();
+  } else if (s.use_count() > 1) {
+    s = std::make_shared<const Shard>(*s);  // shared with another generation: copy this one
+  }
+  return const_cast<Shard&>(*s);  // ours alone (use_count 1): nobody else reads it
+}
+
+namespace {
+
+// "*.suffix" -> {"suffix", true}; else {name, false}.
+std::pair<std::string, bool> split_pattern(std::string_view pattern) {
+  std::string key = routing::HostTable::normalize(pattern);
+  if (key.size() >= 2 && key[0] == '*' && key[1] == '.') {
+    return {key.substr(2), true};
+  }
+  return {std::move(key), false};
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> SniTable::owner(std::string_view pattern) const {
+  const auto [key, wild] = split_pattern(pattern);
+  if (shards_.empty()) {
+    return std::nullopt;
+  }
+  const auto& s = shards_[shard_of(key)];
+  if (!s) {
+    return std::nullopt;
+  }
+  const auto& map = wild ? s->wildcard : s->exact;
+  const auto it = map.find(key);
+  return it == map.end() ? std::nullopt : std::optional<std::uint32_t>(it->second);
+}
+
+bool SniTable::add_host(std::string_view pattern, std::uint32_t tenant) {
+  if (owner(pattern)) {
+    return false;  // checked first: a taken name copies no shard
+  }
+  auto [key, wild] = split_pattern(pattern);
+  Shard& s = writable(shard_of(key));
+  (wild ? s.wildcard : s.exact).emplace(std::move(key), tenant);
+  return true;
+}
+
+void SniTable::remove_host(std::string_view pattern, std::uint32_t tenant) {
+  if (owner(pattern) != tenant) {
+    return;
+  }
+  const auto [key, wild] = split_pattern(pattern);
+  Shard& s = writable(shard_of(key));
+  (wild ? s.wildcard : s.exact).erase(key);
+}
+
+SniTable SniTable::with_same_hosts() const {
+  SniTable t;
+  t.shards_ = shards_;
+  return t;
+}
+
+std::size_t SniTable::shards_shared_with(const SniTable& other) const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < shards_.size() && i < other.shards_.size(); ++i) {
+    n += shards_[i] && shards_[i] == other.shards_[i] ? 1 : 0;
+  }
+  return n;
+}
+
 const TenantTls* SniTable::find(std::string_view name) const noexcept {
-  const auto i = hosts_.find(name);
-  return i ? &entries_[*i] : nullptr;
+  if (name.empty() || shards_.empty()) {
+    return nullptr;
+  }
+  std::string key;
+  try {
+    key = routing::HostTable::normalize(name);
+  } catch (...) {  // allocation: no tenant rather than an exception in a C callback
+    return nullptr;
+  }
+  if (key.empty()) {
+    return nullptr;
+  }
+  const auto lookup = [&](const std::string& k, bool wild) -> const TenantTls* {
+    const auto& s = shards_[shard_of(k)];
+    if (!s) {
+      return nullptr;
+    }
+    const auto& map = wild ? s->wildcard : s->exact;
+    const auto it = map.find(k);
+    return it == map.end() ? nullptr : tenant(it->second);
+  };
+  try {
+    if (const TenantTls* t = lookup(key, false)) {
+      return t;
+    }
+    const std::size_t dot = key.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 >= key.size()) {
+      return nullptr;
+    }
+    return lookup(key.substr(dot + 1), true);
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 const TenantTls* SniTable::tenant(std::uint32_t index) const noexcept {

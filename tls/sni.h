@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <openssl/ssl.h>
@@ -31,20 +33,43 @@ struct TenantTls {
   LazyContext* lazy = nullptr;  // owned by the snapshot's tenant
 };
 
+// Host names -> tenant index, persistent across generations: the names live in shards, each
+// shared with the previous generation's table until a change touches it (copy-on-write), so a
+// reload that changes one tenant copies a few shards instead of every name. Lookups follow
+// routing::HostTable: exact name first, then the one-label wildcard; case-insensitive, one
+// trailing dot ignored.
 class SniTable {
  public:
   // Tenants are added in index order (t.tenant == number of tenants added before); quarantined
   // ones after every serving one.
   void add_tenant(const TenantTls& t) { entries_.push_back(t); }
   // `pattern`: exact or "*.suffix", for an added tenant. False if the pattern is taken.
-  bool add_host(std::string_view pattern, std::uint32_t tenant) {
-    return hosts_.add(pattern, tenant);
-  }
+  bool add_host(std::string_view pattern, std::uint32_t tenant);
+  // Removes `pattern` when `tenant` holds it (else nothing).
+  void remove_host(std::string_view pattern, std::uint32_t tenant);
+  // The tenant holding exactly this pattern, if any (no wildcard expansion).
+  std::optional<std::uint32_t> owner(std::string_view pattern) const;
   const TenantTls* find(std::string_view name) const noexcept;
   const TenantTls* tenant(std::uint32_t index) const noexcept;
+  std::size_t tenants() const noexcept { return entries_.size(); }
+
+  // The next generation's table: the same host names (shards shared, not copied) and no
+  // tenants yet; the caller adds every tenant again (an array of small entries) and changes
+  // the names of the tenants that changed. Valid only while tenant indexes stay the same.
+  SniTable with_same_hosts() const;
+  // How many shards this table shares with `other` (the same objects): for tests and sizing.
+  std::size_t shards_shared_with(const SniTable& other) const noexcept;
 
  private:
-  routing::HostTable hosts_;
+  struct Shard {
+    std::unordered_map<std::string, std::uint32_t> exact;     // normalised name
+    std::unordered_map<std::string, std::uint32_t> wildcard;  // suffix after "*."
+  };
+  static constexpr std::size_t kShards = 1024;  // 100k names: ~100 a shard
+  static std::size_t shard_of(std::string_view key) noexcept;
+  Shard& writable(std::size_t shard);
+
+  std::vector<std::shared_ptr<const Shard>> shards_;  // kShards once a name is added
   std::vector<TenantTls> entries_;
 };
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/config/cow_vector.h"
+
 namespace portcullis::gateway::config {
 
 // Where a value came from. line/col are 1-based; 0 means "the file as a whole".
@@ -256,7 +258,9 @@ struct Config {
   AcmeSection acme;
   std::vector<ListenerConfig> listeners;
   std::vector<EgressConfig> egress;
-  std::vector<TenantConfig> tenants;  // sorted by name
+  // Sorted by name. Shared element by element with the previous generation on a per-tenant
+  // reload (cow_vector.h): read through a const Config to keep them shared.
+  CowVector<TenantConfig> tenants;
   std::vector<QuarantinedTenant> quarantined;  // sorted by name; only from load_isolating()
 };
 

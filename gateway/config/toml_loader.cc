@@ -11,6 +11,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "gateway/config/validate.h"
 
@@ -293,20 +294,20 @@ std::vector<std::size_t> quarantine_tenants(Config& cfg, const std::vector<Diagn
     }
     return kept;
   }
-  std::vector<TenantConfig> stay;
+  CowVector<TenantConfig> stay;  // by pointer: tenants shared with a running generation stay so
   stay.reserve(cfg.tenants.size());
   for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
-    TenantConfig& t = cfg.tenants[i];
+    const TenantConfig& t = std::as_const(cfg.tenants)[i];
     const auto it = by_file.find(t.file);
     if (it == by_file.end()) {
       kept.push_back(i);
-      stay.push_back(std::move(t));
+      stay.push_shared(cfg.tenants.shared(i));
       continue;
     }
     QuarantinedTenant q;
     q.name = t.name.empty() ? std::filesystem::path(t.file).stem().string() : t.name;
     q.file = t.file;
-    q.hosts = std::move(t.hosts);
+    q.hosts = t.hosts;
     q.error = it->second.first->format();
     q.errors = it->second.second;
     cfg.quarantined.push_back(std::move(q));

@@ -552,7 +552,7 @@ void DownstreamConnection::route(http::Exchange& ex) {
   info.authority = ex.request().authority;
   const tls::TlsSummary& sum = socket_.tls()->summary();
   runtime::RouteInput in;
-  in.tenant = static_cast<std::uint32_t>(tenant_ - snapshot_->tenants.data());
+  in.tenant = tls::selected_tenant(socket_.tls()->ssl()).value_or(0);  // tenant_'s index
   in.tenant_by_fallback = tenant_by_fallback_;
   in.authority = ex.request().authority;
   in.path = ex.request().path;

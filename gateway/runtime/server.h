@@ -36,6 +36,15 @@ namespace portcullis::gateway::runtime {
 class Watcher;
 class Worker;
 
+// What a reload changed that the main loop must redo (server_reload.cc): the watched files
+// (tenants' certificates, keys, CAs) and the metric families' shape (tenants, clusters, routes).
+// O(1) work per tenant that both generations share.
+struct TenantDelta {
+  bool same_files = false;
+  bool same_shape = false;
+};
+TenantDelta tenant_delta(const Snapshot& before, const Snapshot& after);
+
 class Server final : public admin::AdminViews {
  public:
   // `takeover`: take the listening sockets of the process serving [gateway].state_dir, then
@@ -71,6 +80,7 @@ class Server final : public admin::AdminViews {
   void reload(std::vector<std::string> changed = {});  // changed: the watcher's paths, or all
   void apply_reload(BuildResult built, bool off_loop);
   void report_tenant_states(const Snapshot& before, const Snapshot& after);
+  void report_cert_changes(const Snapshot& before, const Snapshot& after);
   void log_tenant_state(const config::QuarantinedTenant& q, Reason why);
   // Phase 1: not ready, still serving, for `delay`; phase 2 (stop_accepting): listeners
   // closed, connections drained, drain_timeout; then the exit.

@@ -48,6 +48,74 @@ BuildResult build_reload(const std::string& config_path, std::uint64_t generatio
 
 }  // namespace
 
+TenantDelta tenant_delta(const Snapshot& before, const Snapshot& after) {
+  TenantDelta d;
+  const config::Config& a = before.config;
+  const config::Config& b = after.config;
+  // Only the tenants that are not the very same objects are compared: a per-tenant reload
+  // shares every other one (cow_vector.h); a full reload shares none and takes the long way.
+  if (a.tenants.size() != b.tenants.size() || a.file != b.file ||
+      a.gateway.tenants_dir != b.gateway.tenants_dir || a.mesh.ca != b.mesh.ca ||
+      a.mesh.cert != b.mesh.cert || a.mesh.key != b.mesh.key ||
+      a.gateway.ticket_keys != b.gateway.ticket_keys || a.egress.size() != b.egress.size()) {
+    return d;
+  }
+  for (std::size_t i = 0; i < a.egress.size(); ++i) {
+    if (a.egress[i].ca != b.egress[i].ca) {
+      return d;
+    }
+  }
+  d.same_files = true;
+  d.same_shape = true;
+  for (std::size_t i = 0; i < b.tenants.size() && (d.same_files || d.same_shape); ++i) {
+    if (b.tenants.same(i, &a.tenants[i])) {
+      continue;
+    }
+    const config::TenantConfig& x = a.tenants[i];
+    const config::TenantConfig& y = b.tenants[i];
+    d.same_files = d.same_files && x.cert == y.cert && x.key == y.key &&
+                   x.client_ca == y.client_ca;
+    bool shape = x.name == y.name && x.routes.size() == y.routes.size() &&
+                 x.clusters.size() == y.clusters.size();
+    for (std::size_t c = 0; shape && c < x.clusters.size(); ++c) {
+      shape = x.clusters[c].name == y.clusters[c].name;
+    }
+    d.same_shape = d.same_shape && shape;
+  }
+  return d;
+}
+
+// Certificates that changed with this reload: one cert_reload line each. Facts shared with the
+// running generation (the same objects) did not change; by name (names are unique: "mesh",
+// "tenant:NAME") when the lists do not line up.
+void Server::report_cert_changes(const Snapshot& before, const Snapshot& after) {
+  const auto& was = before.certs;
+  const auto& now = after.certs;
+  bool aligned = was.size() == now.size();
+  for (std::size_t i = 0; aligned && i < now.size(); ++i) {
+    aligned = now.same(i, &was[i]) || now[i].name == was[i].name;
+  }
+  if (aligned) {
+    for (std::size_t i = 0; i < now.size(); ++i) {
+      if (!now.same(i, &was[i]) && now[i].sha256 != was[i].sha256) {
+        events_.cert_reloaded(now[i].name, now[i].file);
+      }
+    }
+    return;
+  }
+  std::unordered_map<std::string_view, std::string_view> by_name;
+  by_name.reserve(was.size());
+  for (const auto& c : was) {
+    by_name.emplace(c.name, c.sha256);
+  }
+  for (const auto& c : now) {
+    const auto it = by_name.find(c.name);
+    if (it == by_name.end() || it->second != c.sha256) {
+      events_.cert_reloaded(c.name, c.file);
+    }
+  }
+}
+
 // Tenants whose state (quarantined, stale, serving) or error changed with this reload: one
 // tenant_state audit line each, and a line on stderr.
 void Server::report_tenant_states(const Snapshot& before, const Snapshot& after) {
@@ -164,19 +232,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
     return;
   }
   ++generation_;
-  // Certificates that changed with this reload: one cert_reload line each. By name (names are
-  // unique: "mesh", "tenant:NAME"); a pairwise scan is quadratic in the tenant count.
-  std::unordered_map<std::string_view, std::string_view> before;
-  before.reserve(current_->certs.size());
-  for (const auto& c : current_->certs) {
-    before.emplace(c.name, c.sha256);
-  }
-  for (const auto& now : built.snapshot->certs) {
-    const auto it = before.find(now.name);
-    if (it == before.end() || it->second != now.sha256) {
-      events_.cert_reloaded(now.name, now.file);
-    }
-  }
+  report_cert_changes(*current_, *built.snapshot);
   report_tenant_states(*current_, *built.snapshot);
   SnapshotPtr replaced = current_;
   {
@@ -188,12 +244,17 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   }
   memory_.configure(built.snapshot->config.limits.memory_budget);
   events_.config_loaded(true, generation_, config_path_);
-  watcher_->rebuild(config_path_, built.snapshot->config);
+  const TenantDelta delta = tenant_delta(*replaced, *built.snapshot);
+  if (!delta.same_files) {
+    watcher_->rebuild(config_path_, built.snapshot->config);
+  }
   if (acme_) {
     acme_->update(built.snapshot->config);
   }
   events_.reload_result(true, generation_);
-  events_.config_published(*built.snapshot);
+  if (!delta.same_shape) {
+    events_.config_published(*built.snapshot);
+  }
   scan_tenant_expiry(*built.snapshot);
   sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big

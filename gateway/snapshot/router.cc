@@ -1,12 +1,17 @@
 #include "gateway/snapshot/router.h"
 
+#include <stdexcept>
+
 #include "routing/authority.h"
 
 namespace portcullis::gateway::runtime {
 
 RouteResult route_request(const Snapshot& snap, const RouteInput& in) {
   RouteResult r;
-  const TenantRuntime& tenant = snap.tenants.at(in.tenant);
+  if (in.tenant >= snap.tenants.size()) {
+    throw std::out_of_range("route_request: tenant index");  // as std::vector::at did
+  }
+  const TenantRuntime& tenant = snap.tenants[in.tenant];
   // A host another tenant serves, or (on a connection that named its tenant by SNI) a host
   // nobody serves, is not ours to answer: 421 lets the client retry on the right connection.
   const auto a = routing::split_authority(in.authority);

@@ -23,9 +23,42 @@ using detail::error_at;
 using detail::TenantTlsBuild;
 using detail::TenantTlsBuilds;
 
+// `take_over` (per-tenant reload; gateway.toml and the mesh files unchanged): its mesh
+// contexts, and the runtime of every tenant whose configuration object and context it shares,
+// are taken over instead of built again; its SNI names too, while tenant indexes stay.
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
                   const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls,
-                  std::vector<config::QuarantinedTenant> stale = {});
+                  std::vector<config::QuarantinedTenant> stale = {},
+                  const Snapshot* take_over = nullptr);
+
+// Takes over a reference to `ctx` (null stays null).
+tls::SslCtxPtr share(const tls::SslCtxPtr& ctx) {
+  if (ctx) {
+    SSL_CTX_up_ref(ctx.get());
+  }
+  return tls::SslCtxPtr(ctx.get());
+}
+
+// True when `previous`'s SNI names can be kept: the same tenant (by name) at every index, the
+// same quarantined tenants with the same names.
+bool same_indexes(const config::Config& c, const Snapshot& previous) {
+  const config::Config& p = previous.config;
+  if (p.tenants.size() != c.tenants.size() || p.quarantined.size() != c.quarantined.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    if (!c.tenants.same(i, &p.tenants[i]) && c.tenants[i].name != p.tenants[i].name) {
+      return false;
+    }
+  }
+  for (std::size_t i = 0; i < c.quarantined.size(); ++i) {
+    if (c.quarantined[i].file != p.quarantined[i].file ||
+        c.quarantined[i].hosts != p.quarantined[i].hosts) {
+      return false;
+    }
+  }
+  return true;
+}
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -77,7 +110,7 @@ namespace {
 
 BuildResult build(config::Config cfg, std::uint64_t generation, upstream::HealthRegistry* health,
                   const tls::TicketKeyStore* tickets, TenantTlsBuilds tenant_tls,
-                  std::vector<config::QuarantinedTenant> stale) {
+                  std::vector<config::QuarantinedTenant> stale, const Snapshot* take_over) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = generation;
   snap->stale = std::move(stale);
@@ -86,14 +119,37 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
   BuildResult result;
   auto& errors = result.errors;
 
+  // Per tenant: the previous runtime to take over as it is (same configuration object, same
+  // context), or null to build.
+  std::vector<const TenantRuntime*> kept(c.tenants.size(), nullptr);
+  if (take_over != nullptr) {
+    for (std::size_t ti = 0; ti < c.tenants.size(); ++ti) {
+      const TenantTlsBuild& b = tenant_tls[ti];
+      if (b.reused && b.from && c.tenants.same(ti, b.from->cfg)) {
+        kept[ti] = b.from.get();
+      }
+    }
+  }
   // The mesh client contexts: our workload certificate, the mesh bundle as the only roots.
   bool need_mesh = false;
-  for (const auto& t : c.tenants) {
-    for (const auto& cl : t.clusters) {
+  for (std::size_t ti = 0; ti < c.tenants.size(); ++ti) {
+    if (kept[ti] != nullptr) {
+      continue;  // built against take_over's mesh contexts, which are kept below
+    }
+    for (const auto& cl : c.tenants[ti].clusters) {
       need_mesh = need_mesh || !cl.plaintext;
     }
   }
-  if (need_mesh || !c.mesh.cert.empty()) {
+  if (take_over != nullptr && (take_over->mesh_h2 || take_over->mesh_h1)) {
+    // The same files (a per-tenant reload never sees [mesh] change): the same contexts, so
+    // the clusters of taken-over tenants keep pointing at live ones.
+    snap->mesh_h2 = share(take_over->mesh_h2);
+    snap->mesh_h1 = share(take_over->mesh_h1);
+    snap->gateway_identity = take_over->gateway_identity;
+    if (!take_over->certs.empty() && take_over->certs[0].name == "mesh") {
+      snap->certs.push_shared(take_over->certs.shared(0));  // the mesh fact comes first
+    }
+  } else if (need_mesh || !c.mesh.cert.empty()) {
     for (const bool h2 : {true, false}) {
       tls::ClientContextSpec spec;
       spec.cert_chain = c.mesh.cert;
@@ -121,13 +177,45 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     }
   }
 
+  // SNI: keep take_over's names while every tenant keeps its index, and change only those of
+  // the tenants read again (all removed first: one may take a name another gave up).
+  const bool same_sni = take_over != nullptr && same_indexes(c, *take_over);
+  if (same_sni) {
+    snap->sni = take_over->sni.with_same_hosts();
+    for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
+      if (!c.tenants.same(ti, take_over->tenants[ti].cfg)) {
+        for (const auto& h : take_over->tenants[ti].cfg->hosts) {
+          snap->sni.remove_host(h, ti);
+        }
+      }
+    }
+  }
+
   snap->tenants.reserve(c.tenants.size());
   for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
     const config::TenantConfig& t = c.tenants[ti];
-    TenantRuntime& rt = snap->tenants.emplace_back();
-    rt.cfg = &t;
     const int min_version = tls::parse_min_version(t.min_tls);
     TenantTlsBuild& b = tenant_tls[ti];
+    if (const TenantRuntime* old = kept[ti]; old != nullptr) {
+      snap->tenants.push_shared(b.from);
+      ++result.tenants_reused;
+      if (old->cert_fact) {
+        snap->certs.push_shared(old->cert_fact);
+      }
+      snap->sni.add_tenant(
+          tls::TenantTls{old->server_ctx.get(), min_version, ti, false, old->lazy.get()});
+      if (!same_sni) {
+        for (const auto& h : t.hosts) {
+          if (!snap->sni.add_host(h, ti)) {
+            errors.push_back(error_at(t.pos_cert, "host " + h + " of tenant " + t.name +
+                                                      " is already used by another tenant"));
+          }
+        }
+      }
+      continue;
+    }
+    TenantRuntime& rt = snap->tenants.emplace_back();
+    rt.cfg = &t;
     if (!b.ctx && !b.lazy) {
       errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + b.error));
       continue;
@@ -137,13 +225,15 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     rt.tls_source = std::move(b.source);
     ++(b.reused ? result.tenants_reused : result.tenants_built);
     if (!rt.tls_source.leaf_sha256.empty()) {
-      snap->certs.push_back(CertFact{"tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256,
-                                     rt.tls_source.leaf_not_after});
+      rt.cert_fact = std::make_shared<const CertFact>(CertFact{
+          "tenant:" + t.name, t.cert, rt.tls_source.leaf_sha256, rt.tls_source.leaf_not_after});
+      snap->certs.push_shared(rt.cert_fact);
     }
     snap->sni.add_tenant(
         tls::TenantTls{rt.server_ctx.get(), min_version, ti, false, rt.lazy.get()});
     for (const auto& h : t.hosts) {
-      if (!snap->sni.add_host(h, ti)) {
+      // Kept names (same_sni) of a tenant whose configuration did not change are its own.
+      if (!snap->sni.add_host(h, ti) && !(same_sni && snap->sni.owner(h) == ti)) {
         errors.push_back(error_at(t.pos_cert, "host " + h + " of tenant " + t.name +
                                                   " is already used by another tenant"));
       }
@@ -280,11 +370,12 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
       tls::install_ticket_callback(lr.front_ctx.get(), tickets);
     }
     lr.selector.table = &snap->sni;
-    if (l.unknown_sni != "reject") {
-      for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
-        if (c.tenants[ti].name == l.unknown_sni) {
-          lr.selector.fallback = ti;
-        }
+    if (l.unknown_sni != "reject") {  // tenants are sorted by name
+      const auto it = std::lower_bound(
+          c.tenants.begin(), c.tenants.end(), l.unknown_sni,
+          [](const config::TenantConfig& t, const std::string& n) { return t.name < n; });
+      if (it != c.tenants.end() && it->name == l.unknown_sni) {
+        lr.selector.fallback = static_cast<std::uint32_t>(it - c.tenants.begin());
       }
     }
   }
@@ -306,14 +397,14 @@ namespace {
 BuildResult finish_load(config::Config cfg, TenantTlsBuilds tenant_tls, const Snapshot* previous,
                         std::int64_t now, std::vector<config::QuarantinedTenant> stale,
                         std::uint64_t generation, upstream::HealthRegistry* health,
-                        const tls::TicketKeyStore* tickets) {
+                        const tls::TicketKeyStore* tickets, const Snapshot* take_over = nullptr) {
   const bool isolating =
       cfg.gateway.tenant_errors == config::GatewaySection::TenantErrors::quarantine;
-  std::vector<config::TenantConfig> all = std::move(cfg.tenants);
+  config::CowVector<config::TenantConfig> all = std::move(cfg.tenants);
   cfg.tenants.clear();
   for (std::size_t i = 0; i < all.size(); ++i) {
     if (tenant_tls[i].analyze) {
-      cfg.tenants.push_back(all[i]);
+      cfg.tenants.push_shared(all.shared(i));
     }
   }
   std::vector<config::Diagnostic> diagnostics = config::analyze(cfg);
@@ -337,7 +428,7 @@ BuildResult finish_load(config::Config cfg, TenantTlsBuilds tenant_tls, const Sn
     detail::isolate(cfg, tenant_tls, std::move(tenant_errors), previous, now, stale);
   }
   return build(std::move(cfg), generation, health, tickets, std::move(tenant_tls),
-               std::move(stale));
+               std::move(stale), take_over);
 }
 
 }  // namespace
@@ -381,14 +472,20 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
   }
   // Whose files changed. Certificates, keys and CAs are claimed by the tenants naming them; one
   // that nothing but tenants names is theirs alone (else: gateway.toml's, a full reload).
+  // Built only when a changed file is not a tenant file (the watcher's usual case is one).
   std::unordered_map<std::string_view, std::vector<const config::TenantConfig*>> owners;
-  for (const auto& t : pc.tenants) {
-    for (const std::string* f : {&t.cert, &t.key, &t.client_ca}) {
-      if (!f->empty()) {
-        owners[*f].push_back(&t);
+  const auto owners_of = [&]() -> decltype(owners)& {
+    if (owners.empty()) {
+      for (const auto& t : pc.tenants) {
+        for (const std::string* f : {&t.cert, &t.key, &t.client_ca}) {
+          if (!f->empty()) {
+            owners[*f].push_back(&t);
+          }
+        }
       }
     }
-  }
+    return owners;
+  };
   detail::FileSet files;
   std::vector<std::string> tenant_files;
   for (const auto& raw : changed) {
@@ -398,7 +495,7 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
       files.insert(p);
       continue;
     }
-    const auto it = owners.find(p);
+    const auto it = owners_of().find(p);
     if (it == owners.end() || p == pc.mesh.ca || p == pc.mesh.cert || p == pc.mesh.key ||
         p == pc.gateway.ticket_keys ||
         std::any_of(pc.egress.begin(), pc.egress.end(),
@@ -413,7 +510,13 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
   }
   std::sort(tenant_files.begin(), tenant_files.end());
   tenant_files.erase(std::unique(tenant_files.begin(), tenant_files.end()), tenant_files.end());
-  config::LoadResult loaded = config::reload_tenant_files(pc, tenant_files);
+  // The running generation's SNI table says who holds a host: the unchanged tenants are not
+  // indexed again to check the new files against them.
+  const auto host_owner = [&previous](std::string_view pattern) -> std::optional<std::size_t> {
+    const auto owner = previous.sni.owner(pattern);
+    return owner ? std::optional<std::size_t>(*owner) : std::nullopt;
+  };
+  config::LoadResult loaded = config::reload_tenant_files(pc, tenant_files, host_owner);
   if (!loaded.ok()) {
     return std::nullopt;
   }
@@ -430,7 +533,7 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
     }
   }
   BuildResult r = finish_load(std::move(cfg), std::move(tenant_tls), &previous, now,
-                              std::move(stale), generation, health, tickets);
+                              std::move(stale), generation, health, tickets, &previous);
   r.partial = true;
   return r;
 }

@@ -65,13 +65,16 @@ struct TenantTlsSource {
   std::int64_t chain_not_after = 0;  // earliest notAfter in the chain file
 };
 
+// Shared between generations while the tenant's configuration (the same TenantConfig object)
+// and its context are unchanged: a per-tenant reload takes every other tenant over as it is.
 struct TenantRuntime {
-  const config::TenantConfig* cfg = nullptr;
+  const config::TenantConfig* cfg = nullptr;  // into the (shared) config.tenants element
   tls::SslCtxPtr server_ctx;  // may be shared (up-ref'd) with the previous generation
   // Instead of server_ctx when there are more tenants than [limits] max_tenant_contexts: built
   // at the first handshake; shared with the previous generation while the files are unchanged.
   std::shared_ptr<tls::LazyContext> lazy;
   TenantTlsSource tls_source;
+  std::shared_ptr<const CertFact> cert_fact;  // also in Snapshot::certs; null without a leaf
   routing::RouteTable routes;            // -> index into cfg->routes
   std::vector<int> route_cluster;        // per route: index into clusters, -1 for direct
   std::vector<ClusterRuntime> clusters;
@@ -95,7 +98,7 @@ struct ListenerRuntime {
 struct Snapshot {
   std::uint64_t generation = 0;
   config::Config config;
-  std::vector<TenantRuntime> tenants;
+  config::CowVector<TenantRuntime> tenants;  // index = config.tenants index
   tls::SniTable sni;  // host -> tenant; also the Host/:authority check
   std::vector<ListenerRuntime> listeners;
   routing::EgressPolicy egress_policy;
@@ -103,7 +106,7 @@ struct Snapshot {
   tls::SslCtxPtr mesh_h2;
   tls::SslCtxPtr mesh_h1;
   std::string gateway_identity;  // the URI SAN of [mesh].cert
-  std::vector<CertFact> certs;
+  config::CowVector<CertFact> certs;  // tenants' in tenant order, shared with their runtimes
   // Tenants whose new files have errors but whose previous version (configuration and context,
   // still valid) keeps serving: in `tenants` too. Quarantined ones are config.quarantined.
   std::vector<config::QuarantinedTenant> stale;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "certs/pem.h"
 #include "tls/context.h"
@@ -39,38 +40,58 @@ config::Diagnostic error_at(const config::Pos& pos, std::string message) {
 
 ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now,
                      const FileSet* changed) {
-  ReusePlan plan(c.tenants.size(), nullptr);
+  ReusePlan plan(c.tenants.size());
   if (previous == nullptr) {
     return plan;
   }
-  std::unordered_map<std::string_view, const TenantRuntime*> by_name;
-  by_name.reserve(previous->tenants.size());
-  for (const TenantRuntime& rt : previous->tenants) {
-    if (rt.server_ctx || rt.lazy) {
-      by_name.emplace(rt.cfg->name, &rt);
+  const auto& prev = previous->tenants;
+  std::unordered_map<std::string_view, std::size_t> by_name;  // built when an index moved
+  const auto old_index = [&](std::size_t i, const std::string& name) -> std::size_t {
+    for (const std::size_t j : {i, i - 1, i + 1}) {  // i - 1 wraps past the end at 0
+      if (j < prev.size() && prev[j].cfg->name == name) {
+        return j;
+      }
     }
-  }
+    if (by_name.empty()) {
+      by_name.reserve(prev.size());
+      for (std::size_t j = 0; j < prev.size(); ++j) {
+        by_name.emplace(prev[j].cfg->name, j);
+      }
+    }
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? prev.size() : it->second;
+  };
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
     const config::TenantConfig& t = c.tenants[i];
-    const auto it = by_name.find(t.name);
-    if (it == by_name.end()) {
+    const std::size_t j = old_index(i, t.name);
+    if (j >= prev.size()) {
       continue;
     }
-    const TenantRuntime& old = *it->second;
+    const TenantRuntime& old = prev[j];
+    if (!old.server_ctx && !old.lazy) {
+      continue;
+    }
     const config::TenantConfig& o = *old.cfg;
     const TenantTlsSource& src = old.tls_source;
+    if (!old.lazy && src.chain_not_after <= now) {
+      continue;
+    }
+    if (changed != nullptr && &o == &t) {
+      plan[i] = prev.shared(j);  // the same configuration object: none of its files changed
+      continue;
+    }
     if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
-        o.min_tls != t.min_tls || (!old.lazy && src.chain_not_after <= now)) {
+        o.min_tls != t.min_tls) {
       continue;
     }
     if (changed != nullptr && changed->count(t.file) == 0 && changed->count(t.cert) == 0 &&
         changed->count(t.key) == 0 && changed->count(t.client_ca) == 0) {
-      plan[i] = &old;  // the watcher named what changed: the others' files are not stat()ed
+      plan[i] = prev.shared(j);  // the watcher named what changed: the others' files are not stat()ed
       continue;
     }
     if (src.cert.same(FileStamp::of(t.cert)) && src.key.same(FileStamp::of(t.key)) &&
         src.client_ca.same(FileStamp::of(t.client_ca))) {
-      plan[i] = &old;
+      plan[i] = prev.shared(j);
     }
   }
   return plan;
@@ -90,18 +111,20 @@ TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
     const config::TenantConfig& t = c.tenants[i];
     TenantTlsBuild& b = out[i];
-    if (const TenantRuntime* old = plan[i]; old != nullptr && lazy && old->lazy) {
+    if (const TenantRuntime* old = plan[i].get(); old != nullptr && lazy && old->lazy) {
       b.lazy = old->lazy;  // built or not, failed or not: the same files
       b.source = old->tls_source;
       b.reused = true;
+      b.from = plan[i];
       continue;
     }
-    if (const TenantRuntime* old = plan[i]; old != nullptr && !lazy && old->server_ctx) {
+    if (const TenantRuntime* old = plan[i].get(); old != nullptr && !lazy && old->server_ctx) {
       // Unchanged files: share the running context (OpenSSL reference count).
       SSL_CTX_up_ref(old->server_ctx.get());
       b.ctx.reset(old->server_ctx.get());
       b.source = old->tls_source;
       b.reused = true;
+      b.from = plan[i];
       continue;
     }
     tls::ServerContextSpec spec;
@@ -153,7 +176,7 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
     has_error.emplace(d.pos.file, true);
   }
   for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
-    const config::TenantConfig& t = cfg.tenants[i];
+    const config::TenantConfig& t = std::as_const(cfg.tenants)[i];
     // The analyzers found nothing to say about a context that could not be built.
     if (!tls[i].ctx && !tls[i].lazy && has_error.count(t.file) == 0) {
       errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + tls[i].error));
@@ -174,26 +197,26 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
   if (previous == nullptr) {
     return;
   }
-  std::unordered_map<std::string_view, const TenantRuntime*> serving;  // by file
-  for (const auto& t : previous->tenants) {
-    serving.emplace(t.cfg->file, &t);
+  std::unordered_map<std::string_view, std::size_t> serving;  // by file: its index
+  for (std::size_t j = 0; j < previous->tenants.size(); ++j) {
+    serving.emplace(previous->tenants[j].cfg->file, j);
   }
   std::unordered_map<std::string_view, const std::vector<std::string>*> quarantined_hosts;
   for (const auto& q : previous->config.quarantined) {
     quarantined_hosts.emplace(q.file, &q.hosts);
   }
   std::unordered_map<std::string_view, bool> taken;  // names and hosts of the new generation
-  for (const auto& t : cfg.tenants) {
+  for (const auto& t : std::as_const(cfg.tenants)) {
     taken.emplace(t.name, true);
     for (const auto& h : t.hosts) {
       taken.emplace(h, true);
     }
   }
   std::vector<config::QuarantinedTenant> still;
-  std::vector<std::pair<config::TenantConfig, TenantTlsBuild>> revived;
+  std::vector<std::pair<std::shared_ptr<const config::TenantConfig>, TenantTlsBuild>> revived;
   for (auto& q : cfg.quarantined) {
     const auto it = serving.find(q.file);
-    const TenantRuntime* old = it == serving.end() ? nullptr : it->second;
+    const TenantRuntime* old = it == serving.end() ? nullptr : &previous->tenants[it->second];
     bool keep = old != nullptr &&
                 ((old->server_ctx && old->tls_source.chain_not_after > now) ||
                  (old->lazy && old->lazy->state() != tls::LazyContext::State::failed)) &&
@@ -210,7 +233,7 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
       b.lazy = old->lazy;
       b.source = old->tls_source;
       b.reused = true;
-      revived.emplace_back(*old->cfg, std::move(b));
+      revived.emplace_back(previous->config.tenants.shared(it->second), std::move(b));
       q.name = old->cfg->name;
       q.hosts = old->cfg->hosts;
       stale.push_back(std::move(q));
@@ -231,22 +254,23 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
   }
   // Back into the tenants, which stay sorted by name (their index is their identity).
   for (auto& [t, b] : revived) {
-    cfg.tenants.push_back(std::move(t));
+    cfg.tenants.push_shared(std::move(t));
     tls.push_back(std::move(b));
   }
+  const auto& tenants_now = std::as_const(cfg.tenants);
   std::vector<std::size_t> order(cfg.tenants.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return cfg.tenants[a].name < cfg.tenants[b].name;
+    return tenants_now[a].name < tenants_now[b].name;
   });
-  std::vector<config::TenantConfig> tenants;
+  config::CowVector<config::TenantConfig> tenants;
   TenantTlsBuilds builds;
   tenants.reserve(order.size());
   builds.reserve(order.size());
   for (const std::size_t i : order) {
-    tenants.push_back(std::move(cfg.tenants[i]));
+    tenants.push_shared(tenants_now.shared(i));
     builds.push_back(std::move(tls[i]));
   }
   cfg.tenants = std::move(tenants);

@@ -22,8 +22,11 @@ using FileSet = std::unordered_set<std::string>;
 // Per tenant of `c` (by index): the previous generation's runtime whose server context it can
 // take over, or nullptr. Same name, same TLS settings, every file stamp unchanged, and nothing
 // in the chain expired (an expired chain goes through the analyzer, which refuses it). With
-// `changed`, a tenant none of whose files is in it is taken as unchanged without a stat().
-using ReusePlan = std::vector<const TenantRuntime*>;
+// `changed`, a tenant none of whose files is in it is taken as unchanged without a stat() (one
+// whose TenantConfig is the previous one's very object is not even looked up: reload_tenants
+// reads the tenants of every changed file again). Matched by index first (O(1) while no tenant
+// was added or removed before it), by name otherwise.
+using ReusePlan = std::vector<std::shared_ptr<const TenantRuntime>>;
 ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now,
                      const FileSet* changed = nullptr);
 
@@ -35,6 +38,7 @@ struct TenantTlsBuild {
   TenantTlsSource source;
   std::string error;     // why ctx is null
   bool reused = false;
+  std::shared_ptr<const TenantRuntime> from;  // when reused: the previous runtime
   bool analyze = false;  // the build cannot vouch for it: the analyzers must judge
 };
 using TenantTlsBuilds = std::vector<TenantTlsBuild>;

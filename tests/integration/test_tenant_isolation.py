@@ -218,3 +218,33 @@ def test_a_changed_tenant_file_rebuilds_that_tenant_alone():
         for n in ("bravo", "charlie"):
             h.check(served_fingerprint(gw.port, host(n)) == file_fingerprint(files[n][0]),
                     f"{n} not served after the full reload")
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+
+        # bravo's file moves it to a new host (and certificate): the per-tenant reload keeps
+        # the other tenants' names as they were and changes bravo's alone
+        moved = h.issue(ca, env.path("pki", "bravo-new"), dns=[host("bravo-new")])
+        gw.add_tenant_file("bravo", tenant_toml("bravo", *moved).replace(host("bravo"),
+                                                                          host("bravo-new")))
+        _wait_reload(gw, gen, ["(1 tenant contexts built, 1 unchanged and reused)",
+                               "per-tenant reload"], "bravo moved")
+        h.check(served_fingerprint(gw.port, host("bravo")) is None, "bravo's old host served")
+        h.check(served_fingerprint(gw.port, host("bravo-new")) == file_fingerprint(moved[0]),
+                "bravo's new host not served")
+        h.check(served_fingerprint(gw.port, host("charlie")) == file_fingerprint(files["charlie"][0]),
+                "charlie not served after bravo moved")
+        gen = metric_sum(metrics(gw), "portcullis_config_generation")
+
+        # charlie claims bravo's host: that is charlie's error (judged against the running
+        # tenants without indexing them again); charlie keeps its previous version, bravo its host
+        gw.add_tenant_file("charlie", tenant_toml("charlie", *files["charlie"]).replace(
+            f"hosts = [{h.toml_str(host('charlie'))}]",
+            f"hosts = [{h.toml_str(host('charlie'))}, {h.toml_str(host('bravo-new'))}]"))
+        _wait_reload(gw, gen, ["per-tenant reload", "1 stale"], "charlie claims bravo's host")
+        err = gw.proc.stderr_text()
+        h.check(re.search(r'tenant charlie kept at its previous version[^\n]*host "'
+                          + re.escape(host("bravo-new")) + r'" is already claimed by tenant '
+                          r'"bravo"', err) is not None, f"charlie's error:\n{err[-1500:]}")
+        h.check(served_fingerprint(gw.port, host("bravo-new")) == file_fingerprint(moved[0]),
+                "bravo lost its host to charlie")
+        h.check(served_fingerprint(gw.port, host("charlie")) == file_fingerprint(files["charlie"][0]),
+                "charlie not served at its previous version")
