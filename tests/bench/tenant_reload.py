@@ -107,7 +107,11 @@ address = "127.0.0.1:{port}"
             for ext in (".key", ".pem"):
                 path = os.path.join(tenants_dir, "certs", stem + ext)
                 with open(path, encoding="ascii") as f:
-                    pem = f.read().rstrip("\n") + "\n" * (i + 2)
+                    text = f.read()
+                # One more trailing newline than the file has (a run over the same cache
+                # must not write the bytes an earlier run left: that reloads nothing).
+                tail = len(text) - len(text.rstrip("\n"))
+                pem = text.rstrip("\n") + "\n" * (tail + 1 if tail < 64 else 1)
                 with open(path + ".new", "w", encoding="ascii") as f:
                     f.write(pem)
                 os.chmod(path + ".new", 0o600)
