@@ -159,6 +159,7 @@ void Http2Session::trailer(Stream& st, std::string_view name, std::string_view v
 }
 
 void Http2Session::request_headers_done(Stream& st, bool end_stream) noexcept {
+  st.head_done_ = true;
   if (st.rejected_ && st.answer_reject_ && !st.response_submitted_) {
     answer_reject(st);
     return;

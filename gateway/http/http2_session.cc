@@ -153,6 +153,15 @@ void Http2Session::pull_output(std::string& out, std::size_t max) noexcept {
   }
 }
 
+bool Http2Session::head_pending() const noexcept {
+  for (const auto& [id, st] : streams_) {
+    if (!st->head_done_) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Http2Session::want_read() const noexcept {
   return session_ != nullptr && !fatal_ && !aborted_ &&
          nghttp2_session_want_read(session_.get()) != 0;

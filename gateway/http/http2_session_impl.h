@@ -93,6 +93,7 @@ class Stream final : public DownstreamSide {
   std::string reject_body_;
   std::size_t reject_sent_ = 0;
   bool bad_trailers_ = false;       // the trailer section was malformed: the stream was reset
+  bool head_done_ = false;          // the request's header block ended (header_timeout stops)
 
   std::unique_ptr<Exchange> ex_;
   bool started_ = false;            // owner.start_exchange() was called
@@ -119,6 +120,7 @@ class Http2Session final : public Session {
   bool want_read() const noexcept override;
   bool should_close() const noexcept override;
   bool idle() const noexcept override { return streams_.empty(); }
+  bool head_pending() const noexcept override;
   void start_drain() noexcept override;
   void start_shutdown() noexcept override;
   void abort() noexcept override;

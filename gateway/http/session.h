@@ -78,6 +78,10 @@ class Session {
   virtual bool should_close() const noexcept = 0;
   // True when no request is in flight (drain may close now).
   virtual bool idle() const noexcept = 0;
+  // HTTP/2 only: true while a stream's request head has begun (HEADERS) and not ended, so the
+  // connection's header_timeout runs. Control frames (SETTINGS, PING, WINDOW_UPDATE) begin no
+  // head: an idle HTTP/2 connection is bounded by idle_timeout, as browsers and gRPC expect.
+  virtual bool head_pending() const noexcept { return false; }
   // True while the answer is out and the rest of an upload is only read and dropped
   // (body_limit.h): the idle timeout may close the connection.
   virtual bool lingering() const noexcept { return false; }

@@ -277,11 +277,21 @@ void DownstreamConnection::on_plaintext(std::string_view bytes) noexcept {
     bytes = seen;
   }
   // Slowloris: a request head must be complete within header_timeout of its first byte.
-  if (session_->idle() && header_deadline_ == Clock::time_point{}) {
+  // HTTP/1.1: the first byte while idle begins a head. HTTP/2: a stream's HEADERS does, not the
+  // preface or a PING (an idle HTTP/2 connection lasts idle_timeout, as nginx's does).
+  const bool h2 = facts_.alpn == "h2";
+  if (!h2 && session_->idle() && header_deadline_ == Clock::time_point{}) {
     header_deadline_ = Clock::now() + snapshot_->config.limits.header_timeout;
   }
   busy_ = true;
   const bool ok = session_->feed(bytes);
+  if (h2 && session_) {
+    if (!session_->head_pending()) {
+      header_deadline_ = {};  // every begun head ended (or its stream was reset)
+    } else if (header_deadline_ == Clock::time_point{}) {
+      header_deadline_ = Clock::now() + snapshot_->config.limits.header_timeout;
+    }
+  }
   if (first_after_drain) {
     first_request_grace_ = false;
     session_->start_drain();  // after its bytes: this request, with Connection: close, only

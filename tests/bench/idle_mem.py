@@ -97,6 +97,8 @@ def measure(args, env, setup, upstream, other, binary, name):
         bench.h2load(port, ["-c", "4", "-m", "4", "-n", "200"], other)
         start = bench.process_tree_rss_kib(proc.pid) / 1024.0
         rss, h1, h2 = bench.idle_rss(proc, port, args.count)
+        if rss is None:
+            return None
         bench.log(f"{name}: {h1:.1f} / {h2:.1f} KiB per idle h1 / h2 connection")
         return start, rss, h1, h2
     finally:

@@ -1,10 +1,16 @@
 """Hostile HTTP/1.1 and TLS clients: header size and count limits, slowloris on headers and on
-the TLS handshake. Each probe checks the reaction, the counter on /metrics, that nothing reached
+the TLS handshake; HTTP/2's header deadline (a stream's head, not an idle connection). Each probe checks the reaction, the counter on /metrics, that nothing reached
 the upstream, and that a canary request on another connection still succeeds.
 """
 
 import socket
+import struct
 import time
+
+import h2.config
+import h2.connection
+import h2.events
+import hpack
 
 import harness as h
 from harness import upstream as ru
@@ -99,6 +105,84 @@ def test_h1_slowloris_headers_get_408():
             h.check(1.5 <= took < 6, f"slowloris: took {took:.1f}s with header_timeout = 2s")
             h.wait_metric_above(t.gw, REJECTIONS, before, reason="header_timeout")
             h.check(t.raw.since(mark) == ([], []), "slowloris request reached the upstream")
+            h.canary(t)
+        finally:
+            t.raw.stop()
+
+
+def _h2_events(s, conn, seconds):
+    """Reads for `seconds`; returns (events, closed by peer)."""
+    events, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            return events, True
+        if not data:
+            return events, True
+        got = conn.receive_data(data)
+        events += got
+        s.sendall(conn.data_to_send())
+        if any(isinstance(e, h2.events.ConnectionTerminated) for e in got):
+            break
+    return events, False
+
+
+def test_h2_header_timeout_runs_for_a_head_not_an_idle_connection():
+    # Browsers and gRPC clients keep HTTP/2 connections open with nothing in flight (PINGs at
+    # most): that is idle_timeout's business. header_timeout bounds a stream's head that began
+    # (HEADERS) and never ended (no END_HEADERS, CONTINUATION never sent).
+    with h.TestEnv("h1probe") as env:
+        t = ru.hostile_topology(env, extra_gateway_toml=SHORT_LIMITS)
+        try:
+            mark = t.raw.mark()
+            before = h.scrape_sum(t.gw, REJECTIONS, reason="header_timeout")
+            s = ru.tls_connect(t.gw.port, "h2")
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            s.sendall(conn.data_to_send())
+            seen = []
+            for i in range(5):  # 5 s with a PING each second: 2.5x header_timeout
+                conn.ping(b"pingpong")
+                s.sendall(conn.data_to_send())
+                events, closed = _h2_events(s, conn, 1.0)
+                seen += events
+                h.check(not closed and not any(isinstance(e, h2.events.ConnectionTerminated)
+                                               for e in seen),
+                        f"idle HTTP/2 connection closed after {i + 1} s: {seen!r}")
+            conn.send_headers(1, [(":method", "GET"), (":scheme", "https"), (":path", "/idle"),
+                                  (":authority", HOST)], end_stream=True)
+            s.sendall(conn.data_to_send())
+            events, _ = _h2_events(s, conn, 4.0)
+            statuses = [dict(e.headers).get(b":status") for e in events
+                        if isinstance(e, h2.events.ResponseReceived)]
+            h.check(statuses == [b"200"], f"request after idle PINGs: {events!r}")
+            s.close()
+            h.check(h.scrape_sum(t.gw, REJECTIONS, reason="header_timeout") == before,
+                    "an idle HTTP/2 connection counted as a header_timeout")
+
+            # A head that never ends: HEADERS without END_HEADERS, then nothing.
+            mark = t.raw.mark()
+            s = ru.tls_connect(t.gw.port, "h2")
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            block = hpack.Encoder().encode([(":method", "GET"), (":scheme", "https"),
+                                            (":path", "/slow-h2"), (":authority", HOST)])
+            frame = struct.pack(">I", len(block))[1:] + bytes([0x1, 0x0]) + struct.pack(">I", 3)
+            start = time.monotonic()
+            s.sendall(conn.data_to_send() + frame + block)
+            events, closed = _h2_events(s, conn, 6.0)
+            took = time.monotonic() - start
+            goaway = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+            h.check(goaway or closed, f"unfinished HTTP/2 head: no GOAWAY within 6 s: {events!r}")
+            h.check(1.5 <= took < 6, f"unfinished HTTP/2 head: ended after {took:.1f}s "
+                    "with header_timeout = 2s")
+            s.close()
+            h.wait_metric_above(t.gw, REJECTIONS, before, reason="header_timeout")
+            h.check(t.raw.since(mark) == ([], []), "unfinished HTTP/2 head reached the upstream")
             h.canary(t)
         finally:
             t.raw.stop()
