@@ -141,12 +141,34 @@ void ExpiryScanner::scan(std::vector<std::shared_ptr<LazyContext>> tenants) {
   std::lock_guard lock(mu_);
   next_ = std::move(tenants);
   has_next_ = true;
+  more_.clear();  // the new list holds them
   if (!thread_.joinable()) {
     try {
       thread_ = std::thread([this] { run(); });
     } catch (...) {
       return;  // no thread: no expiry series for unbuilt tenants, everything else works
     }
+  }
+  cv_.notify_one();
+}
+
+void ExpiryScanner::add(std::vector<std::shared_ptr<LazyContext>> tenants) {
+  if (tenants.empty()) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable()) {
+    next_ = std::move(tenants);  // nothing scanned yet: a list of its own
+    has_next_ = true;
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (...) {
+      return;
+    }
+  } else if (has_next_) {
+    next_.insert(next_.end(), tenants.begin(), tenants.end());
+  } else {
+    more_.insert(more_.end(), tenants.begin(), tenants.end());
   }
   cv_.notify_one();
 }
@@ -162,10 +184,15 @@ void ExpiryScanner::run() noexcept {
   std::vector<std::shared_ptr<LazyContext>> list;
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return has_next_; });
-    list.swap(next_);
-    next_.clear();
-    has_next_ = false;
+    cv_.wait(lock, [this] { return has_next_ || !more_.empty(); });
+    if (has_next_) {
+      list.swap(next_);
+      next_.clear();
+      has_next_ = false;
+    } else {
+      list.swap(more_);
+      more_.clear();
+    }
     for (std::size_t i = 0; i < list.size(); ++i) {
       if (has_next_) {
         break;  // a newer generation's list replaces this one

@@ -29,6 +29,9 @@ class ExpiryScanner {
   // Replaces the list to read (a pass in progress moves on to the new one). Tenants already
   // read are skipped.
   void scan(std::vector<std::shared_ptr<LazyContext>> tenants);
+  // Adds to what is to be read, after the pass in progress, which goes on (a per-tenant
+  // reload's new tenants: the rest of the list is the same objects).
+  void add(std::vector<std::shared_ptr<LazyContext>> tenants);
   std::uint64_t files_read() const noexcept;
 
  private:
@@ -39,6 +42,7 @@ class ExpiryScanner {
   std::condition_variable cv_;
   std::vector<std::shared_ptr<LazyContext>> next_;
   bool has_next_ = false;
+  std::vector<std::shared_ptr<LazyContext>> more_;  // add()ed: read after the current list
   std::uint64_t files_read_ = 0;
   std::thread thread_;  // never joined: the singleton is never destroyed
 };

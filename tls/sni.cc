@@ -225,6 +225,7 @@ void SniTable::remove_host(std::string_view pattern, std::uint32_t tenant) {
 SniTable SniTable::with_same_hosts() const {
   SniTable t;
   t.shards_ = shards_;
+  t.entries_.reserve(entries_.size());  // the same tenants are added again
   return t;
 }
 

@@ -73,6 +73,38 @@ void check_against_unchanged(const Config& previous, const std::unordered_set<st
   }
 }
 
+// Where each tenant of `fresh` (sorted by name) replaces its previous version in place: the
+// index in previous.tenants of the tenant with its name and file, one per file read again, none
+// quarantined, and no quarantined tenant of `previous` among the files. nullopt otherwise (a
+// tenant added, removed, renamed, quarantined or brought back: the caller merges).
+std::optional<std::vector<std::size_t>> in_place(const Config& previous, const Config& fresh,
+                                                 const std::unordered_set<std::string_view>& files,
+                                                 std::size_t file_count,
+                                                 const HostOwner& host_owner) {
+  if (!host_owner || !fresh.quarantined.empty() || fresh.tenants.size() != file_count ||
+      files.size() != file_count) {
+    return std::nullopt;
+  }
+  for (const auto& q : previous.quarantined) {
+    if (files.count(q.file) != 0) {
+      return std::nullopt;
+    }
+  }
+  const auto& ts = previous.tenants;
+  std::vector<std::size_t> slots;
+  slots.reserve(fresh.tenants.size());
+  for (const auto& t : fresh.tenants) {
+    const auto it = std::lower_bound(
+        ts.begin(), ts.end(), t.name,
+        [](const TenantConfig& x, const std::string& n) { return x.name < n; });
+    if (it == ts.end() || it->name != t.name || it->file != t.file) {
+      return std::nullopt;
+    }
+    slots.push_back(static_cast<std::size_t>(it - ts.begin()));
+  }
+  return slots;
+}
+
 }  // namespace
 
 LoadResult reload_tenant_files(const Config& previous,
@@ -97,11 +129,18 @@ LoadResult reload_tenant_files(const Config& previous,
   Config fresh = cfg;
   Config kept = cfg;
   const Config& unchanged = kept;
-  kept.tenants.reserve(previous.tenants.size());
-  for (std::size_t i = 0; i < previous.tenants.size(); ++i) {
-    if (files.count(previous.tenants[i].file) == 0) {
-      kept.tenants.push_shared(previous.tenants.shared(i));
+  // The unchanged tenants are listed only when needed: to adopt them (no host_owner), or when
+  // the files read again do not each replace the tenant of the same name and file in place.
+  const auto keep_unchanged = [&] {
+    kept.tenants.reserve(previous.tenants.size());
+    for (std::size_t i = 0; i < previous.tenants.size(); ++i) {
+      if (files.count(previous.tenants[i].file) == 0) {
+        kept.tenants.push_shared(previous.tenants.shared(i));
+      }
     }
+  };
+  if (!host_owner) {
+    keep_unchanged();
   }
   for (const auto& q : previous.quarantined) {
     if (files.count(q.file) == 0) {
@@ -154,6 +193,22 @@ LoadResult reload_tenant_files(const Config& previous,
   }
   quarantine_unparsed(fresh, read, errors);
   quarantine_tenants(fresh, errors);
+
+  // The usual change: each file read again still holds the tenant it held, under the same
+  // name, with no error. Then the tenants are the previous ones with those replaced at their
+  // index (no tenant moves), found by name: no pass over the unchanged tenants.
+  if (const auto slots = in_place(previous, fresh, files, tenant_files.size(), host_owner)) {
+    cfg.tenants = previous.tenants;  // pointers to the same elements (cow_vector.h)
+    for (std::size_t b = 0; b < slots->size(); ++b) {
+      cfg.tenants[(*slots)[b]] = std::move(fresh.tenants[b]);  // that slot alone gets a new element
+    }
+    cfg.quarantined = previous.quarantined;  // none of theirs was read again
+    result.config = std::move(cfg);
+    return result;
+  }
+  if (host_owner) {
+    keep_unchanged();
+  }
 
   // Both sorted by name, names unique: merge by pointer.
   const Config& added = fresh;

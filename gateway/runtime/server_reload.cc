@@ -255,7 +255,7 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   if (!delta.same_shape) {
     events_.config_published(*built.snapshot);
   }
-  scan_tenant_expiry(*built.snapshot);
+  scan_new_tenant_expiry(*replaced, *built.snapshot);
   sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "

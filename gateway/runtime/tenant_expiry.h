@@ -23,4 +23,28 @@ inline void scan_tenant_expiry(const Snapshot& snap) {
   }
 }
 
+// After a reload that shares tenant runtimes with `before` at the same indexes (a per-tenant
+// reload): only the others are new, and only they are added to the scan; the pass started for
+// the shared ones goes on. Otherwise (none shared) the whole list, as scan_tenant_expiry().
+inline void scan_new_tenant_expiry(const Snapshot& before, const Snapshot& after) {
+  if (before.tenants.size() != after.tenants.size()) {
+    scan_tenant_expiry(after);
+    return;
+  }
+  std::vector<std::shared_ptr<tls::LazyContext>> lazy;
+  bool shared = false;
+  for (std::size_t i = 0; i < after.tenants.size(); ++i) {
+    if (after.tenants.same(i, &before.tenants[i])) {
+      shared = true;
+    } else if (after.tenants[i].lazy) {
+      lazy.push_back(after.tenants[i].lazy);
+    }
+  }
+  if (!shared) {
+    scan_tenant_expiry(after);  // a full reload: the new list replaces the running pass
+    return;
+  }
+  tls::ExpiryScanner::instance().add(std::move(lazy));
+}
+
 }  // namespace portcullis::gateway::runtime

@@ -16,6 +16,7 @@ namespace portcullis::gateway::runtime {
 // is released to a heap object the callback deletes.
 struct Watcher::Dir {
   Watcher* owner = nullptr;
+  std::string path;  // as the config spells it (split() of the files in it)
   uv_fs_event_t* handle = nullptr;
   std::set<std::string> names;  // the files the config names in this directory
   bool any_toml = false;        // tenants_dir: every *.toml
@@ -118,6 +119,7 @@ void Watcher::rebuild(const std::string& config_path, const config::Config& cfg)
     if (!slot) {
       slot = std::make_unique<Dir>();
       slot->owner = this;
+      slot->path = dir;
       slot->handle = new uv_fs_event_t{};
       uv_fs_event_init(loop_, slot->handle);
       slot->handle->data = slot.get();
@@ -170,7 +172,7 @@ bool Watcher::start_first() {
 void Watcher::first_pass() noexcept {
   try {
     auto now = fingerprint();
-    bool differs = false;
+    std::vector<std::string> differs;
     for (const Seed& s : seeds_) {
       if (s.path == nullptr || !s.id.known()) {
         continue;
@@ -184,14 +186,15 @@ void Watcher::first_pass() noexcept {
       const std::size_t loaded = stand_in(id);
       auto [it, fresh] = now.try_emplace(*s.path, loaded);
       if (fresh || it->second != loaded) {
-        differs = true;  // changed, or gone, since the loader read it
+        differs.push_back(*s.path);  // changed, or gone, since the loader read it
         it->second = loaded;
       }
     }
     first_ = std::move(now);
-    first_differs_ = differs;
+    first_changed_ = std::move(differs);
   } catch (const std::exception&) {  // out of memory: the loop tries again (finish_first)
     first_.clear();
+    first_changed_.clear();
     first_failed_ = true;
   }
 }
@@ -209,9 +212,15 @@ void Watcher::finish_first() {
   }
   last_ = std::move(first_);
   first_.clear();
-  if (first_differs_) {
-    first_differs_ = false;
-    changed();  // the timer reloads what differs from the loader's view
+  if (!first_changed_.empty()) {
+    // The timer checks these against the loader's view (the events for them, if any, came
+    // before the directories were watched).
+    for (auto& path : first_changed_) {
+      pending_.insert(std::move(path));
+    }
+    pending_all_ = pending_all_ || pending_.size() > kMaxPending;
+    first_changed_ = {};
+    changed();
   }
 }
 
@@ -293,10 +302,51 @@ void Watcher::on_event(uv_fs_event_t* h, const char* filename, int, int status) 
   // themselves): the timer re-checks contents. Anything else in the directory, such as a log
   // file written next to gateway.toml, is ignored: it would keep the debounce busy.
   const std::string name = filename != nullptr ? filename : "";
-  if (name.empty() || dir->names.count(name) != 0 || name.rfind("..", 0) == 0 ||
-      (dir->any_toml && ends_with(name, ".toml"))) {
-    dir->owner->changed();
+  Watcher* self = dir->owner;
+  if (name.empty() || name.rfind("..", 0) == 0) {
+    self->pending_all_ = true;
+    self->changed();
+  } else if (dir->names.count(name) != 0 || (dir->any_toml && ends_with(name, ".toml"))) {
+    try {
+      self->note(*dir, name);
+    } catch (...) {  // out of memory: check every file rather than miss this one
+      self->pending_all_ = true;
+    }
+    self->changed();
   }
+}
+
+void Watcher::note(const Dir& dir, const std::string& name) {
+  if (pending_all_) {
+    return;
+  }
+  if (dir.any_toml && ends_with(name, ".toml")) {
+    pending_.insert(tenants_dir_ + "/" + name);  // as fingerprint() lists it
+  }
+  if (dir.names.count(name) != 0) {
+    // split()'s inverse: the path as the config spells it, when it spells it plainly.
+    const std::string& d = dir.path;
+    std::string path = d == "." ? name : d == "/" ? "/" + name : d + "/" + name;
+    if (files_.count(path) != 0) {
+      pending_.insert(std::move(path));
+    } else {
+      pending_all_ = true;  // spelt another way ("./x"): every file is checked
+    }
+  }
+  if (pending_.size() > kMaxPending) {
+    pending_all_ = true;  // a bulk change: every file is checked anyway
+  }
+}
+
+bool Watcher::is_tenant_file(const std::string& path) const {
+  if (tenants_dir_.empty() || path.size() <= tenants_dir_.size() + 1 ||
+      path.compare(0, tenants_dir_.size(), tenants_dir_) != 0 ||
+      path[tenants_dir_.size()] != '/') {
+    return false;
+  }
+  const std::string_view name = std::string_view(path).substr(tenants_dir_.size() + 1);
+  return name.find('/') == std::string_view::npos && name.front() != '.' &&
+         ends_with(std::string(name), ".toml");
 }
 
 void Watcher::changed() {
@@ -317,26 +367,62 @@ void Watcher::on_timer(uv_timer_t* h) noexcept {
     uv_timer_start(h, &Watcher::on_timer, kDebounceMs, 0);
     return;
   }
-  auto now = self->fingerprint();
-  if (now == self->last_) {
+  std::vector<std::string> changed =
+      self->pending_all_ ? self->check_all() : self->check_pending();
+  self->pending_.clear();
+  self->pending_all_ = false;
+  if (changed.empty()) {
     return;  // an unrelated file, or the same bytes rewritten
   }
+  // last_ now says what this reload was for: a refused reload is not retried until a file
+  // changes again; a successful one that changes the file set calls rebuild().
+  self->on_change_(std::move(changed));
+}
+
+std::vector<std::string> Watcher::check_all() {
+  auto now = fingerprint();
   std::vector<std::string> changed;
+  if (now == last_) {
+    return changed;
+  }
   for (const auto& [path, hash] : now) {
-    auto it = self->last_.find(path);
-    if (it == self->last_.end() || it->second != hash) {
+    auto it = last_.find(path);
+    if (it == last_.end() || it->second != hash) {
       changed.push_back(path);
     }
   }
-  for (const auto& [path, hash] : self->last_) {
+  for (const auto& [path, hash] : last_) {
     if (now.count(path) == 0) {
       changed.push_back(path);  // no longer looked at (a tenant file removed from tenants_dir)
     }
   }
-  // Remember what this reload was for: a refused reload is not retried until a file changes
-  // again; a successful one calls rebuild(), which takes a fresh fingerprint.
-  self->last_ = std::move(now);
-  self->on_change_(std::move(changed));
+  last_ = std::move(now);
+  return changed;
+}
+
+// What check_all() would say when only the pending files can have changed: each is compared
+// with its entry in last_, in fingerprint()'s terms (a named file is listed even when missing;
+// a tenant file only while it exists).
+std::vector<std::string> Watcher::check_pending() {
+  std::vector<std::string> changed;
+  for (const auto& path : pending_) {
+    const bool named = files_.count(path) != 0;
+    if (!named && !is_tenant_file(path)) {
+      continue;
+    }
+    const std::size_t hash = content_hash(path);
+    const auto it = last_.find(path);
+    if (named || hash != kMissing) {
+      if (it == last_.end() || it->second != hash) {
+        changed.push_back(path);
+        last_[path] = hash;
+      }
+    } else if (it != last_.end()) {
+      changed.push_back(path);  // a tenant file removed from tenants_dir
+      last_.erase(it);
+    }
+  }
+  return changed;
 }
 
 void Watcher::close() {

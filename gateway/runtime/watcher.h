@@ -4,9 +4,11 @@
 // Directories are watched, not files, so that editors' and cert-managers' atomic renames are
 // seen. An event on a named file, a tenant file or a kubelet `..` entry (a mounted Secret is
 // rotated by swapping the `..data` symlink: tls.crt itself never gets an event) starts the
-// debounce (kDebounceMs, from the first event); then every named file is re-checked by
-// content, whichever name the event carried. Other names (a log file beside gateway.toml)
-// are ignored.
+// debounce (kDebounceMs, from the first event); then the files the events named are
+// re-checked by content (at 100k tenants, re-checking every file took seconds of the main loop
+// for a one-file change). Every named file is re-checked when an event names no file, a
+// kubelet `..` entry, a path the config spells otherwise, or more than kMaxPending files.
+// Other names (a log file beside gateway.toml) are ignored.
 // A reload fires only when some file's content (or presence) differs from the last check, and
 // is told which of the named files differ (as the config spells them), so that a change confined
 // to tenants rebuilds only those tenants.
@@ -63,6 +65,12 @@ class Watcher {
   void first_pass() noexcept;  // on the thread
   void finish_first();  // joins the thread and takes its fingerprint as the baseline
   static void on_first_done(uv_async_t* h) noexcept;
+  // The event's file, when it is one the config names or a tenant file (else nothing).
+  void note(const Dir& dir, const std::string& name);
+  bool is_tenant_file(const std::string& path) const;
+  // Files whose content or presence differs from last_ (which is brought up to date).
+  std::vector<std::string> check_all();
+  std::vector<std::string> check_pending();
   // Path -> content hash (or kMissing) of every file that matters now.
   std::map<std::string, std::size_t> fingerprint();
   std::size_t content_hash(const std::string& path);
@@ -74,6 +82,9 @@ class Watcher {
   std::set<std::string> files_;    // files the config names
   std::string tenants_dir_;         // its *.toml files matter too
   std::map<std::string, std::size_t> last_;  // fingerprint at the last rebuild or reload
+  static constexpr std::size_t kMaxPending = 1024;
+  std::set<std::string> pending_;  // files named by events since the last check
+  bool pending_all_ = false;       // an event that names no single file: check them all
   // Stat identity -> hash, so that unchanged files are not read again at every event.
   struct Seen {
     std::uint64_t dev = 0, ino = 0, size = 0;
@@ -91,7 +102,7 @@ class Watcher {
   std::thread first_thread_;
   uv_async_t first_done_{};
   std::map<std::string, std::size_t> first_;  // baseline: the loader's view where seeded
-  bool first_differs_ = false;  // a seeded file is not what the loader saw
+  std::vector<std::string> first_changed_;  // seeded files that are not what the loader saw
   bool first_failed_ = false;   // out of memory on the thread: fingerprint again on the loop
 };
 

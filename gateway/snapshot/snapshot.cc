@@ -124,7 +124,21 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
   std::vector<const TenantRuntime*> kept(c.tenants.size(), nullptr);
   if (take_over != nullptr) {
     for (std::size_t ti = 0; ti < c.tenants.size(); ++ti) {
-      const TenantTlsBuild& b = tenant_tls[ti];
+      TenantTlsBuild& b = tenant_tls[ti];
+      if (b.taken != TenantTlsBuild::kNotTaken) {
+        if (c.tenants.same(ti, &take_over->config.tenants[b.taken])) {
+          kept[ti] = &take_over->tenants[b.taken];  // not looked into: a pointer to its slot
+          continue;
+        }
+        // Not the object it was marked for (a build moves with its tenant, so this should not
+        // happen): take the context over the long way.
+        const TenantRuntime& old = take_over->tenants[b.taken];
+        b.from = take_over->tenants.shared(b.taken);
+        b.ctx = share(old.server_ctx);
+        b.lazy = old.lazy;
+        b.source() = old.tls_source;
+        b.taken = TenantTlsBuild::kNotTaken;
+      }
       if (b.reused && b.from && c.tenants.same(ti, b.from->cfg)) {
         kept[ti] = b.from.get();
       }
@@ -183,7 +197,7 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
   if (same_sni) {
     snap->sni = take_over->sni.with_same_hosts();
     for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
-      if (!c.tenants.same(ti, take_over->tenants[ti].cfg)) {
+      if (!c.tenants.same(ti, &take_over->config.tenants[ti])) {
         for (const auto& h : take_over->tenants[ti].cfg->hosts) {
           snap->sni.remove_host(h, ti);
         }
@@ -191,19 +205,34 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
     }
   }
 
+  // Whether any tenant of take_over has a certificate fact (with contexts on demand none has):
+  // if not, a taken-over runtime is not looked into for one.
+  const bool tenant_facts =
+      take_over != nullptr &&
+      take_over->certs.size() >
+          (!take_over->certs.empty() && take_over->certs[0].name == "mesh" ? 1u : 0u);
   snap->tenants.reserve(c.tenants.size());
   for (std::uint32_t ti = 0; ti < c.tenants.size(); ++ti) {
     const config::TenantConfig& t = c.tenants[ti];
-    const int min_version = tls::parse_min_version(t.min_tls);
     TenantTlsBuild& b = tenant_tls[ti];
     if (const TenantRuntime* old = kept[ti]; old != nullptr) {
-      snap->tenants.push_shared(b.from);
+      const bool taken = b.taken != TenantTlsBuild::kNotTaken;
+      snap->tenants.push_shared(taken ? take_over->tenants.shared(b.taken) : b.from);
       ++result.tenants_reused;
-      if (old->cert_fact) {
+      if (tenant_facts && old->cert_fact) {
         snap->certs.push_shared(old->cert_fact);
       }
-      snap->sni.add_tenant(
-          tls::TenantTls{old->server_ctx.get(), min_version, ti, false, old->lazy.get()});
+      if (taken) {
+        // Its entry in take_over's table holds the same context, version and on-demand
+        // context (the same configuration): copied, at this index.
+        tls::TenantTls e = *take_over->sni.tenant(static_cast<std::uint32_t>(b.taken));
+        e.tenant = ti;
+        snap->sni.add_tenant(e);
+      } else {
+        snap->sni.add_tenant(tls::TenantTls{old->server_ctx.get(),
+                                            tls::parse_min_version(t.min_tls), ti, false,
+                                            old->lazy.get()});
+      }
       if (!same_sni) {
         for (const auto& h : t.hosts) {
           if (!snap->sni.add_host(h, ti)) {
@@ -214,15 +243,16 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
       }
       continue;
     }
+    const int min_version = tls::parse_min_version(t.min_tls);
     TenantRuntime& rt = snap->tenants.emplace_back();
     rt.cfg = &t;
     if (!b.ctx && !b.lazy) {
-      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + b.error));
+      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + b.error()));
       continue;
     }
     rt.server_ctx = std::move(b.ctx);
     rt.lazy = std::move(b.lazy);
-    rt.tls_source = std::move(b.source);
+    rt.tls_source = std::move(b.source());
     ++(b.reused ? result.tenants_reused : result.tenants_built);
     if (!rt.tls_source.leaf_sha256.empty()) {
       rt.cert_fact = std::make_shared<const CertFact>(CertFact{
@@ -521,10 +551,22 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
     return std::nullopt;
   }
   config::Config& cfg = *loaded.config;
-  config::ensure_acme_placeholders(cfg);  // a tenant added with [tls] acme = true
+  {
+    // A tenant read again with [tls] acme = true (added, or its files gone): only those. The
+    // others are the running generation's objects, whose placeholders were made when read.
+    config::Config read_again;
+    read_again.acme = cfg.acme;
+    const bool aligned = cfg.tenants.size() == pc.tenants.size();
+    for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
+      if (!aligned || !cfg.tenants.same(i, &pc.tenants[i])) {
+        read_again.tenants.push_shared(cfg.tenants.shared(i));
+      }
+    }
+    config::ensure_acme_placeholders(read_again);
+  }
   const std::int64_t now = unix_now();
-  TenantTlsBuilds tenant_tls =
-      detail::build_tenant_tls(cfg, detail::plan_reuse(cfg, &previous, now, &files), now);
+  TenantTlsBuilds tenant_tls = detail::build_tenant_tls(
+      cfg, detail::plan_reuse(cfg, &previous, now, &files), now, &previous);
   // Tenants still at their previous version whose files did not change stay so.
   std::vector<config::QuarantinedTenant> stale;
   for (const auto& q : previous.stale) {

@@ -38,12 +38,29 @@ config::Diagnostic error_at(const config::Pos& pos, std::string message) {
   return d;
 }
 
+bool taken_as_is(const config::Config& c, const Snapshot& previous, std::size_t i, bool lazy,
+                 std::int64_t now) noexcept {
+  const auto& was = previous.config.tenants;
+  if (i >= was.size() || i >= previous.tenants.size() || !c.tenants.same(i, &was[i])) {
+    return false;
+  }
+  const tls::TenantTls* e = previous.sni.tenant(static_cast<std::uint32_t>(i));
+  if (e == nullptr || e->tenant != i || e->quarantined) {
+    return false;
+  }
+  if (lazy) {
+    return e->lazy != nullptr;
+  }
+  return e->ctx != nullptr && previous.tenants[i].tls_source.chain_not_after > now;
+}
+
 ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now,
                      const FileSet* changed) {
   ReusePlan plan(c.tenants.size());
   if (previous == nullptr) {
     return plan;
   }
+  const bool lazy = tenants_on_demand(c);
   const auto& prev = previous->tenants;
   std::unordered_map<std::string_view, std::size_t> by_name;  // built when an index moved
   const auto old_index = [&](std::size_t i, const std::string& name) -> std::size_t {
@@ -62,6 +79,9 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
     return it == by_name.end() ? prev.size() : it->second;
   };
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    if (changed != nullptr && taken_as_is(c, *previous, i, lazy, now)) {
+      continue;  // build_tenant_tls marks it taken
+    }
     const config::TenantConfig& t = c.tenants[i];
     const std::size_t j = old_index(i, t.name);
     if (j >= prev.size()) {
@@ -103,17 +123,22 @@ bool tenants_on_demand(const config::Config& c) noexcept {
 }
 
 TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
-                                 std::int64_t now) {
+                                 std::int64_t now, const Snapshot* take_over) {
   TenantTlsBuilds out(c.tenants.size());
   const bool lazy = tenants_on_demand(c);
   tls::ContextCache::instance().set_capacity(c.limits.max_tenant_contexts);
   tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
-    const config::TenantConfig& t = c.tenants[i];
     TenantTlsBuild& b = out[i];
+    if (take_over != nullptr && taken_as_is(c, *take_over, i, lazy, now)) {
+      b.taken = i;
+      b.reused = true;
+      continue;
+    }
+    const config::TenantConfig& t = c.tenants[i];
     if (const TenantRuntime* old = plan[i].get(); old != nullptr && lazy && old->lazy) {
       b.lazy = old->lazy;  // built or not, failed or not: the same files
-      b.source = old->tls_source;
+      b.source() = old->tls_source;
       b.reused = true;
       b.from = plan[i];
       continue;
@@ -122,7 +147,7 @@ TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
       // Unchanged files: share the running context (OpenSSL reference count).
       SSL_CTX_up_ref(old->server_ctx.get());
       b.ctx.reset(old->server_ctx.get());
-      b.source = old->tls_source;
+      b.source() = old->tls_source;
       b.reused = true;
       b.from = plan[i];
       continue;
@@ -135,35 +160,37 @@ TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
     // Distinct per tenant and per client-auth policy: a session never resumes across them.
     spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
     // Stamped before reading: a file that changes during the build differs next time.
-    b.source.cert = FileStamp::of(t.cert);
-    b.source.key = FileStamp::of(t.key);
-    b.source.client_ca = FileStamp::of(t.client_ca);
+    b.source().cert = FileStamp::of(t.cert);
+    b.source().key = FileStamp::of(t.key);
+    b.source().client_ca = FileStamp::of(t.client_ca);
     if (lazy) {
       const std::pair<const FileStamp*, const std::string*> files[] = {
-          {&b.source.cert, &t.cert}, {&b.source.key, &t.key}, {&b.source.client_ca, &t.client_ca}};
+          {&b.source().cert, &t.cert},
+          {&b.source().key, &t.key},
+          {&b.source().client_ca, &t.client_ca}};
       for (const auto& [stamp, path] : files) {
         if (!stamp->ok) {
-          b.error = "cannot read " + *path;
+          b.error() = "cannot read " + *path;
           b.analyze = true;  // the analyzers say it with file:line
           break;
         }
       }
-      if (b.error.empty()) {
+      if (b.error().empty()) {
         b.lazy = std::make_shared<tls::LazyContext>(std::move(spec), t.name, t.file);
       }
       continue;
     }
     auto r = tls::make_server_context(spec, &loader);
     if (!r.ctx) {
-      b.error = std::move(r.error);
+      b.error() = std::move(r.error);
       b.analyze = true;
       continue;
     }
     b.ctx = std::move(r.ctx);
-    describe_built(b.ctx.get(), b.source);
+    describe_built(b.ctx.get(), b.source());
     // A built context proves the files readable and the key matching; what only the analyzers
     // check is an expired certificate in the chain and the client CA bundle.
-    b.analyze = b.source.chain_not_after <= now || !t.client_ca.empty();
+    b.analyze = b.source().chain_not_after <= now || !t.client_ca.empty();
   }
   return out;
 }
@@ -178,8 +205,8 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
   for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
     const config::TenantConfig& t = std::as_const(cfg.tenants)[i];
     // The analyzers found nothing to say about a context that could not be built.
-    if (!tls[i].ctx && !tls[i].lazy && has_error.count(t.file) == 0) {
-      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + tls[i].error));
+    if (!tls[i].built() && has_error.count(t.file) == 0) {
+      errors.push_back(error_at(t.pos_cert, "tenant " + t.name + ": " + tls[i].error()));
     }
   }
   if (errors.empty() && cfg.quarantined.empty()) {
@@ -231,7 +258,7 @@ void isolate(config::Config& cfg, TenantTlsBuilds& tls, std::vector<config::Diag
         b.ctx.reset(old->server_ctx.get());
       }
       b.lazy = old->lazy;
-      b.source = old->tls_source;
+      b.source() = old->tls_source;
       b.reused = true;
       revived.emplace_back(previous->config.tenants.shared(it->second), std::move(b));
       q.name = old->cfg->name;

@@ -228,3 +228,16 @@ def test_tenants_are_built_at_first_handshake_within_the_cap():
         out = r.stdout + r.stderr
         h.check(r.returncode == 1, f"check with a broken tenant: exit {r.returncode}\n{out}")
         h.check(re.search(r"broken\.toml:\d+:\d+: error:", out), f"check output:\n{out}")
+
+        # --- a rotated certificate: after the per-tenant reload, the expiry series follows
+        # (only the new tenant is added to the background read; the others keep theirs)
+        new_cert, new_key = h.issue(ca, env.path("pki", "t01-new"), dns=[host(1)], days=40)
+        for src, dst in ((new_key, files[1][1]), (new_cert, files[1][0])):
+            os.replace(src, dst)
+        want = cert_not_after(files[1][0]) - time.time()
+        h.wait_for(lambda: abs(expiry().get("tenant:t01", 0) - want) < 300, 20,
+                   f"t01 expiry about {want} after its rotation")
+        got = expiry()
+        h.check(len(got) == COUNT, f"{len(got)} expiry series after the rotation")
+        want0 = cert_not_after(files[0][0]) - time.time()
+        h.check(abs(got["tenant:t00"] - want0) < 300, f"t00 expiry {got['tenant:t00']}")
