@@ -219,9 +219,19 @@ struct ClusterConfig {
   Pos pos;
 };
 
+// A file's stat identity when the loader read it (all zero: not known).
+struct FileIdentity {
+  std::uint64_t dev = 0, ino = 0, size = 0;
+  std::int64_t mtime_ns = 0, ctime_ns = 0;
+  bool known() const noexcept { return dev != 0 || ino != 0; }
+};
+
 struct TenantConfig {
   std::string name;
   std::string file;  // absolute path of the tenant file
+  // `file` as read at start-up; the watcher's first check compares against it. Not kept up
+  // to date by per-tenant reloads (the watcher's own fingerprint is the reference after start).
+  FileIdentity file_id;
   std::vector<std::string> hosts;
   std::string cert, key, client_ca;  // absolute; client_ca may be empty
   std::string min_tls = "1.2";

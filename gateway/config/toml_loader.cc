@@ -54,15 +54,22 @@ namespace {
 
 // The whole file, or nullopt. Plain read(2): an ifstream costs more than the read itself for a
 // tenant file of a few hundred bytes (its buffer, locale and the stringstream copy).
-std::optional<std::string> slurp(const std::string& path) {
+std::optional<std::string> slurp(const std::string& path, FileIdentity* id) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return std::nullopt;
   }
   std::string text;
   struct stat st {};
-  text.resize(::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1
-                                                      : 4096);
+  const bool have_stat = ::fstat(fd, &st) == 0;
+  if (have_stat && id != nullptr) {  // before the read: a write during it differs next time
+    id->dev = static_cast<std::uint64_t>(st.st_dev);
+    id->ino = static_cast<std::uint64_t>(st.st_ino);
+    id->size = static_cast<std::uint64_t>(st.st_size);
+    id->mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    id->ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  }
+  text.resize(have_stat && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096);
   std::size_t have = 0;
   for (;;) {
     if (have == text.size()) {
@@ -89,8 +96,8 @@ std::optional<std::string> slurp(const std::string& path) {
 }  // namespace
 
 std::optional<toml::table> parse_toml_file(const std::string& path,
-                                           std::vector<Diagnostic>& out) {
-  const std::optional<std::string> text = slurp(path);
+                                           std::vector<Diagnostic>& out, FileIdentity* id) {
+  const std::optional<std::string> text = slurp(path, id);
   if (!text) {
     out.push_back(Diagnostic{Diagnostic::Severity::error, Pos{path, 0, 0},
                              "cannot read file", {}});
@@ -108,6 +115,7 @@ constexpr std::size_t kParseBatch = 2048;
 struct Parsed {
   std::optional<toml::table> table;
   std::vector<Diagnostic> diagnostics;
+  FileIdentity id;
 };
 
 // Reads and parses files[from, from + out.size()) into `out` on up to `threads` threads
@@ -119,7 +127,7 @@ void parse_batch(const std::vector<std::string>& files, std::size_t from, std::v
     for (std::size_t i = next.fetch_add(1); i < out.size(); i = next.fetch_add(1)) {
       const std::string& f = files[from + i];
       try {
-        out[i].table = parse_toml_file(f, out[i].diagnostics);
+        out[i].table = parse_toml_file(f, out[i].diagnostics, &out[i].id);
       } catch (const std::exception& e) {  // out of memory: this file only
         out[i].table.reset();
         out[i].diagnostics.push_back(
@@ -162,6 +170,7 @@ void read_tenant_files(const std::vector<std::string>& files, Validator& v, Conf
       }
       if (batch[i].table) {
         v.read_tenant(*batch[i].table, files[from + i], cfg);
+        cfg.tenants.back().file_id = batch[i].id;  // read_tenant always appends one
       }
       batch[i].table.reset();  // free as we go: the batch's peak is one table set
       sort_from(diags, first);

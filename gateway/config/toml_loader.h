@@ -20,9 +20,11 @@
 namespace portcullis::gateway::config {
 
 // Reads and parses one file. On failure appends an error at the position toml++ reports (or
-// line 0 for an unreadable file) and returns std::nullopt.
+// line 0 for an unreadable file) and returns std::nullopt. `id`, if given, gets the file's stat
+// identity as opened (left as it was when the file cannot be opened).
 std::optional<toml::table> parse_toml_file(const std::string& path,
-                                           std::vector<Diagnostic>& out);
+                                           std::vector<Diagnostic>& out,
+                                           FileIdentity* id = nullptr);
 
 // Parses TOML text; `path` is only used for diagnostics and node source paths.
 std::optional<toml::table> parse_toml_string(std::string_view text, const std::string& path,

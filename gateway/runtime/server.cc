@@ -18,6 +18,7 @@
 #include "gateway/runtime/cpu_quota.h"
 #include "gateway/runtime/listen_sockets.h"
 #include "gateway/runtime/sd_notify.h"
+#include "gateway/snapshot/tenant_tls.h"
 #include "gateway/runtime/tenant_expiry.h"
 #include "gateway/runtime/watcher.h"
 #include "gateway/runtime/worker.h"
@@ -49,6 +50,36 @@ void wait_for_admin_address(const std::string& listen) {
     }
     ::usleep(10'000);
   }
+}
+
+// What the loader saw of each tenant's file, certificate, key and client CA: the watcher's
+// first fingerprint (on its thread, after /readyz) compares against these.
+std::vector<Watcher::Seed> watch_seeds(const Snapshot& snap) {
+  std::vector<Watcher::Seed> out;
+  if (!detail::tenants_on_demand(snap.config)) {
+    return out;  // the watcher reads every file at once, before serving
+  }
+  const auto identity = [](const FileStamp& s) {
+    config::FileIdentity id;
+    if (s.ok) {
+      id.dev = static_cast<std::uint64_t>(s.dev);
+      id.ino = static_cast<std::uint64_t>(s.ino);
+      id.size = static_cast<std::uint64_t>(s.size);
+      id.mtime_ns = s.mtime.tv_sec * 1000000000LL + s.mtime.tv_nsec;
+      id.ctime_ns = s.ctime.tv_sec * 1000000000LL + s.ctime.tv_nsec;
+    }
+    return id;
+  };
+  out.reserve(snap.tenants.size() * 3);
+  for (const auto& t : snap.tenants) {
+    out.push_back(Watcher::Seed{&t.cfg->file, t.cfg->file_id});
+    out.push_back(Watcher::Seed{&t.cfg->cert, identity(t.tls_source.cert)});
+    out.push_back(Watcher::Seed{&t.cfg->key, identity(t.tls_source.key)});
+    if (!t.cfg->client_ca.empty()) {
+      out.push_back(Watcher::Seed{&t.cfg->client_ca, identity(t.tls_source.client_ca)});
+    }
+  }
+  return out;
 }
 
 void print_errors(const std::vector<config::Diagnostic>& errors) {
@@ -326,7 +357,7 @@ int Server::run() {
   watcher_ = std::make_unique<Watcher>(&loop_, [this](std::vector<std::string> changed) {
     reload(std::move(changed));
   });
-  watcher_->rebuild(config_path_, cfg);
+  watcher_->start(config_path_, cfg, watch_seeds(*current_), current_);
   if (cfg.acme.enabled) {
     // Its threads order certificates; the files it writes come back through the Watcher.
     acme_ = std::make_unique<acme::Manager>(

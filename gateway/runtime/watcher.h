@@ -13,6 +13,8 @@
 // is told which of the named files differ (as the config spells them), so that a change confined
 // to tenants rebuilds only those tenants.
 // Thread:   the main loop. rebuild() after every successful reload (the file set may change).
+//           With tenants on demand, start()'s first fingerprint runs on a thread of its own
+//           (300,000 stat()s at 100,000 tenants), after /readyz answers.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <uv.h>
@@ -40,6 +43,17 @@ class Watcher {
   ~Watcher();
   // Watches what `cfg` (loaded from `config_path`) depends on.
   void rebuild(const std::string& config_path, const config::Config& cfg);
+  // A file as the loader saw it: `path` points into what `keep` owns.
+  struct Seed {
+    const std::string* path = nullptr;
+    config::FileIdentity id;
+  };
+  // The first rebuild(), at start. With tenants on demand the first fingerprint is taken on a
+  // thread, and the files in `seeds` are compared against the identity the loader saw, not
+  // against what the thread finds: a file changed in between (or while the thread runs)
+  // reloads. Events meanwhile wait for that fingerprint. Without tenants on demand, rebuild().
+  void start(const std::string& config_path, const config::Config& cfg, std::vector<Seed> seeds,
+             std::shared_ptr<const void> keep);
   void close();
 
  private:
@@ -47,6 +61,10 @@ class Watcher {
   static void on_event(uv_fs_event_t* h, const char* filename, int events, int status) noexcept;
   static void on_timer(uv_timer_t* h) noexcept;
   void changed();
+  bool start_first();  // false: no thread; nothing was done
+  void first_pass() noexcept;  // on the thread
+  void finish_first();  // joins the thread and takes its fingerprint as the baseline
+  static void on_first_done(uv_async_t* h) noexcept;
   // The event's file, when it is one the config names or a tenant file (else nothing).
   void note(const Dir& dir, const std::string& name);
   bool is_tenant_file(const std::string& path) const;
@@ -74,8 +92,18 @@ class Watcher {
     std::size_t hash = 0;
   };
   std::map<std::string, Seen> seen_;
+  static std::size_t stand_in(const Seen& id) noexcept;  // the hash a stat identity stands for
   bool stat_only_ = false;  // tenants on demand: a file first seen is not read (content_hash)
   bool closed_ = false;
+  // start(): the first fingerprint's thread. While it runs it alone touches files_,
+  // tenants_dir_, seen_ and first_; the loop touches none of them (rebuild() joins it first).
+  std::vector<Seed> seeds_;  // start() -> rebuild()
+  std::shared_ptr<const void> seeds_keep_;
+  std::thread first_thread_;
+  uv_async_t first_done_{};
+  std::map<std::string, std::size_t> first_;  // baseline: the loader's view where seeded
+  std::vector<std::string> first_changed_;  // seeded files that are not what the loader saw
+  bool first_failed_ = false;   // out of memory on the thread: fingerprint again on the loop
 };
 
 }  // namespace portcullis::gateway::runtime
