@@ -110,8 +110,9 @@ def test_h1_slowloris_headers_get_408():
             t.raw.stop()
 
 
-def _h2_events(s, conn, seconds):
-    """Reads for `seconds`; returns (events, closed by peer)."""
+def _h2_events(s, conn, seconds, reply=True):
+    """Reads for `seconds` (until GOAWAY), answering SETTINGS and PINGs unless reply is False;
+    returns (events, closed by peer)."""
     events, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
         s.settimeout(max(0.05, end - time.monotonic()))
@@ -125,7 +126,8 @@ def _h2_events(s, conn, seconds):
             return events, True
         got = conn.receive_data(data)
         events += got
-        s.sendall(conn.data_to_send())
+        if reply:
+            s.sendall(conn.data_to_send())
         if any(isinstance(e, h2.events.ConnectionTerminated) for e in got):
             break
     return events, False
@@ -172,9 +174,11 @@ def test_h2_header_timeout_runs_for_a_head_not_an_idle_connection():
             block = hpack.Encoder().encode([(":method", "GET"), (":scheme", "https"),
                                             (":path", "/slow-h2"), (":authority", HOST)])
             frame = struct.pack(">I", len(block))[1:] + bytes([0x1, 0x0]) + struct.pack(">I", 3)
+            s.sendall(conn.data_to_send())
+            _h2_events(s, conn, 0.5)  # SETTINGS both ways: nothing may follow the HEADERS
             start = time.monotonic()
-            s.sendall(conn.data_to_send() + frame + block)
-            events, closed = _h2_events(s, conn, 6.0)
+            s.sendall(frame + block)
+            events, closed = _h2_events(s, conn, 6.0, reply=False)
             took = time.monotonic() - start
             goaway = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
             h.check(goaway or closed, f"unfinished HTTP/2 head: no GOAWAY within 6 s: {events!r}")
