@@ -27,7 +27,9 @@ constexpr std::array kRows{
            &Limits::max_request_headers, "431"},
   LimitRow{"max_header_count", K::count, 100, 1, 100000, &Limits::max_header_count, "431"},
   LimitRow{"header_timeout", K::duration, 10 * kSecond, 1, kNoUpperBound, &Limits::header_timeout,
-           "from a request's first byte to its complete head: 408 and close (HTTP/2: GOAWAY)"},
+           "from a request's first byte to its complete head: 408 and close (HTTP/2: from a "
+           "stream's HEADERS to the end of its header block, then GOAWAY; the preface, SETTINGS "
+           "and PINGs of an idle HTTP/2 connection start no deadline, `idle_timeout` bounds it)"},
   LimitRow{"tls_handshake_timeout", K::duration, 10 * kSecond, 1, kNoUpperBound,
            &Limits::tls_handshake_timeout, "also the PROXY header deadline"},
   LimitRow{"idle_timeout", K::duration, 60 * kSecond, 1, kNoUpperBound, &Limits::idle_timeout,
