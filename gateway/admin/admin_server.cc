@@ -11,6 +11,10 @@ namespace {
 constexpr std::size_t kMaxRequest = 8 * 1024;
 constexpr std::uint64_t kRequestTimeoutMs = 10'000;  // a head (and handshake) within 10 s
 constexpr std::uint64_t kLingerMs = 2'000;           // after the response, for the client's FIN
+// A response the client has not taken within this long is cut (nginx's send_timeout is 60 s
+// too): /metrics is megabytes with many tenants (143 bytes a tenant), and a scraper reading
+// it may take seconds. The linger starts only once the last byte is out.
+constexpr std::uint64_t kSendTimeoutMs = 60'000;
 
 // One admin connection: an io::TlsSocket (plain or TLS), one request, one response.
 class AdminConn final : public io::SocketOwner {
@@ -49,11 +53,15 @@ class AdminConn final : public io::SocketOwner {
     req.client = sock_.peer_address();
     sock_.send(server_.respond(req));
     sock_.shutdown_write();  // close_notify (TLS) and FIN once the response is out
-    sock_.set_timer(kLingerMs);
+    sock_.set_timer(sock_.backlog() == 0 ? kLingerMs : kSendTimeoutMs);
   }
   void on_peer_eof() noexcept override { sock_.close(); }
   void on_transport_error(int) noexcept override { sock_.close(); }
-  void on_writable() noexcept override {}
+  void on_writable() noexcept override {
+    if (responded_ && sock_.backlog() == 0) {
+      sock_.set_timer(kLingerMs);  // all of it written: now only the client's FIN is awaited
+    }
+  }
   void on_timeout() noexcept override { sock_.close(); }
   void on_closed() noexcept override { delete this; }
 
