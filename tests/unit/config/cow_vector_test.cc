@@ -65,5 +65,41 @@ TEST_CASE("CowVector: works as the std::vector it replaced", "[cow_vector]") {
   CHECK(cv.size() == 1);
 }
 
+TEST_CASE("CowVector: a copy shares the chunks; a write copies one chunk", "[cow_vector]") {
+  CowVector<Item> a;
+  for (int i = 0; i < 3000; ++i) {  // three chunks of 1024, the last one partly filled
+    a.push_back(Item{std::to_string(i), i});
+  }
+  CowVector<Item> b = a;
+  const auto& ca = a;
+  const auto& cb = b;
+  CHECK(b.same_run(0, a) == 1024);  // one comparison for a whole shared chunk
+  CHECK(b.same_run(2048, a) == 3000 - 2048);
+  b[1500].value = -1;  // copies chunk 1's pointers, then element 1500
+  CHECK(ca[1500].value == 1500);
+  CHECK(cb[1500].value == -1);
+  CHECK(b.same_run(0, a) == 1024);
+  CHECK(b.same_run(1024, a) == 1);  // chunk 1 is b's own now: element by element
+  CHECK(b.same(1024, &ca[1024]));   // its other elements are still shared
+  CHECK_FALSE(b.same(1500, &ca[1500]));
+  b.set_shared(7, a.shared(8));
+  CHECK(b.same(7, &ca[8]));
+  CHECK(b.same_run(0, a) == 1);
+  CHECK(ca[7].value == 7);  // a's chunk 0 untouched
+  b.push_back(Item{"new", 3000});
+  b.pop_back();
+  b.pop_back();
+  CHECK(b.size() == 2999);
+  CHECK(a.size() == 3000);
+  CHECK(ca.back().value == 2999);
+  b.erase(cb.begin() + 1, cb.begin() + 1025);  // across a chunk boundary
+  REQUIRE(b.size() == 2999 - 1024);
+  CHECK(cb[0].value == 0);
+  CHECK(cb[1].value == 1025);
+  CHECK(cb[b.size() - 1].value == 2998);
+  CHECK(ca[1].value == 1);
+  CHECK(ca.size() == 3000);
+}
+
 }  // namespace
 }  // namespace portcullis::gateway::config
