@@ -20,8 +20,9 @@ For each tenant count and worker setting it measures, on loopback:
   reload       SIGHUP while h2load (HTTP/2 and HTTP/1.1, bounded -n, run back to back) loads two
                tenants; wall seconds from the signal to the gateway's "reloaded, generation N"
                line (written once the new generation is published); every request before,
-               during and after must succeed (2xx). Twice: with no file changed, and after touching every certificate and key (all new mtimes:
-               nothing may be reused, every context is rebuilt). RSS before, peak and after, and
+               during and after must succeed (2xx). Twice: with no file changed, and after
+               touching every certificate and key (all new mtimes: nothing may be reused,
+               every context is rebuilt). RSS before, peak and after, and
                the slowest GET /healthz while it ran (what a liveness probe sees).
 
   cold/warm    (issue #13) per-handshake latency, Python client, to --spread tenants never
