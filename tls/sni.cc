@@ -229,6 +229,32 @@ SniTable SniTable::with_same_hosts() const {
   return t;
 }
 
+SniTable::Entries& SniTable::writable_entries(std::size_t chunk) {
+  auto& c = entries_[chunk];
+  if (c.use_count() > 1) {  // shared with another generation's table: ours first
+    auto own = std::make_shared<Entries>(*c);
+    own->reserve(kEntryChunk);
+    c = std::move(own);
+  }
+  return const_cast<Entries&>(*c);  // ours alone: nobody else reads it
+}
+
+void SniTable::add_tenant(const TenantTls& t) {
+  if ((entry_count_ & (kEntryChunk - 1)) == 0) {
+    auto fresh = std::make_shared<Entries>();
+    fresh->reserve(kEntryChunk);
+    entries_.push_back(std::move(fresh));
+  }
+  writable_entries(entries_.size() - 1).push_back(t);
+  ++entry_count_;
+}
+
+void SniTable::set_tenant(const TenantTls& t) {
+  if (t.tenant < entry_count_) {
+    writable_entries(t.tenant >> kEntryShift)[t.tenant & (kEntryChunk - 1)] = t;
+  }
+}
+
 std::size_t SniTable::shards_shared_with(const SniTable& other) const noexcept {
   std::size_t n = 0;
   for (std::size_t i = 0; i < shards_.size() && i < other.shards_.size(); ++i) {
@@ -274,7 +300,8 @@ const TenantTls* SniTable::find(std::string_view name) const noexcept {
 }
 
 const TenantTls* SniTable::tenant(std::uint32_t index) const noexcept {
-  return index < entries_.size() ? &entries_[index] : nullptr;
+  return index < entry_count_ ? &(*entries_[index >> kEntryShift])[index & (kEntryChunk - 1)]
+                              : nullptr;
 }
 
 SniParse parse_server_name(const unsigned char* ext, std::size_t len, std::string& out) {

@@ -42,7 +42,10 @@ class SniTable {
  public:
   // Tenants are added in index order (t.tenant == number of tenants added before); quarantined
   // ones after every serving one.
-  void add_tenant(const TenantTls& t) { entries_.push_back(t); }
+  void add_tenant(const TenantTls& t);
+  // Replaces tenant `t.tenant`'s entry (an added one): a per-tenant reload's copy of the
+  // running table changes the entries of the tenants read again, and copies only their chunk.
+  void set_tenant(const TenantTls& t);
   // `pattern`: exact or "*.suffix", for an added tenant. False if the pattern is taken.
   bool add_host(std::string_view pattern, std::uint32_t tenant);
   // Removes `pattern` when `tenant` holds it (else nothing).
@@ -51,11 +54,12 @@ class SniTable {
   std::optional<std::uint32_t> owner(std::string_view pattern) const;
   const TenantTls* find(std::string_view name) const noexcept;
   const TenantTls* tenant(std::uint32_t index) const noexcept;
-  std::size_t tenants() const noexcept { return entries_.size(); }
+  std::size_t tenants() const noexcept { return entry_count_; }
 
   // The next generation's table: the same host names (shards shared, not copied) and no
   // tenants yet; the caller adds every tenant again (an array of small entries) and changes
   // the names of the tenants that changed. Valid only while tenant indexes stay the same.
+  // (A plain copy keeps the tenants too, their chunks shared: then set_tenant().)
   SniTable with_same_hosts() const;
   // How many shards this table shares with `other` (the same objects): for tests and sizing.
   std::size_t shards_shared_with(const SniTable& other) const noexcept;
@@ -70,7 +74,14 @@ class SniTable {
   Shard& writable(std::size_t shard);
 
   std::vector<std::shared_ptr<const Shard>> shards_;  // kShards once a name is added
-  std::vector<TenantTls> entries_;
+  // The tenant entries in chunks of kEntryChunk, shared with the copy a per-tenant reload
+  // makes (copy-on-write, as the shards): a copy costs a pointer a chunk, not an entry each.
+  static constexpr std::uint32_t kEntryShift = 10;
+  static constexpr std::uint32_t kEntryChunk = 1u << kEntryShift;
+  using Entries = std::vector<TenantTls>;
+  Entries& writable_entries(std::size_t chunk);
+  std::vector<std::shared_ptr<const Entries>> entries_;
+  std::size_t entry_count_ = 0;
 };
 
 // What one listener needs in its callback: the table and its unknown_sni fallback.

@@ -200,7 +200,7 @@ LoadResult reload_tenant_files(const Config& previous,
   if (const auto slots = in_place(previous, fresh, files, tenant_files.size(), host_owner)) {
     cfg.tenants = previous.tenants;  // pointers to the same elements (cow_vector.h)
     for (std::size_t b = 0; b < slots->size(); ++b) {
-      cfg.tenants[(*slots)[b]] = std::move(fresh.tenants[b]);  // that slot alone gets a new element
+      cfg.tenants.set_shared((*slots)[b], fresh.tenants.shared(b));  // that slot alone changes
     }
     cfg.quarantined = previous.quarantined;  // none of theirs was read again
     result.config = std::move(cfg);

@@ -68,7 +68,8 @@ TenantDelta tenant_delta(const Snapshot& before, const Snapshot& after) {
   d.same_files = true;
   d.same_shape = true;
   for (std::size_t i = 0; i < b.tenants.size() && (d.same_files || d.same_shape); ++i) {
-    if (b.tenants.same(i, &a.tenants[i])) {
+    if (const std::size_t run = b.tenants.same_run(i, a.tenants); run > 0) {
+      i += run - 1;  // shared: a whole chunk at a time
       continue;
     }
     const config::TenantConfig& x = a.tenants[i];
@@ -265,7 +266,9 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
                static_cast<long long>(built.build_ms),
                off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
                built.tenants_reused, built.snapshot->config.quarantined.size(),
-               built.snapshot->stale.size(), built.partial ? "; per-tenant reload" : "");
+               built.snapshot->stale.size(),
+               built.in_place ? "; per-tenant reload, in place"
+               : built.partial ? "; per-tenant reload" : "");
 }
 
 }  // namespace portcullis::gateway::runtime

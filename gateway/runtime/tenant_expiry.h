@@ -33,12 +33,16 @@ inline void scan_new_tenant_expiry(const Snapshot& before, const Snapshot& after
   }
   std::vector<std::shared_ptr<tls::LazyContext>> lazy;
   bool shared = false;
-  for (std::size_t i = 0; i < after.tenants.size(); ++i) {
-    if (after.tenants.same(i, &before.tenants[i])) {
+  for (std::size_t i = 0; i < after.tenants.size();) {
+    if (const std::size_t run = after.tenants.same_run(i, before.tenants); run > 0) {
       shared = true;
-    } else if (after.tenants[i].lazy) {
+      i += run;  // a chunk both share: one comparison
+      continue;
+    }
+    if (after.tenants[i].lazy) {
       lazy.push_back(after.tenants[i].lazy);
     }
+    ++i;
   }
   if (!shared) {
     scan_tenant_expiry(after);  // a full reload: the new list replaces the running pass

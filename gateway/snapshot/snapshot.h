@@ -123,6 +123,7 @@ struct BuildResult {
   std::size_t tenants_reused = 0;  // taken over from `previous`: no file changed
   std::int64_t build_ms = 0;       // filled by the caller that timed it (reload)
   bool partial = false;            // reload_tenants(): only the changed tenants were read
+  bool in_place = false;           // ... and replaced in the running generation's arrays
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.

@@ -87,39 +87,103 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
     if (j >= prev.size()) {
       continue;
     }
-    const TenantRuntime& old = prev[j];
-    if (!old.server_ctx && !old.lazy) {
-      continue;
-    }
-    const config::TenantConfig& o = *old.cfg;
-    const TenantTlsSource& src = old.tls_source;
-    if (!old.lazy && src.chain_not_after <= now) {
-      continue;
-    }
-    if (changed != nullptr && &o == &t) {
-      plan[i] = prev.shared(j);  // the same configuration object: none of its files changed
-      continue;
-    }
-    if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
-        o.min_tls != t.min_tls) {
-      continue;
-    }
-    if (changed != nullptr && changed->count(t.file) == 0 && changed->count(t.cert) == 0 &&
-        changed->count(t.key) == 0 && changed->count(t.client_ca) == 0) {
-      plan[i] = prev.shared(j);  // the watcher named what changed: the others' files are not stat()ed
-      continue;
-    }
-    if (src.cert.same(FileStamp::of(t.cert)) && src.key.same(FileStamp::of(t.key)) &&
-        src.client_ca.same(FileStamp::of(t.client_ca))) {
+    if (reusable(t, prev[j], lazy, now, changed)) {
       plan[i] = prev.shared(j);
     }
   }
   return plan;
 }
 
+bool reusable(const config::TenantConfig& t, const TenantRuntime& old, bool lazy,
+              std::int64_t now, const FileSet* changed) {
+  if (!old.server_ctx && !old.lazy) {
+    return false;
+  }
+  const config::TenantConfig& o = *old.cfg;
+  const TenantTlsSource& src = old.tls_source;
+  if (!old.lazy && src.chain_not_after <= now) {
+    return false;
+  }
+  if (changed != nullptr && &o == &t) {
+    return true;  // the same configuration object: none of its files changed
+  }
+  if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
+      o.min_tls != t.min_tls) {
+    return false;
+  }
+  if (changed != nullptr && changed->count(t.file) == 0 && changed->count(t.cert) == 0 &&
+      changed->count(t.key) == 0 && changed->count(t.client_ca) == 0) {
+    return true;  // the watcher named what changed: the others' files are not stat()ed
+  }
+  return src.cert.same(FileStamp::of(t.cert)) && src.key.same(FileStamp::of(t.key)) &&
+         src.client_ca.same(FileStamp::of(t.client_ca));
+}
+
 bool tenants_on_demand(const config::Config& c) noexcept {
   const std::uint32_t cap = c.limits.max_tenant_contexts;
   return cap != 0 && c.tenants.size() > cap;
+}
+
+TenantTlsBuild build_one(const config::TenantConfig& t,
+                         const std::shared_ptr<const TenantRuntime>& reuse, bool lazy,
+                         tls::ContextLoader& loader, std::int64_t now) {
+  TenantTlsBuild b;
+  if (const TenantRuntime* old = reuse.get(); old != nullptr && lazy && old->lazy) {
+    b.lazy = old->lazy;  // built or not, failed or not: the same files
+    b.source() = old->tls_source;
+    b.reused = true;
+    b.from = reuse;
+    return b;
+  }
+  if (const TenantRuntime* old = reuse.get(); old != nullptr && !lazy && old->server_ctx) {
+    // Unchanged files: share the running context (OpenSSL reference count).
+    SSL_CTX_up_ref(old->server_ctx.get());
+    b.ctx.reset(old->server_ctx.get());
+    b.source() = old->tls_source;
+    b.reused = true;
+    b.from = reuse;
+    return b;
+  }
+  tls::ServerContextSpec spec;
+  spec.cert_chain = t.cert;
+  spec.key = t.key;
+  spec.client_ca = t.client_ca;
+  spec.min_version = tls::parse_min_version(t.min_tls);
+  // Distinct per tenant and per client-auth policy: a session never resumes across them.
+  spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
+  // Stamped before reading: a file that changes during the build differs next time.
+  b.source().cert = FileStamp::of(t.cert);
+  b.source().key = FileStamp::of(t.key);
+  b.source().client_ca = FileStamp::of(t.client_ca);
+  if (lazy) {
+    const std::pair<const FileStamp*, const std::string*> files[] = {
+        {&b.source().cert, &t.cert},
+        {&b.source().key, &t.key},
+        {&b.source().client_ca, &t.client_ca}};
+    for (const auto& [stamp, path] : files) {
+      if (!stamp->ok) {
+        b.error() = "cannot read " + *path;
+        b.analyze = true;  // the analyzers say it with file:line
+        break;
+      }
+    }
+    if (b.error().empty()) {
+      b.lazy = std::make_shared<tls::LazyContext>(std::move(spec), t.name, t.file);
+    }
+    return b;
+  }
+  auto r = tls::make_server_context(spec, &loader);
+  if (!r.ctx) {
+    b.error() = std::move(r.error);
+    b.analyze = true;
+    return b;
+  }
+  b.ctx = std::move(r.ctx);
+  describe_built(b.ctx.get(), b.source());
+  // A built context proves the files readable and the key matching; what only the analyzers
+  // check is an expired certificate in the chain and the client CA bundle.
+  b.analyze = b.source().chain_not_after <= now || !t.client_ca.empty();
+  return b;
 }
 
 TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
@@ -135,62 +199,7 @@ TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
       b.reused = true;
       continue;
     }
-    const config::TenantConfig& t = c.tenants[i];
-    if (const TenantRuntime* old = plan[i].get(); old != nullptr && lazy && old->lazy) {
-      b.lazy = old->lazy;  // built or not, failed or not: the same files
-      b.source() = old->tls_source;
-      b.reused = true;
-      b.from = plan[i];
-      continue;
-    }
-    if (const TenantRuntime* old = plan[i].get(); old != nullptr && !lazy && old->server_ctx) {
-      // Unchanged files: share the running context (OpenSSL reference count).
-      SSL_CTX_up_ref(old->server_ctx.get());
-      b.ctx.reset(old->server_ctx.get());
-      b.source() = old->tls_source;
-      b.reused = true;
-      b.from = plan[i];
-      continue;
-    }
-    tls::ServerContextSpec spec;
-    spec.cert_chain = t.cert;
-    spec.key = t.key;
-    spec.client_ca = t.client_ca;
-    spec.min_version = tls::parse_min_version(t.min_tls);
-    // Distinct per tenant and per client-auth policy: a session never resumes across them.
-    spec.session_id_context = "t:" + t.name + (t.client_ca.empty() ? "" : ":mtls");
-    // Stamped before reading: a file that changes during the build differs next time.
-    b.source().cert = FileStamp::of(t.cert);
-    b.source().key = FileStamp::of(t.key);
-    b.source().client_ca = FileStamp::of(t.client_ca);
-    if (lazy) {
-      const std::pair<const FileStamp*, const std::string*> files[] = {
-          {&b.source().cert, &t.cert},
-          {&b.source().key, &t.key},
-          {&b.source().client_ca, &t.client_ca}};
-      for (const auto& [stamp, path] : files) {
-        if (!stamp->ok) {
-          b.error() = "cannot read " + *path;
-          b.analyze = true;  // the analyzers say it with file:line
-          break;
-        }
-      }
-      if (b.error().empty()) {
-        b.lazy = std::make_shared<tls::LazyContext>(std::move(spec), t.name, t.file);
-      }
-      continue;
-    }
-    auto r = tls::make_server_context(spec, &loader);
-    if (!r.ctx) {
-      b.error() = std::move(r.error);
-      b.analyze = true;
-      continue;
-    }
-    b.ctx = std::move(r.ctx);
-    describe_built(b.ctx.get(), b.source());
-    // A built context proves the files readable and the key matching; what only the analyzers
-    // check is an expired certificate in the chain and the client CA bundle.
-    b.analyze = b.source().chain_not_after <= now || !t.client_ca.empty();
+    out[i] = build_one(c.tenants[i], plan[i], lazy, loader, now);
   }
   return out;
 }

@@ -13,6 +13,10 @@
 
 #include "gateway/snapshot/snapshot.h"
 
+namespace portcullis::tls {
+class ContextLoader;
+}
+
 namespace portcullis::gateway::runtime::detail {
 
 config::Diagnostic error_at(const config::Pos& pos, std::string message);
@@ -72,6 +76,17 @@ using TenantTlsBuilds = std::vector<TenantTlsBuild>;
 // eager tenant's expiry: at 100k tenants, looking into every runtime was most of a reload.
 bool taken_as_is(const config::Config& c, const Snapshot& previous, std::size_t i, bool lazy,
                  std::int64_t now) noexcept;
+
+// Whether `old` (the running generation's runtime of a tenant with t's name) can lend t its
+// context: plan_reuse()'s test for one tenant.
+bool reusable(const config::TenantConfig& t, const TenantRuntime& old, bool lazy,
+              std::int64_t now, const FileSet* changed);
+
+// One tenant's context: `reuse`'s (see reusable()), or built from the files (on demand: only
+// stat()ed and indexed).
+TenantTlsBuild build_one(const config::TenantConfig& t,
+                         const std::shared_ptr<const TenantRuntime>& reuse, bool lazy,
+                         tls::ContextLoader& loader, std::int64_t now);
 
 // With more tenants than [limits] max_tenant_contexts (not 0), each tenant is only indexed: its
 // files are stat()ed (a missing one is an error here) and it gets a LazyContext, built at its

@@ -1,0 +1,37 @@
+// A per-tenant reload's usual case: each tenant file read again still holds the tenant it
+// held (same name, same file, no error). The next generation is then the running one with
+// those tenants' slots replaced: the tenant arrays, the SNI entries and the host names are
+// shared with it in chunks (cow_vector.h, tls/sni.h) and only the replaced tenants are built,
+// so the cost does not grow with the tenant count (a pointer per 1024 tenants).
+// Internal to gateway/snapshot: reload_tenants() tries it first.
+//
+// Thread: the building thread (main or reload); keeps no state.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "gateway/snapshot/snapshot.h"
+#include "gateway/snapshot/tenant_tls.h"
+
+namespace portcullis::gateway::runtime::detail {
+
+// A tenant's clusters and routes, against snap's mesh contexts (build() and the replacement).
+void add_paths(TenantRuntime& rt, const config::TenantConfig& t, const Snapshot& snap,
+               upstream::HealthRegistry* health, std::vector<config::Diagnostic>& errors);
+// Egress entries and listeners of snap.config (their runtimes point into this snapshot).
+void build_edges(Snapshot& snap, const tls::TicketKeyStore* tickets,
+                 std::vector<config::Diagnostic>& errors);
+
+// `cfg`: reload_tenant_files()'s configuration (the running one's tenants with some replaced,
+// sharing every other element). The snapshot with those slots replaced, or nullopt (cfg left
+// as it was) when this is not the usual case: a tenant added, removed, renamed, quarantined,
+// stale, needing the analyzers (an expired chain, a client CA, unreadable files), taking a
+// host another holds, or more than a few changed at once. `files`: what the watcher named.
+std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Config& cfg,
+                                            const FileSet& files, std::uint64_t generation,
+                                            upstream::HealthRegistry* health,
+                                            const tls::TicketKeyStore* tickets);
+
+}  // namespace portcullis::gateway::runtime::detail
