@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "gateway/snapshot/generation_parts.h"
 #include "tls/context.h"
 
 namespace portcullis::gateway::runtime::detail {

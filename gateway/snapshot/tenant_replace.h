@@ -17,13 +17,6 @@
 
 namespace portcullis::gateway::runtime::detail {
 
-// A tenant's clusters and routes, against snap's mesh contexts (build() and the replacement).
-void add_paths(TenantRuntime& rt, const config::TenantConfig& t, const Snapshot& snap,
-               upstream::HealthRegistry* health, std::vector<config::Diagnostic>& errors);
-// Egress entries and listeners of snap.config (their runtimes point into this snapshot).
-void build_edges(Snapshot& snap, const tls::TicketKeyStore* tickets,
-                 std::vector<config::Diagnostic>& errors);
-
 // `cfg`: reload_tenant_files()'s configuration (the running one's tenants with some replaced,
 // sharing every other element). The snapshot with those slots replaced, or nullopt (cfg left
 // as it was) when this is not the usual case: a tenant added, removed, renamed, quarantined,
