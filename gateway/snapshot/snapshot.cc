@@ -90,6 +90,33 @@ bool FileStamp::same(const FileStamp& o) const noexcept {
          same_time(mtime, o.mtime) && same_time(ctime, o.ctime);
 }
 
+std::shared_ptr<const Snapshot::FileOwners> Snapshot::file_owners() const {
+  std::lock_guard lock{owners_mu_};
+  if (!owners_) {
+    auto made = std::make_shared<FileOwners>();
+    for (std::size_t i = 0; i < config.tenants.size(); ++i) {
+      const config::TenantConfig& t = config.tenants[i];
+      for (const std::string* f : {&t.cert, &t.key, &t.client_ca}) {
+        if (!f->empty()) {
+          (*made)[*f].push_back(static_cast<std::uint32_t>(i));
+        }
+      }
+    }
+    owners_ = std::move(made);
+  }
+  return owners_;
+}
+
+void Snapshot::share_file_owners(const Snapshot& from) const {
+  std::shared_ptr<const FileOwners> theirs;
+  {
+    std::lock_guard lock{from.owners_mu_};
+    theirs = from.owners_;
+  }
+  std::lock_guard lock{owners_mu_};
+  owners_ = std::move(theirs);
+}
+
 const ListenerRuntime* Snapshot::listener(const std::string& name) const noexcept {
   for (const auto& l : listeners) {
     if (l.cfg->name == name) {
@@ -380,20 +407,9 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
   }
   // Whose files changed. Certificates, keys and CAs are claimed by the tenants naming them; one
   // that nothing but tenants names is theirs alone (else: gateway.toml's, a full reload).
-  // Built only when a changed file is not a tenant file (the watcher's usual case is one).
-  std::unordered_map<std::string_view, std::vector<const config::TenantConfig*>> owners;
-  const auto owners_of = [&]() -> decltype(owners)& {
-    if (owners.empty()) {
-      for (const auto& t : pc.tenants) {
-        for (const std::string* f : {&t.cert, &t.key, &t.client_ca}) {
-          if (!f->empty()) {
-            owners[*f].push_back(&t);
-          }
-        }
-      }
-    }
-    return owners;
-  };
+  // Looked up only when a changed file is not a tenant file; the index is the running
+  // generation's (Snapshot::file_owners), made once, not a pass over every tenant per reload.
+  std::shared_ptr<const Snapshot::FileOwners> owners;
   detail::FileSet files;
   std::vector<std::string> tenant_files;
   for (const auto& raw : changed) {
@@ -403,17 +419,20 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
       files.insert(p);
       continue;
     }
-    const auto it = owners_of().find(p);
-    if (it == owners.end() || p == pc.mesh.ca || p == pc.mesh.cert || p == pc.mesh.key ||
+    if (!owners) {
+      owners = previous.file_owners();
+    }
+    const auto it = owners->find(p);
+    if (it == owners->end() || p == pc.mesh.ca || p == pc.mesh.cert || p == pc.mesh.key ||
         p == pc.gateway.ticket_keys ||
         std::any_of(pc.egress.begin(), pc.egress.end(),
                     [&](const config::EgressConfig& e) { return e.ca == p; })) {
       return std::nullopt;
     }
     files.insert(p);
-    for (const config::TenantConfig* t : it->second) {
-      tenant_files.push_back(t->file);
-      files.insert(t->file);
+    for (const std::uint32_t ti : it->second) {
+      tenant_files.push_back(pc.tenants[ti].file);
+      files.insert(pc.tenants[ti].file);
     }
   }
   std::sort(tenant_files.begin(), tenant_files.end());

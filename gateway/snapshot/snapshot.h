@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <sys/socket.h>
@@ -112,6 +114,17 @@ struct Snapshot {
   std::vector<config::QuarantinedTenant> stale;
 
   const ListenerRuntime* listener(const std::string& name) const noexcept;
+
+  // Certificate, key and client CA path -> the indexes of the tenants naming it: which tenants
+  // a changed file belongs to. Made at the first per-tenant reload that needs it (a pass over
+  // every tenant), then handed on by in-place reloads that leave those paths as they were.
+  using FileOwners = std::unordered_map<std::string, std::vector<std::uint32_t>>;
+  std::shared_ptr<const FileOwners> file_owners() const;
+  void share_file_owners(const Snapshot& from) const;
+
+ private:
+  mutable std::mutex owners_mu_;  // reloads run one at a time; this keeps the rule local
+  mutable std::shared_ptr<const FileOwners> owners_;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

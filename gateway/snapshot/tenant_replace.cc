@@ -98,7 +98,7 @@ std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Co
   for (const std::uint32_t ti : *slots) {
     const config::TenantConfig& t = tenants[ti];
     std::shared_ptr<const TenantRuntime> reuse;
-    if (reusable(t, previous.tenants[ti], lazy, now, &files)) {
+    if (reusable(t, previous.tenants[ti], now, &files)) {
       reuse = previous.tenants.shared(ti);
     }
     TenantTlsBuild b = build_one(t, reuse, lazy, loader, now);
@@ -155,6 +155,17 @@ std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Co
     snap->tenants.set_shared(ti, std::move(rt));
   }
   build_edges(*snap, tickets, result.errors);
+  // Which tenants name which files: the same while the replaced tenants name the same ones.
+  bool same_files = true;
+  for (const std::uint32_t ti : *slots) {
+    const config::TenantConfig& was = *previous.tenants[ti].cfg;
+    const config::TenantConfig& t = c.tenants[ti];
+    same_files = same_files && was.cert == t.cert && was.key == t.key &&
+                 was.client_ca == t.client_ca;
+  }
+  if (same_files) {
+    snap->share_file_owners(previous);
+  }
   if (result.errors.empty()) {
     result.snapshot = std::move(snap);
   }

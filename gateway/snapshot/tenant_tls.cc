@@ -87,15 +87,15 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
     if (j >= prev.size()) {
       continue;
     }
-    if (reusable(t, prev[j], lazy, now, changed)) {
+    if (reusable(t, prev[j], now, changed)) {
       plan[i] = prev.shared(j);
     }
   }
   return plan;
 }
 
-bool reusable(const config::TenantConfig& t, const TenantRuntime& old, bool lazy,
-              std::int64_t now, const FileSet* changed) {
+bool reusable(const config::TenantConfig& t, const TenantRuntime& old, std::int64_t now,
+              const FileSet* changed) {
   if (!old.server_ctx && !old.lazy) {
     return false;
   }

@@ -79,8 +79,8 @@ bool taken_as_is(const config::Config& c, const Snapshot& previous, std::size_t 
 
 // Whether `old` (the running generation's runtime of a tenant with t's name) can lend t its
 // context: plan_reuse()'s test for one tenant.
-bool reusable(const config::TenantConfig& t, const TenantRuntime& old, bool lazy,
-              std::int64_t now, const FileSet* changed);
+bool reusable(const config::TenantConfig& t, const TenantRuntime& old, std::int64_t now,
+              const FileSet* changed);
 
 // One tenant's context: `reuse`'s (see reusable()), or built from the files (on demand: only
 // stat()ed and indexed).
