@@ -223,14 +223,23 @@ struct ClusterConfig {
 struct FileIdentity {
   std::uint64_t dev = 0, ino = 0, size = 0;
   std::int64_t mtime_ns = 0, ctime_ns = 0;
+  // Read when its mtime and ctime were at least a second old: a later change of the file then
+  // shows in its stat identity. One changed in the same clock tick as the read could change
+  // again with the same identity (file times move by the kernel's tick, not by the
+  // nanosecond): such a file is read again rather than trusted (git's "racy clean").
+  bool settled = false;
   bool known() const noexcept { return dev != 0 || ino != 0; }
+  bool operator==(const FileIdentity& o) const noexcept {  // settled is about the read
+    return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns &&
+           ctime_ns == o.ctime_ns;
+  }
 };
 
 struct TenantConfig {
   std::string name;
   std::string file;  // absolute path of the tenant file
-  // `file` as read at start-up; the watcher's first check compares against it. Not kept up
-  // to date by per-tenant reloads (the watcher's own fingerprint is the reference after start).
+  // `file` as last read (at start-up, a full or a per-tenant reload): the watcher's first check
+  // compares against it, and a full reload takes the tenant as it is while it still holds.
   FileIdentity file_id;
   std::vector<std::string> hosts;
   std::string cert, key, client_ca;  // absolute; client_ca may be empty
@@ -260,6 +269,7 @@ struct QuarantinedTenant {
 
 struct Config {
   std::string file;  // absolute path of gateway.toml
+  FileIdentity file_id;  // gateway.toml as load() read it (unknown from other paths)
   GatewaySection gateway;
   Limits limits;
   AdminSection admin;
@@ -288,7 +298,13 @@ LoadResult load(const std::string& gateway_toml_path);
 // load(), for `run` and reload: when [gateway].tenant_errors = "quarantine" (the default) and
 // every error lies in tenant files, the config is given with those tenants moved to
 // `quarantined`; `diagnostics` still holds every error. Errors anywhere else refuse as load().
-LoadResult load_isolating(const std::string& gateway_toml_path);
+// `previous` (a reload: the running configuration): when gateway.toml is the very file it read
+// (same stat identity), a tenant file whose stat identity is the one `previous` read is not
+// parsed again: its tenant is `previous`'s object, shared (cow_vector.h). Same bytes and the
+// same gateway.toml around them give the same tenant, and a full reload then holds one copy
+// of the unchanged tenants instead of two. One whose name or hosts another file now claims is
+// parsed, so the errors read as ever.
+LoadResult load_isolating(const std::string& gateway_toml_path, const Config* previous = nullptr);
 
 // Moves each tenant of cfg.tenants that has an error in `errors` (one positioned in its file)
 // to cfg.quarantined. Returns the indexes (into cfg.tenants as it was) of the tenants that

@@ -144,6 +144,29 @@ class CowVector {
     return begin() + static_cast<std::ptrdiff_t>(at);
   }
 
+  // Sorts by `less` on the elements (const), moving pointers: shared elements stay shared
+  // (std::sort through the iterators would copy every shared element it touches).
+  template <typename Less>
+  void sort(Less less) {
+    std::vector<Slot> all;
+    all.reserve(size_);
+    for (size_type i = 0; i < size_; ++i) {
+      all.push_back(slot(i));
+    }
+    const auto by = [&](const Slot& a, const Slot& b) {
+      return less(std::as_const(*a), std::as_const(*b));
+    };
+    if (std::is_sorted(all.begin(), all.end(), by)) {
+      return;  // the chunks as they are
+    }
+    std::sort(all.begin(), all.end(), by);
+    clear();
+    reserve(all.size());
+    for (auto& s : all) {
+      push_slot(std::move(s));
+    }
+  }
+
   // The element itself, to share with another vector; never copied.
   std::shared_ptr<const T> shared(size_type i) const noexcept { return slot(i); }
   void push_shared(std::shared_ptr<const T> t) {

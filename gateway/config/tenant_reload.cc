@@ -116,6 +116,7 @@ LoadResult reload_tenant_files(const Config& previous,
   // tenant schema may read it, as [tls] acme = true reads [acme]); then the tenants.
   Config cfg;
   cfg.file = previous.file;
+  cfg.file_id = previous.file_id;  // gateway.toml did not change (else: a full reload)
   cfg.acme = previous.acme;
   cfg.gateway = previous.gateway;
   cfg.limits = previous.limits;
@@ -165,9 +166,13 @@ LoadResult reload_tenant_files(const Config& previous,
   }
   std::sort(read.begin(), read.end());
   for (const auto& f : read) {
-    if (auto t = parse_toml_file(f, diags)) {
+    FileIdentity id;
+    if (auto t = parse_toml_file(f, diags, &id)) {
       const std::size_t before = fresh.tenants.size();
       v.read_tenant(*t, f, fresh);
+      if (fresh.tenants.size() > before) {
+        fresh.tenants.back().file_id = id;  // what a full reload compares (load_isolating)
+      }
       if (host_owner && fresh.tenants.size() > before) {
         Pos name_pos{f, 0, 0};
         if (const toml::node* n = t->get("name")) {

@@ -259,6 +259,23 @@ void Validator::adopt(const Config& cfg) {
   }
 }
 
+bool Validator::adopt_tenant(const TenantConfig& t) {
+  if (tenant_names_.count(t.name) != 0) {
+    return false;
+  }
+  for (const auto& h : t.hosts) {
+    if (hosts_.count(h) != 0) {
+      return false;
+    }
+  }
+  tenant_names_.emplace(t.name, Pos{t.file, 0, 0});
+  for (std::size_t i = 0; i < t.hosts.size(); ++i) {
+    hosts_.emplace(t.hosts[i],
+                   Seen{t.name, i < t.pos_hosts.size() ? t.pos_hosts[i] : Pos{t.file, 0, 0}});
+  }
+  return true;
+}
+
 void Validator::finish(Config& cfg) {
   for (const SniRef& ref : unknown_sni_refs_) {
     if (tenant_names_.count(ref.tenant) == 0) {
@@ -278,8 +295,7 @@ void Validator::finish(Config& cfg) {
                                 "a [mesh] table in gateway.toml, or plaintext = true"});
     }
   }
-  std::sort(cfg.tenants.begin(), cfg.tenants.end(),
-            [](const TenantConfig& a, const TenantConfig& b) { return a.name < b.name; });
+  cfg.tenants.sort([](const TenantConfig& a, const TenantConfig& b) { return a.name < b.name; });
 }
 
 }  // namespace portcullis::gateway::config

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <atomic>
 #include <filesystem>
 #include <string_view>
@@ -52,6 +53,16 @@ std::optional<toml::table> parse_toml_string(std::string_view text, const std::s
 
 namespace {
 
+FileIdentity identity_of(const struct stat& st) noexcept {
+  FileIdentity id;
+  id.dev = static_cast<std::uint64_t>(st.st_dev);
+  id.ino = static_cast<std::uint64_t>(st.st_ino);
+  id.size = static_cast<std::uint64_t>(st.st_size);
+  id.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  return id;
+}
+
 // The whole file, or nullopt. Plain read(2): an ifstream costs more than the read itself for a
 // tenant file of a few hundred bytes (its buffer, locale and the stringstream copy).
 std::optional<std::string> slurp(const std::string& path, FileIdentity* id) {
@@ -63,11 +74,11 @@ std::optional<std::string> slurp(const std::string& path, FileIdentity* id) {
   struct stat st {};
   const bool have_stat = ::fstat(fd, &st) == 0;
   if (have_stat && id != nullptr) {  // before the read: a write during it differs next time
-    id->dev = static_cast<std::uint64_t>(st.st_dev);
-    id->ino = static_cast<std::uint64_t>(st.st_ino);
-    id->size = static_cast<std::uint64_t>(st.st_size);
-    id->mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    id->ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    *id = identity_of(st);
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+    id->settled = now_ns - std::max(id->mtime_ns, id->ctime_ns) >= 1000000000LL;
   }
   text.resize(have_stat && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096);
   std::size_t have = 0;
@@ -116,17 +127,50 @@ struct Parsed {
   std::optional<toml::table> table;
   std::vector<Diagnostic> diagnostics;
   FileIdentity id;
+  std::optional<std::size_t> running;  // index in the running tenants: not parsed, taken as is
+};
+
+// A full reload with gateway.toml as the running configuration read it: its tenants by file.
+struct Running {
+  const Config* cfg = nullptr;
+  std::unordered_map<std::string_view, std::size_t> by_file;
+
+  explicit Running(const Config* c) : cfg(c) {
+    if (cfg == nullptr) {
+      return;
+    }
+    by_file.reserve(cfg->tenants.size());
+    for (std::size_t i = 0; i < cfg->tenants.size(); ++i) {
+      const TenantConfig& t = cfg->tenants[i];
+      if (t.file_id.known()) {
+        by_file.emplace(t.file, i);
+      }
+    }
+  }
+  // The running tenant of `file` when the file is still what it read (a stat, no read).
+  std::optional<std::size_t> unchanged(const std::string& file) const {
+    const auto it = by_file.find(file);
+    struct stat st {};
+    if (it == by_file.end() || !cfg->tenants[it->second].file_id.settled ||
+        ::stat(file.c_str(), &st) != 0 || identity_of(st) != cfg->tenants[it->second].file_id) {
+      return std::nullopt;
+    }
+    return it->second;
+  }
 };
 
 // Reads and parses files[from, from + out.size()) into `out` on up to `threads` threads
 // (this one included). Each thread takes the next unclaimed file: no order between them.
 void parse_batch(const std::vector<std::string>& files, std::size_t from, std::vector<Parsed>& out,
-                 unsigned threads) {
+                 unsigned threads, const Running& running) {
   std::atomic<std::size_t> next{0};
   auto work = [&]() noexcept {
     for (std::size_t i = next.fetch_add(1); i < out.size(); i = next.fetch_add(1)) {
       const std::string& f = files[from + i];
       try {
+        if (running.cfg != nullptr && (out[i].running = running.unchanged(f))) {
+          continue;
+        }
         out[i].table = parse_toml_file(f, out[i].diagnostics, &out[i].id);
       } catch (const std::exception& e) {  // out of memory: this file only
         out[i].table.reset();
@@ -154,7 +198,7 @@ void parse_batch(const std::vector<std::string>& files, std::size_t from, std::v
 // was most of the load), and validated on this one in name order, so the diagnostics and
 // every check across files come out as if one thread had done it all.
 void read_tenant_files(const std::vector<std::string>& files, Validator& v, Config& cfg,
-                       std::vector<Diagnostic>& diags) {
+                       std::vector<Diagnostic>& diags, const Running& running) {
   const unsigned threads =
       files.size() < 64 ? 1U : std::clamp(std::thread::hardware_concurrency(), 1U, 8U);
   cfg.tenants.reserve(files.size());
@@ -162,9 +206,16 @@ void read_tenant_files(const std::vector<std::string>& files, Validator& v, Conf
   for (std::size_t from = 0; from < files.size(); from += kParseBatch) {
     batch.clear();
     batch.resize(std::min(kParseBatch, files.size() - from));
-    parse_batch(files, from, batch, threads);
+    parse_batch(files, from, batch, threads, running);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const std::size_t first = diags.size();
+      if (const auto r = batch[i].running) {
+        if (v.adopt_tenant(running.cfg->tenants[*r])) {
+          cfg.tenants.push_shared(running.cfg->tenants.shared(*r));
+          continue;
+        }
+        batch[i].table = parse_toml_file(files[from + i], batch[i].diagnostics, &batch[i].id);
+      }
       for (auto& d : batch[i].diagnostics) {
         diags.push_back(std::move(d));
       }
@@ -178,7 +229,8 @@ void read_tenant_files(const std::vector<std::string>& files, Validator& v, Conf
   }
 }
 
-LoadResult load_files(const std::string& gateway_toml_path, bool isolate) {
+LoadResult load_files(const std::string& gateway_toml_path, bool isolate,
+                      const Config* previous = nullptr) {
   LoadResult result;
   auto& diags = result.diagnostics;
   std::error_code ec;
@@ -187,7 +239,7 @@ LoadResult load_files(const std::string& gateway_toml_path, bool isolate) {
 
   Config cfg;
   Validator v(diags);
-  auto root = parse_toml_file(gw_file, diags);
+  auto root = parse_toml_file(gw_file, diags, &cfg.file_id);
   if (!root) {
     return result;
   }
@@ -216,7 +268,12 @@ LoadResult load_files(const std::string& gateway_toml_path, bool isolate) {
                                "an existing directory of tenant files (NAME.toml)"});
   }
   std::sort(files.begin(), files.end());
-  read_tenant_files(files, v, cfg, diags);
+  // The running tenants are taken as they are only around the very gateway.toml they were
+  // read with (its settings shape a tenant: [acme], [mesh], defaults).
+  const bool same_gateway = previous != nullptr && previous->file == gw_file &&
+                            previous->file_id.known() && previous->file_id.settled &&
+                            previous->file_id == cfg.file_id;
+  read_tenant_files(files, v, cfg, diags, Running(same_gateway ? previous : nullptr));
   v.finish(cfg);
 
   const bool has_error = std::any_of(diags.begin(), diags.end(), [](const Diagnostic& d) {
@@ -254,7 +311,8 @@ LoadResult load(const std::string& gateway_toml_path) {
 void quarantine_unparsed(Config& cfg, const std::vector<std::string>& files,
                          const std::vector<Diagnostic>& errors) {
   for (const auto& f : files) {
-    const bool parsed = std::any_of(cfg.tenants.begin(), cfg.tenants.end(),
+    const auto& tenants = std::as_const(cfg.tenants);  // non-const access would copy shared ones
+    const bool parsed = std::any_of(tenants.begin(), tenants.end(),
                                     [&](const TenantConfig& t) { return t.file == f; });
     const auto first = std::find_if(errors.begin(), errors.end(),
                                     [&](const Diagnostic& d) { return d.pos.file == f; });
@@ -270,8 +328,8 @@ void quarantine_unparsed(Config& cfg, const std::vector<std::string>& files,
   }
 }
 
-LoadResult load_isolating(const std::string& gateway_toml_path) {
-  return load_files(gateway_toml_path, true);
+LoadResult load_isolating(const std::string& gateway_toml_path, const Config* previous) {
+  return load_files(gateway_toml_path, true, previous);
 }
 
 bool is_tenant_error(const Config& cfg, const Diagnostic& d) {

@@ -53,6 +53,11 @@ class Validator {
   // tenant files: the names and hosts cfg's tenants (quarantined ones too) already hold, and
   // whether it has a [mesh].
   void adopt(const Config& cfg);
+  // One tenant of the running configuration taken as it is (its file unchanged, see
+  // load_isolating): its name and hosts are registered as read_tenant() would. False, with
+  // nothing registered, when another tenant read before it holds one of them: the caller
+  // parses the file so that the error reads as ever.
+  bool adopt_tenant(const TenantConfig& t);
 
   // True when tenants_dir was written explicitly (then a missing directory is an error).
   bool tenants_dir_explicit() const noexcept { return tenants_dir_explicit_; }

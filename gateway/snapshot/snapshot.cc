@@ -371,7 +371,10 @@ BuildResult finish_load(config::Config cfg, TenantTlsBuilds tenant_tls, const Sn
 BuildResult load_snapshot(const std::string& config_path, std::uint64_t generation,
                           upstream::HealthRegistry* health, const tls::TicketKeyStore* tickets,
                           const Snapshot* previous) {
-  config::LoadResult loaded = config::load_isolating(config_path);
+  // The running generation's tenants whose files did not change are its objects (one copy of
+  // them in memory, and their files are not parsed again).
+  config::LoadResult loaded =
+      config::load_isolating(config_path, previous != nullptr ? &previous->config : nullptr);
   if (!loaded.ok()) {
     BuildResult r;
     for (auto& d : loaded.diagnostics) {
