@@ -9,6 +9,13 @@ namespace portcullis::gateway::runtime {
 
 namespace detail {
 
+tls::SslCtxPtr share(const tls::SslCtxPtr& ctx) {
+  if (ctx) {
+    SSL_CTX_up_ref(ctx.get());
+  }
+  return tls::SslCtxPtr(ctx.get());
+}
+
 void add_paths(TenantRuntime& rt, const config::TenantConfig& t, const Snapshot& snap,
                upstream::HealthRegistry* health, std::vector<config::Diagnostic>& errors) {
   for (const auto& cl : t.clusters) {

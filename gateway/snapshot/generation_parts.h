@@ -11,6 +11,9 @@
 
 namespace portcullis::gateway::runtime::detail {
 
+// Takes over a reference to `ctx` (null stays null): a context both generations use.
+tls::SslCtxPtr share(const tls::SslCtxPtr& ctx);
+
 // A tenant's clusters (endpoints with their health records) and routes, against snap's mesh
 // contexts.
 void add_paths(TenantRuntime& rt, const config::TenantConfig& t, const Snapshot& snap,

@@ -33,13 +33,7 @@ BuildResult build(config::Config cfg, std::uint64_t generation, upstream::Health
                   std::vector<config::QuarantinedTenant> stale = {},
                   const Snapshot* take_over = nullptr);
 
-// Takes over a reference to `ctx` (null stays null).
-tls::SslCtxPtr share(const tls::SslCtxPtr& ctx) {
-  if (ctx) {
-    SSL_CTX_up_ref(ctx.get());
-  }
-  return tls::SslCtxPtr(ctx.get());
-}
+using detail::share;
 
 // True when `previous`'s SNI names can be kept: the same tenant (by name) at every index, the
 // same quarantined tenants with the same names.

@@ -33,13 +33,6 @@ std::optional<std::vector<std::uint32_t>> replaced_slots(
   return out;
 }
 
-tls::SslCtxPtr share(const tls::SslCtxPtr& ctx) {
-  if (ctx) {
-    SSL_CTX_up_ref(ctx.get());
-  }
-  return tls::SslCtxPtr(ctx.get());
-}
-
 }  // namespace
 
 std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Config& cfg,
