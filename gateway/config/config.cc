@@ -1,5 +1,7 @@
 #include "gateway/config/config.h"
 
+#include <sys/stat.h>
+
 namespace portcullis::gateway::config {
 
 std::string Diagnostic::format() const {
@@ -13,6 +15,16 @@ std::string Diagnostic::format() const {
     s += " (accepted: " + accepted + ")";
   }
   return s;
+}
+
+FileIdentity FileIdentity::of(const struct stat& st) noexcept {
+  FileIdentity id;
+  id.dev = static_cast<std::uint64_t>(st.st_dev);
+  id.ino = static_cast<std::uint64_t>(st.st_ino);
+  id.size = static_cast<std::uint64_t>(st.st_size);
+  id.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  return id;
 }
 
 }  // namespace portcullis::gateway::config

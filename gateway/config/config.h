@@ -15,6 +15,8 @@
 
 #include "gateway/config/cow_vector.h"
 
+struct stat;
+
 namespace portcullis::gateway::config {
 
 // Where a value came from. line/col are 1-based; 0 means "the file as a whole".
@@ -228,6 +230,7 @@ struct FileIdentity {
   // again with the same identity (file times move by the kernel's tick, not by the
   // nanosecond): such a file is read again rather than trusted (git's "racy clean").
   bool settled = false;
+  static FileIdentity of(const struct stat& st) noexcept;  // settled left false
   bool known() const noexcept { return dev != 0 || ino != 0; }
   bool operator==(const FileIdentity& o) const noexcept {  // settled is about the read
     return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns &&

@@ -53,16 +53,6 @@ std::optional<toml::table> parse_toml_string(std::string_view text, const std::s
 
 namespace {
 
-FileIdentity identity_of(const struct stat& st) noexcept {
-  FileIdentity id;
-  id.dev = static_cast<std::uint64_t>(st.st_dev);
-  id.ino = static_cast<std::uint64_t>(st.st_ino);
-  id.size = static_cast<std::uint64_t>(st.st_size);
-  id.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-  return id;
-}
-
 // The whole file, or nullopt. Plain read(2): an ifstream costs more than the read itself for a
 // tenant file of a few hundred bytes (its buffer, locale and the stringstream copy).
 std::optional<std::string> slurp(const std::string& path, FileIdentity* id) {
@@ -74,7 +64,7 @@ std::optional<std::string> slurp(const std::string& path, FileIdentity* id) {
   struct stat st {};
   const bool have_stat = ::fstat(fd, &st) == 0;
   if (have_stat && id != nullptr) {  // before the read: a write during it differs next time
-    *id = identity_of(st);
+    *id = FileIdentity::of(st);
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
     const std::int64_t now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
@@ -152,7 +142,7 @@ struct Running {
     const auto it = by_file.find(file);
     struct stat st {};
     if (it == by_file.end() || !cfg->tenants[it->second].file_id.settled ||
-        ::stat(file.c_str(), &st) != 0 || identity_of(st) != cfg->tenants[it->second].file_id) {
+        ::stat(file.c_str(), &st) != 0 || FileIdentity::of(st) != cfg->tenants[it->second].file_id) {
       return std::nullopt;
     }
     return it->second;

@@ -59,24 +59,13 @@ std::vector<Watcher::Seed> watch_seeds(const Snapshot& snap) {
   if (!detail::tenants_on_demand(snap.config)) {
     return out;  // the watcher reads every file at once, before serving
   }
-  const auto identity = [](const FileStamp& s) {
-    config::FileIdentity id;
-    if (s.ok) {
-      id.dev = static_cast<std::uint64_t>(s.dev);
-      id.ino = static_cast<std::uint64_t>(s.ino);
-      id.size = static_cast<std::uint64_t>(s.size);
-      id.mtime_ns = s.mtime.tv_sec * 1000000000LL + s.mtime.tv_nsec;
-      id.ctime_ns = s.ctime.tv_sec * 1000000000LL + s.ctime.tv_nsec;
-    }
-    return id;
-  };
   out.reserve(snap.tenants.size() * 3);
   for (const auto& t : snap.tenants) {
     out.push_back(Watcher::Seed{&t.cfg->file, t.cfg->file_id});
-    out.push_back(Watcher::Seed{&t.cfg->cert, identity(t.tls_source.cert)});
-    out.push_back(Watcher::Seed{&t.cfg->key, identity(t.tls_source.key)});
+    out.push_back(Watcher::Seed{&t.cfg->cert, t.tls_source.cert.identity()});
+    out.push_back(Watcher::Seed{&t.cfg->key, t.tls_source.key.identity()});
     if (!t.cfg->client_ca.empty()) {
-      out.push_back(Watcher::Seed{&t.cfg->client_ca, identity(t.tls_source.client_ca)});
+      out.push_back(Watcher::Seed{&t.cfg->client_ca, t.tls_source.client_ca.identity()});
     }
   }
   return out;

@@ -79,6 +79,18 @@ FileStamp FileStamp::of(const std::string& path) noexcept {
   return s;
 }
 
+config::FileIdentity FileStamp::identity() const noexcept {
+  config::FileIdentity id;
+  if (ok) {
+    id.dev = static_cast<std::uint64_t>(dev);
+    id.ino = static_cast<std::uint64_t>(ino);
+    id.size = static_cast<std::uint64_t>(size);
+    id.mtime_ns = mtime.tv_sec * 1000000000LL + mtime.tv_nsec;
+    id.ctime_ns = ctime.tv_sec * 1000000000LL + ctime.tv_nsec;
+  }
+  return id;
+}
+
 bool FileStamp::same(const FileStamp& o) const noexcept {
   return ok && o.ok && dev == o.dev && ino == o.ino && size == o.size &&
          same_time(mtime, o.mtime) && same_time(ctime, o.ctime);

@@ -56,6 +56,7 @@ struct FileStamp {
   timespec ctime{};
   static FileStamp of(const std::string& path) noexcept;  // "" gives a stamp equal to ""'s
   bool same(const FileStamp& o) const noexcept;
+  config::FileIdentity identity() const noexcept;  // all zero when !ok
 };
 
 // The files a tenant's server context was built from, stamped before they were read, and what

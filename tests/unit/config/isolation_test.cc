@@ -18,9 +18,7 @@ std::string gateway_toml(const std::string& gateway_extra) {
 }
 
 std::string tenant(const std::string& name, const std::string& host) {
-  return "name = \"" + name + "\"\nhosts = [\"" + host +
-         "\"]\n[tls]\ncert = \"c.pem\"\nkey = \"c.key\"\n[[route]]\npath_prefix = \"/\"\n"
-         "direct_response = \"hi\"\n";
+  return portcullis::test::tenant_toml(name, "\"" + host + "\"");
 }
 
 void write_three(TmpDir& dir, const std::string& gateway_extra = {}) {

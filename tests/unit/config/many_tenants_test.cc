@@ -21,9 +21,7 @@ std::string name_of(int i) {
 }
 
 std::string tenant(const std::string& name, const std::string& host) {
-  return "name = \"" + name + "\"\nhosts = [\"" + host +
-         "\"]\n[tls]\ncert = \"c.pem\"\nkey = \"c.key\"\n[[route]]\npath_prefix = \"/\"\n"
-         "direct_response = \"hi\"\n";
+  return portcullis::test::tenant_toml(name, "\"" + host + "\"");
 }
 
 }  // namespace

@@ -21,9 +21,7 @@ using portcullis::test::TmpDir;
 namespace {
 
 std::string tenant(const std::string& name, const std::string& hosts) {
-  return "name = \"" + name + "\"\nhosts = [" + hosts +
-         "]\n[tls]\ncert = \"c.pem\"\nkey = \"c.key\"\n[[route]]\npath_prefix = \"/\"\n"
-         "direct_response = \"hi\"\n";
+  return portcullis::test::tenant_toml(name, hosts);
 }
 
 // Four tenants a, b, c, d (hosts NAME.example), loaded as the running generation.

@@ -1,4 +1,5 @@
-// TmpDir: a fresh directory under $TMPDIR for one test, removed with everything in it.
+// TmpDir: a fresh directory under $TMPDIR for one test, removed with everything in it;
+// tenant_toml: the smallest valid tenant file, for the configuration tests.
 //
 // Thread: one test. Owns the directory.
 #pragma once
@@ -43,5 +44,15 @@ class TmpDir {
  private:
   std::filesystem::path root_;
 };
+
+// A tenant NAME serving `hosts` (the inside of a TOML array: "\"a.example\", \"b.example\"")
+// with one direct response; its cert and key (c.pem, c.key) are not read by the loader.
+inline std::string tenant_toml(std::string_view name, std::string_view hosts) {
+  std::string out = "name = \"";
+  out.append(name).append("\"\nhosts = [").append(hosts);
+  out += "]\n[tls]\ncert = \"c.pem\"\nkey = \"c.key\"\n[[route]]\npath_prefix = \"/\"\n"
+         "direct_response = \"hi\"\n";
+  return out;
+}
 
 }  // namespace portcullis::test

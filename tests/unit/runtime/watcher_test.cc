@@ -33,13 +33,7 @@ void write(const std::string& path, const std::string& text) {
 cfgns::FileIdentity identity(const std::string& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
-  cfgns::FileIdentity id;
-  id.dev = static_cast<std::uint64_t>(st.st_dev);
-  id.ino = static_cast<std::uint64_t>(st.st_ino);
-  id.size = static_cast<std::uint64_t>(st.st_size);
-  id.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-  return id;
+  return cfgns::FileIdentity::of(st);
 }
 
 // Two tenants (a, b) on demand (max_tenant_contexts = 1): their files as the loader saw them.
