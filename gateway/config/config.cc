@@ -17,6 +17,12 @@ std::string Diagnostic::format() const {
   return s;
 }
 
+bool file_unchanged(const TenantConfig& t) {
+  struct stat st {};
+  return t.file_id.known() && t.file_id.settled && ::stat(t.file.c_str(), &st) == 0 &&
+         FileIdentity::of(st) == t.file_id;
+}
+
 FileIdentity FileIdentity::of(const struct stat& st) noexcept {
   FileIdentity id;
   id.dev = static_cast<std::uint64_t>(st.st_dev);

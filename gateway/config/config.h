@@ -238,6 +238,11 @@ struct FileIdentity {
   }
 };
 
+struct TenantConfig;
+// Whether t's file is still the one it was read from (a stat, no read): same stat identity and
+// read once settled. Unknown identities (not read by the loader) are never unchanged.
+bool file_unchanged(const TenantConfig& t);
+
 struct TenantConfig {
   std::string name;
   std::string file;  // absolute path of the tenant file

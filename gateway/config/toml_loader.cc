@@ -140,9 +140,7 @@ struct Running {
   // The running tenant of `file` when the file is still what it read (a stat, no read).
   std::optional<std::size_t> unchanged(const std::string& file) const {
     const auto it = by_file.find(file);
-    struct stat st {};
-    if (it == by_file.end() || !cfg->tenants[it->second].file_id.settled ||
-        ::stat(file.c_str(), &st) != 0 || FileIdentity::of(st) != cfg->tenants[it->second].file_id) {
+    if (it == by_file.end() || !file_unchanged(cfg->tenants[it->second])) {
       return std::nullopt;
     }
     return it->second;

@@ -259,16 +259,19 @@ void Server::apply_reload(BuildResult built, bool off_loop) {
   scan_new_tenant_expiry(*replaced, *built.snapshot);
   sd_notify("READY=1\nSTATUS=serving generation " + std::to_string(generation_));
   reloader_.retire(std::move(replaced));  // freed later, off the loop, if big
+  const std::string files_read =
+      built.partial ? "; " + std::to_string(built.tenant_files_read) + " tenant files read" : "";
   std::fprintf(stderr, "portcullis: reloaded, generation %llu, built in %lld ms %s (%zu "
                "tenant contexts built, %zu unchanged and reused); tenants: %zu quarantined, %zu "
-               "stale%s\n",
+               "stale%s%s\n",
                static_cast<unsigned long long>(generation_),
                static_cast<long long>(built.build_ms),
                off_loop ? "off the main loop" : "on the main loop", built.tenants_built,
                built.tenants_reused, built.snapshot->config.quarantined.size(),
                built.snapshot->stale.size(),
                built.in_place ? "; per-tenant reload, in place"
-               : built.partial ? "; per-tenant reload" : "");
+               : built.partial ? "; per-tenant reload" : "",
+               files_read.c_str());
 }
 
 }  // namespace portcullis::gateway::runtime

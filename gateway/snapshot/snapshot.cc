@@ -418,9 +418,13 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
   // that nothing but tenants names is theirs alone (else: gateway.toml's, a full reload).
   // Looked up only when a changed file is not a tenant file; the index is the running
   // generation's (Snapshot::file_owners), made once, not a pass over every tenant per reload.
+  // An owner whose own file is still what was read keeps its configuration object and only
+  // its context is built again (a wildcard certificate renewed for every tenant: no tenant
+  // file is parsed); the others' files are read again.
   std::shared_ptr<const Snapshot::FileOwners> owners;
   detail::FileSet files;
   std::vector<std::string> tenant_files;
+  std::vector<std::uint32_t> tls_only;
   for (const auto& raw : changed) {
     const std::string p = normal(raw);
     if (fs::path(p).parent_path() == tdir && fs::path(p).extension() == ".toml") {
@@ -440,19 +444,37 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
     }
     files.insert(p);
     for (const std::uint32_t ti : it->second) {
-      tenant_files.push_back(pc.tenants[ti].file);
-      files.insert(pc.tenants[ti].file);
+      const config::TenantConfig& t = pc.tenants[ti];
+      if (config::file_unchanged(t) &&
+          std::none_of(previous.stale.begin(), previous.stale.end(),
+                       [&](const config::QuarantinedTenant& q) { return q.file == t.file; })) {
+        tls_only.push_back(ti);
+        continue;
+      }
+      tenant_files.push_back(t.file);
+      files.insert(t.file);
     }
   }
   std::sort(tenant_files.begin(), tenant_files.end());
   tenant_files.erase(std::unique(tenant_files.begin(), tenant_files.end()), tenant_files.end());
+  // One whose tenant file changed as well is read again, not kept.
+  std::sort(tls_only.begin(), tls_only.end());
+  tls_only.erase(std::unique(tls_only.begin(), tls_only.end()), tls_only.end());
+  tls_only.erase(std::remove_if(tls_only.begin(), tls_only.end(),
+                                [&](std::uint32_t ti) { return files.count(pc.tenants[ti].file); }),
+                 tls_only.end());
   // The running generation's SNI table says who holds a host: the unchanged tenants are not
   // indexed again to check the new files against them.
   const auto host_owner = [&previous](std::string_view pattern) -> std::optional<std::size_t> {
     const auto owner = previous.sni.owner(pattern);
     return owner ? std::optional<std::size_t>(*owner) : std::nullopt;
   };
-  config::LoadResult loaded = config::reload_tenant_files(pc, tenant_files, host_owner);
+  config::LoadResult loaded;
+  if (tenant_files.empty()) {
+    loaded.config = pc;  // no tenant file to read: the same tenants (chunks shared)
+  } else {
+    loaded = config::reload_tenant_files(pc, tenant_files, host_owner);
+  }
   if (!loaded.ok()) {
     return std::nullopt;
   }
@@ -472,12 +494,14 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
     }
     config::ensure_acme_placeholders(read_again);
   }
-  if (auto replaced = detail::replace_in_place(previous, cfg, files, generation, health, tickets)) {
+  if (auto replaced =
+          detail::replace_in_place(previous, cfg, files, tls_only, generation, health, tickets)) {
+    replaced->tenant_files_read = tenant_files.size();
     return replaced;  // the usual case: only the tenants read again are built
   }
   const std::int64_t now = unix_now();
   TenantTlsBuilds tenant_tls = detail::build_tenant_tls(
-      cfg, detail::plan_reuse(cfg, &previous, now, &files), now, &previous);
+      cfg, detail::plan_reuse(cfg, &previous, now, &files), now, &previous, &files);
   // Tenants still at their previous version whose files did not change stay so.
   std::vector<config::QuarantinedTenant> stale;
   for (const auto& q : previous.stale) {
@@ -488,6 +512,7 @@ std::optional<BuildResult> reload_tenants(const Snapshot& previous,
   BuildResult r = finish_load(std::move(cfg), std::move(tenant_tls), &previous, now,
                               std::move(stale), generation, health, tickets, &previous);
   r.partial = true;
+  r.tenant_files_read = tenant_files.size();
   return r;
 }
 

@@ -138,6 +138,7 @@ struct BuildResult {
   std::int64_t build_ms = 0;       // filled by the caller that timed it (reload)
   bool partial = false;            // reload_tenants(): only the changed tenants were read
   bool in_place = false;           // ... and replaced in the running generation's arrays
+  std::size_t tenant_files_read = 0;  // reload_tenants(): tenant files parsed again
 };
 
 // Loads every certificate and key, builds every SSL_CTX. Never throws.

@@ -15,11 +15,15 @@ namespace {
 constexpr std::size_t kMaxSlots = 64;
 
 // The indexes at which `now` holds another object than `was` (same size): a pointer compared
-// per chunk both share, an element each in the chunks written to.
+// per chunk both share, an element each in the chunks written to. With `tls_only`, in order.
 std::optional<std::vector<std::uint32_t>> replaced_slots(
     const config::CowVector<config::TenantConfig>& now,
-    const config::CowVector<config::TenantConfig>& was) {
-  std::vector<std::uint32_t> out;
+    const config::CowVector<config::TenantConfig>& was,
+    const std::vector<std::uint32_t>& tls_only) {
+  if (tls_only.size() > kMaxSlots) {
+    return std::nullopt;
+  }
+  std::vector<std::uint32_t> out = tls_only;
   for (std::size_t i = 0; i < now.size();) {
     if (const std::size_t run = now.same_run(i, was); run > 0) {
       i += run;
@@ -30,13 +34,17 @@ std::optional<std::vector<std::uint32_t>> replaced_slots(
       return std::nullopt;
     }
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
 }  // namespace
 
 std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Config& cfg,
-                                            const FileSet& files, std::uint64_t generation,
+                                            const FileSet& files,
+                                            const std::vector<std::uint32_t>& tls_only,
+                                            std::uint64_t generation,
                                             upstream::HealthRegistry* health,
                                             const tls::TicketKeyStore* tickets) {
   const config::Config& pc = previous.config;
@@ -55,7 +63,7 @@ std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Co
       return std::nullopt;  // a tenant at its previous version read again: isolate() judges it
     }
   }
-  const auto slots = replaced_slots(cfg.tenants, pc.tenants);
+  const auto slots = replaced_slots(cfg.tenants, pc.tenants, tls_only);
   if (!slots || slots->empty()) {
     return std::nullopt;
   }

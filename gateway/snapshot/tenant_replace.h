@@ -22,8 +22,12 @@ namespace portcullis::gateway::runtime::detail {
 // as it was) when this is not the usual case: a tenant added, removed, renamed, quarantined,
 // stale, needing the analyzers (an expired chain, a client CA, unreadable files), taking a
 // host another holds, or more than a few changed at once. `files`: what the watcher named.
+// `tls_only`: indexes of tenants whose configuration is the running object but whose
+// certificate, key or CA changed (their contexts are built again too).
 std::optional<BuildResult> replace_in_place(const Snapshot& previous, config::Config& cfg,
-                                            const FileSet& files, std::uint64_t generation,
+                                            const FileSet& files,
+                                            const std::vector<std::uint32_t>& tls_only,
+                                            std::uint64_t generation,
                                             upstream::HealthRegistry* health,
                                             const tls::TicketKeyStore* tickets);
 

@@ -29,6 +29,12 @@ void describe_built(SSL_CTX* ctx, TenantTlsSource& src) {
   }
 }
 
+// Whether t names one of the changed files as its certificate, key or client CA.
+bool names_changed_tls(const config::TenantConfig& t, const FileSet& changed) {
+  return changed.count(t.cert) != 0 || changed.count(t.key) != 0 ||
+         (!t.client_ca.empty() && changed.count(t.client_ca) != 0);
+}
+
 }  // namespace
 
 config::Diagnostic error_at(const config::Pos& pos, std::string message) {
@@ -39,9 +45,10 @@ config::Diagnostic error_at(const config::Pos& pos, std::string message) {
 }
 
 bool taken_as_is(const config::Config& c, const Snapshot& previous, std::size_t i, bool lazy,
-                 std::int64_t now) noexcept {
+                 std::int64_t now, const FileSet& changed) noexcept {
   const auto& was = previous.config.tenants;
-  if (i >= was.size() || i >= previous.tenants.size() || !c.tenants.same(i, &was[i])) {
+  if (i >= was.size() || i >= previous.tenants.size() || !c.tenants.same(i, &was[i]) ||
+      names_changed_tls(was[i], changed)) {
     return false;
   }
   const tls::TenantTls* e = previous.sni.tenant(static_cast<std::uint32_t>(i));
@@ -79,7 +86,7 @@ ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int
     return it == by_name.end() ? prev.size() : it->second;
   };
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
-    if (changed != nullptr && taken_as_is(c, *previous, i, lazy, now)) {
+    if (changed != nullptr && taken_as_is(c, *previous, i, lazy, now, *changed)) {
       continue;  // build_tenant_tls marks it taken
     }
     const config::TenantConfig& t = c.tenants[i];
@@ -104,8 +111,8 @@ bool reusable(const config::TenantConfig& t, const TenantRuntime& old, std::int6
   if (!old.lazy && src.chain_not_after <= now) {
     return false;
   }
-  if (changed != nullptr && &o == &t) {
-    return true;  // the same configuration object: none of its files changed
+  if (changed != nullptr && &o == &t && !names_changed_tls(t, *changed)) {
+    return true;  // the same configuration object, and none of its TLS files changed
   }
   if (o.cert != t.cert || o.key != t.key || o.client_ca != t.client_ca ||
       o.min_tls != t.min_tls) {
@@ -187,14 +194,17 @@ TenantTlsBuild build_one(const config::TenantConfig& t,
 }
 
 TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan,
-                                 std::int64_t now, const Snapshot* take_over) {
+                                 std::int64_t now, const Snapshot* take_over,
+                                 const FileSet* changed) {
+  static const FileSet kNone;
   TenantTlsBuilds out(c.tenants.size());
   const bool lazy = tenants_on_demand(c);
   tls::ContextCache::instance().set_capacity(c.limits.max_tenant_contexts);
   tls::ContextLoader loader;  // one key decoder and one parse of the shared CA for all tenants
   for (std::size_t i = 0; i < c.tenants.size(); ++i) {
     TenantTlsBuild& b = out[i];
-    if (take_over != nullptr && taken_as_is(c, *take_over, i, lazy, now)) {
+    if (take_over != nullptr && taken_as_is(c, *take_over, i, lazy, now,
+                                            changed != nullptr ? *changed : kNone)) {
       b.taken = i;
       b.reused = true;
       continue;

@@ -28,8 +28,8 @@ using FileSet = std::unordered_set<std::string>;
 // take over, or nullptr. Same name, same TLS settings, every file stamp unchanged, and nothing
 // in the chain expired (an expired chain goes through the analyzer, which refuses it). With
 // `changed`, a tenant none of whose files is in it is taken as unchanged without a stat() (one
-// whose TenantConfig is the previous one's very object is not even looked up: reload_tenants
-// reads the tenants of every changed file again). Matched by index first (O(1) while no tenant
+// whose TenantConfig is the previous one's very object is not even looked up unless it names a
+// changed certificate, key or CA). Matched by index first (O(1) while no tenant
 // was added or removed before it), by name otherwise.
 using ReusePlan = std::vector<std::shared_ptr<const TenantRuntime>>;
 ReusePlan plan_reuse(const config::Config& c, const Snapshot* previous, std::int64_t now,
@@ -74,8 +74,10 @@ using TenantTlsBuilds = std::vector<TenantTlsBuild>;
 // TenantConfig object (none of its files changed), with a context (or an on-demand one) whose
 // chain has not expired. Reads only the two pointer arrays and the SNI entry, except for an
 // eager tenant's expiry: at 100k tenants, looking into every runtime was most of a reload.
+// A certificate, key or CA in `changed` that the tenant names: not taken (the same object whose
+// TLS files changed: reload_tenants does not read a tenant file that did not change).
 bool taken_as_is(const config::Config& c, const Snapshot& previous, std::size_t i, bool lazy,
-                 std::int64_t now) noexcept;
+                 std::int64_t now, const FileSet& changed) noexcept;
 
 // Whether `old` (the running generation's runtime of a tenant with t's name) can lend t its
 // context: plan_reuse()'s test for one tenant.
@@ -94,7 +96,8 @@ TenantTlsBuild build_one(const config::TenantConfig& t,
 bool tenants_on_demand(const config::Config& c) noexcept;
 // `take_over` (per-tenant reload): the tenants taken_as_is() from it are only marked (taken).
 TenantTlsBuilds build_tenant_tls(const config::Config& c, const ReusePlan& plan, std::int64_t now,
-                                 const Snapshot* take_over = nullptr);
+                                 const Snapshot* take_over = nullptr,
+                                 const FileSet* changed = nullptr);
 
 // Moves the tenants with an analyzer error (`errors`), or whose context could not be built,
 // out of `cfg` (and their builds out of `tls`) into cfg.quarantined. On a reload, one that

@@ -242,7 +242,7 @@ address = "127.0.0.1:{self.port}"
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(180)  # at 1M tenants: drain, then freeing GiBs
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
