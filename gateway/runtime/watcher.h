@@ -6,8 +6,9 @@
 // rotated by swapping the `..data` symlink: tls.crt itself never gets an event) starts the
 // debounce (kDebounceMs, from the first event); then the files the events named are
 // re-checked by content, or by stat identity with tenants on demand (at 100k tenants,
-// re-checking every file took seconds of the main loop for a one-file change). Every named file is re-checked when an event names no file, a
-// kubelet `..` entry, a path the config spells otherwise, or more than kMaxPending files.
+// re-checking every file took seconds of the main loop for a one-file change). Every named
+// file is re-checked when an event names no file, a kubelet `..` entry, a path the config
+// spells otherwise, or more than kMaxPending files.
 // Other names (a log file beside gateway.toml) are ignored.
 // A reload fires only when some file's content (or presence) differs from the last check, and
 // is told which of the named files differ (as the config spells them), so that a change confined
